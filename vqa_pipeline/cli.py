@@ -1,0 +1,159 @@
+"""The `vqa` command: index media, inspect evidence, search and ask.
+
+Every command accepts ``--json`` (machine-readable result on stdout; progress on stderr) and exits
+0 on success, non-zero with a one-line reason on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from vqa_pipeline.config import default_db_dir
+
+
+class CliError(Exception):
+    """A failure to report as one line, exit code 1."""
+
+
+def _print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+# -- index ------------------------------------------------------------------------------------
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from vqa_pipeline.indexing.pipeline import dumps, index_paths, summary_lines
+    from vqa_pipeline.media.types import WindowingOptions
+    from vqa_pipeline.store import Store
+
+    try:
+        options = WindowingOptions(length_s=args.window, stride_s=args.stride or args.window)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    store = Store(args.db)
+    names = None
+    if args.windows_only:
+        names = []
+    elif args.extractors:
+        names = [n.strip() for n in args.extractors.split(",") if n.strip()]
+    runner = None
+    if names != [] and not args.no_ray:
+        from vqa_pipeline.orchestration.ray_runner import RayOptions, RayRunner
+
+        print("starting Ray ...", file=sys.stderr)
+        runner = RayRunner(RayOptions(address=args.ray_address))
+    bar = _Progress(enabled=not args.quiet)
+    try:
+        summary = index_paths(args.paths, store, options, profile=args.profile, runner=runner,
+                              extractors=names, progress=bar)
+    except KeyError as exc:
+        raise CliError(exc.args[0]) from None
+    finally:
+        bar.close()
+        if runner is not None:
+            runner.close()
+    if args.json:
+        sys.stdout.write(dumps(summary) + "\n")
+    else:
+        for line in summary_lines(summary):
+            print(line)
+    if not summary.files:
+        print(f"vqa index: no media files found under {' '.join(args.paths)}", file=sys.stderr)
+        return 1
+    if summary.count("failed") == len(summary.files):
+        print("vqa index: no file could be indexed", file=sys.stderr)
+        return 1
+    return 0
+
+
+class _Progress:
+    """A tqdm bar over files on stderr, with the current extractor in its postfix."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.bar = None
+
+    def __call__(self, event: str, data: dict) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if event == "found":
+            self.bar = tqdm(total=data["n"], unit="file", file=sys.stderr, dynamic_ncols=True, leave=False)
+        elif self.bar is not None and event == "extracted":
+            self.bar.set_postfix_str(f"{data['extractor']}: {data['outcome'][:40]}", refresh=True)
+        elif self.bar is not None and event == "file":
+            self.bar.update(1)
+            o = data["outcome"]
+            self.bar.set_description_str(Path(o.path).name[:30])
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vqa",
+        description="Index videos and audio into time-coded evidence (LanceDB) and answer questions about them.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", type=Path, default=None,
+                       help=f"LanceDB folder (default: $VQA_DB or $VQA_HOME/lance; now {default_db_dir()})")
+        p.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
+
+    p = sub.add_parser("index", help="index files and folders (recursive): windows, then every stale extractor",
+                       description="Index video and audio files. Idempotent: unchanged files are skipped, "
+                       "changed files are re-indexed, bad files are reported and skipped.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="media files or folders")
+    common(p)
+    p.add_argument("--profile", choices=["lite", "full"], default="lite",
+                   help="extractor profile: lite = bundled models (default), full = the seed's models where present")
+    p.add_argument("--window", type=float, default=2.0, help="window length in seconds, 1-8 (default 2)")
+    p.add_argument("--stride", type=float, default=None, help="window stride in seconds (default: the length)")
+    p.add_argument("--extractors", default=None, help="comma-separated extractor names instead of the profile")
+    p.add_argument("--windows-only", action="store_true", help="only decode and write windows, run no extractor")
+    p.add_argument("--no-ray", action="store_true", help="run extractors in this process instead of Ray actors")
+    p.add_argument("--ray-address", default=None, help="Ray cluster address (default: $VQA_RAY_ADDRESS or a local Ray)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_index)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    if getattr(args, "db", "unset") is None:
+        args.db = default_db_dir()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"vqa {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"vqa {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last resort: one line, details with -v
+        logging.getLogger("vqa").debug("unexpected error", exc_info=True)
+        print(f"vqa {args.command}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Where state lives. Every path can be overridden by an environment variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV_HOME = "VQA_HOME"
+ENV_DB = "VQA_DB"
+
+
+def state_dir() -> Path:
+    """Project state folder (LanceDB, decode cache, Dagster, Optuna): ``$VQA_HOME`` or ``./.vqa``."""
+    return Path(os.environ.get(ENV_HOME) or ".vqa").absolute()
+
+
+def default_db_dir() -> Path:
+    """The LanceDB folder: ``$VQA_DB`` or ``<state>/lance``."""
+    env = os.environ.get(ENV_DB)
+    return Path(env).absolute() if env else state_dir() / "lance"
+
+
+def decode_cache_dir() -> Path:
+    return state_dir() / "decoded"
+
+
+def model_cache_dir() -> Path:
+    """Bundled weights unpacked once: ``$VQA_MODEL_CACHE`` or ``~/.cache/vqa_pipeline/models``."""
+    env = os.environ.get("VQA_MODEL_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "vqa_pipeline" / "models"

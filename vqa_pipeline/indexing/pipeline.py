@@ -1,0 +1,409 @@
+"""`index_paths`: the whole indexing run over files and folders, as plain function calls."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from vqa_pipeline.extractors.base import Extractor, ExtractorOutput
+from vqa_pipeline.extractors.registry import create_extractor, profile_names
+from vqa_pipeline.indexing.discover import discover
+from vqa_pipeline.indexing.extract import (
+    ExtractionJob,
+    ExtractionRunner,
+    InlineRunner,
+    input_tag,
+    stages,
+    stale_extractors,
+    stored_output,
+    write_output,
+)
+from vqa_pipeline.indexing.plan import FilePlan, error_video_id, plan_file
+from vqa_pipeline.media.decode import decode
+from vqa_pipeline.media.types import DecodedMedia, MediaError, WindowingOptions
+from vqa_pipeline.store import Store
+from vqa_pipeline.store.tables import now_iso
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, dict], None]
+
+
+@dataclass(slots=True)
+class FileOutcome:
+    """What happened to one file in a run.
+
+    ``status``: ``indexed`` (new or changed, decoded now), ``unchanged``, ``duplicate`` (same
+    content as another indexed file), ``failed`` (with ``error``).
+    """
+
+    path: str
+    video_id: str
+    status: str
+    error: str = ""
+    windows: int = 0
+    duration_s: float = 0.0
+    extractors: dict[str, str] = field(default_factory=dict)  # name -> ok | skipped | failed: reason
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class IndexSummary:
+    db: str
+    profile: str
+    files: list[FileOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+    media_seconds: float = 0.0
+    extractor_seconds: dict[str, float] = field(default_factory=dict)
+    missing_extractors: dict[str, str] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "failed"]
+
+    def to_json(self) -> dict:
+        return {
+            "db": self.db,
+            "profile": self.profile,
+            "seconds": round(self.seconds, 3),
+            "media_seconds": round(self.media_seconds, 3),
+            "counts": {s: self.count(s) for s in ("indexed", "unchanged", "duplicate", "failed")},
+            "extractor_seconds": {k: round(v, 3) for k, v in self.extractor_seconds.items()},
+            "missing_extractors": self.missing_extractors,
+            "files": [asdict(f) for f in self.files],
+        }
+
+
+def window_rows(media: DecodedMedia, source: str, digest: str) -> pa.Table:
+    """Base rows of the windows table for a decoded file."""
+    kts: dict[int, list[float]] = {}
+    for k in media.keyframes:
+        kts.setdefault(k.window_index, []).append(k.t_s)
+    ws = media.windows
+    return pa.table(
+        {
+            "window_id": [w.window_id for w in ws],
+            "video_id": [media.video_id] * len(ws),
+            "source": [source] * len(ws),
+            "content_hash": [digest] * len(ws),
+            "window_index": pa.array([w.index for w in ws], pa.int32()),
+            "start_s": [w.start_s for w in ws],
+            "end_s": [w.end_s for w in ws],
+            "keyframe_ts": [kts.get(w.index, []) for w in ws],
+            "windowing": [media.options.tag] * len(ws),
+        }
+    )
+
+
+def resolve_extractors(profile: str, names: Sequence[str] | None = None) -> tuple[list[Extractor], dict[str, str]]:
+    """The extractors of a profile that can load here, and name -> reason for the others."""
+    chosen, missing = [], {}
+    for name in names if names is not None else profile_names(profile):
+        try:
+            ex = create_extractor(name)
+            ok, why = ex.availability()
+        except Exception as exc:  # an extractor whose module cannot even import
+            ok, why = False, f"{type(exc).__name__}: {exc}"
+        if ok:
+            chosen.append(ex)
+        else:
+            missing[name] = why
+    return chosen, missing
+
+
+class Indexer:
+    """One indexing run's state: the store, options, extractors and runner.
+
+    Dagster assets call the per-step methods (``register``, ``build_windows``, ``extract``);
+    ``index_paths`` chains them for the CLI.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        options: WindowingOptions | None = None,
+        extractors: Sequence[Extractor] = (),
+        runner: ExtractionRunner | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.options = options or WindowingOptions()
+        self.extractors = list(extractors)
+        self.runner = runner or InlineRunner()
+        self.progress = progress or (lambda event, data: None)
+        self.extractor_seconds: dict[str, float] = {}
+
+    # -- files -> videos ------------------------------------------------------------------------
+    def record_failure(self, path: Path, plan: FilePlan | None, error: str) -> FileOutcome:
+        vid = plan.video_id if plan and plan.video_id else error_video_id(path)
+        old = self.store.get_video(vid)
+        sources = sorted(set((old or {}).get("sources") or []) | {str(path)})
+        self.store.upsert_video(
+            {
+                "video_id": vid,
+                "content_hash": plan.content_hash if plan else "",
+                "source": sources[0],
+                "sources": sources,
+                "status": "failed",
+                "error": error,
+                "windowing": self.options.tag,
+                "size_bytes": plan.size_bytes if plan else 0,
+                "indexed_at": now_iso(),
+            }
+        )
+        if plan is not None and plan.size_bytes is not None:
+            self.store.upsert_files([self._file_row(plan, vid, "failed", error)])
+        return FileOutcome(str(path), vid, "failed", error=error)
+
+    def _file_row(self, plan: FilePlan, video_id: str, status: str, error: str = "") -> dict:
+        return {
+            "path": str(plan.path),
+            "size_bytes": plan.size_bytes,
+            "mtime_ns": plan.mtime_ns,
+            "video_id": video_id,
+            "status": status,
+            "error": error,
+            "seen_at": now_iso(),
+        }
+
+    def _detach_old(self, plan: FilePlan) -> None:
+        """The path held other content before: drop it from that video, and the video if orphaned."""
+        for old_id in plan.replaces:
+            old = self.store.get_video(old_id)
+            if not old:
+                continue
+            sources = [s for s in (old.get("sources") or []) if s != str(plan.path)]
+            if sources:
+                old.update(sources=sources, source=sources[0])
+                self.store.upsert_video(old)
+            else:
+                self.store.delete_video(old_id)
+
+    def add_source(self, plan: FilePlan) -> None:
+        video = self.store.get_video(plan.video_id)
+        if video is None:
+            return
+        sources = sorted(set(video.get("sources") or []) | {str(plan.path)})
+        if sources != (video.get("sources") or []):
+            video.update(sources=sources, source=video.get("source") or sources[0])
+            self.store.upsert_video(video)
+        self._detach_old(plan)
+        self.store.upsert_files([self._file_row(plan, plan.video_id, video["status"], video.get("error") or "")])
+
+    def build_windows(self, plan: FilePlan) -> tuple[DecodedMedia | None, FileOutcome]:
+        """Decode a new or changed file and write its window rows (replacing any old ones)."""
+        t0 = time.perf_counter()
+        try:
+            media = decode(plan.path, plan.video_id, self.options)
+        except MediaError as exc:
+            self._detach_old(plan)
+            return None, self.record_failure(plan.path, plan, str(exc))
+        decode_s = time.perf_counter() - t0
+        try:
+            st = plan.path.stat()
+            changed = (st.st_size, st.st_mtime_ns) != (plan.size_bytes, plan.mtime_ns)
+        except OSError:
+            changed = True
+        if changed:
+            # Keep nothing from a file that changed under us; the next run indexes the new bytes.
+            return None, FileOutcome(str(plan.path), plan.video_id, "failed",
+                                     error="file changed while it was being indexed; run again to index the new version")
+        old = self.store.get_video(plan.video_id)
+        sources = sorted(set((old or {}).get("sources") or []) | {str(plan.path)})
+        self.store.replace_windows(plan.video_id, window_rows(media, str(plan.path), plan.content_hash))
+        self.store.clear_extractions(plan.video_id)
+        info = media.info
+        self.store.upsert_video(
+            {
+                "video_id": plan.video_id,
+                "content_hash": plan.content_hash,
+                "source": sources[0] if old else str(plan.path),
+                "sources": sources,
+                "duration_s": info.duration_s,
+                "has_video": info.has_video,
+                "has_audio": info.has_audio,
+                "width": info.width,
+                "height": info.height,
+                "fps": info.fps,
+                "rotation_deg": info.rotation_deg,
+                "n_windows": len(media.windows),
+                "windowing": self.options.tag,
+                "status": "indexed",
+                "error": "",
+                "decode_s": round(decode_s, 4),
+                "size_bytes": plan.size_bytes,
+                "indexed_at": now_iso(),
+            }
+        )
+        self._detach_old(plan)
+        self.store.upsert_files([self._file_row(plan, plan.video_id, "indexed")])
+        notes = [] if info.has_audio else ["no audio track"]
+        if not info.has_video:
+            notes.append("audio only")
+        return media, FileOutcome(str(plan.path), plan.video_id, "indexed", windows=len(media.windows),
+                                  duration_s=info.duration_s, notes=notes)
+
+    # -- extraction -----------------------------------------------------------------------------
+    def stale(self, video_id: str) -> dict[str, str]:
+        return stale_extractors(self.store.extraction_records(video_id), video_id, self.extractors)
+
+    def extract(self, media: DecodedMedia, only: set[str] | None = None) -> dict[str, str]:
+        """Run the stale extractors (or ``only`` these) on decoded media; returns name -> outcome."""
+        stale = self.stale(media.video_id)
+        todo = set(stale) if only is None else set(stale) & only
+        outcome: dict[str, str] = {e.name: "skipped (up to date)" for e in self.extractors if e.name not in todo}
+        active = {e.group: e for e in self.extractors}
+        fresh: dict[str, ExtractorOutput] = {}
+        for stage in stages(self.extractors):
+            jobs = []
+            for ex in stage:
+                if ex.name not in todo:
+                    continue
+                upstream = {}
+                for g in ex.requires:
+                    if g in fresh:
+                        upstream[g] = fresh[g]
+                    elif g in active:
+                        upstream[g] = stored_output(self.store, media.video_id, active[g])
+                jobs.append(ExtractionJob(ex.name, media, upstream))
+            by_name = {e.name: e for e in stage}
+            for result in self.runner.run(jobs):
+                ex = by_name[result.extractor]
+                self.extractor_seconds[ex.name] = self.extractor_seconds.get(ex.name, 0.0) + result.seconds
+                if result.output is None:
+                    self.store.record_extraction(media.video_id, ex.group, ex.name, ex.model_tag,
+                                                 input_tag(ex, active), "failed", result.error, result.seconds)
+                    outcome[ex.name] = f"failed: {result.error}"
+                else:
+                    n = write_output(self.store, media, ex, result.output)
+                    fresh[ex.group] = result.output
+                    note = "; ".join(result.output.notes)
+                    status = "empty" if n == 0 and note else "ok"
+                    self.store.record_extraction(media.video_id, ex.group, ex.name, ex.model_tag,
+                                                 input_tag(ex, active), status, note, result.seconds, n,
+                                                 result.output.stats)
+                    outcome[ex.name] = "ok" + (f" ({note})" if note else "")
+                self.progress("extracted", {"video_id": media.video_id, "extractor": ex.name,
+                                            "outcome": outcome[ex.name]})
+        return outcome
+
+
+def index_paths(
+    paths: Sequence[str | Path],
+    store: Store,
+    options: WindowingOptions | None = None,
+    profile: str = "lite",
+    runner: ExtractionRunner | None = None,
+    extractors: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> IndexSummary:
+    """Index files and folders: windows for new/changed files, then every stale extractor column.
+
+    Args:
+        paths: files and folders (searched recursively).
+        store: the target store.
+        options: windowing options.
+        profile: extractor profile (``lite`` or ``full``); ``extractors`` overrides it by names
+            (an empty list builds windows only).
+        runner: where extractors run (``InlineRunner`` by default; the CLI passes a Ray runner).
+        progress: called with ``(event, data)`` for ``found``, ``file``, ``extracted``.
+
+    Returns:
+        An ``IndexSummary``; bad files are listed with their reason, never raised.
+    """
+    t0 = time.perf_counter()
+    progress = progress or (lambda event, data: None)
+    options = options or WindowingOptions()
+    exs, missing = resolve_extractors(profile, extractors)
+    indexer = Indexer(store, options, exs, runner, progress)
+    summary = IndexSummary(db=store.uri, profile=profile, missing_extractors=missing)
+
+    found = discover(list(paths))
+    progress("found", {"n": len(found)})
+    files, videos = store.file_records(), store.video_records()
+    seen_ids: set[str] = set()
+    for f in found:
+        if f.error:
+            summary.files.append(indexer.record_failure(f.path, None, f.error))
+            progress("file", {"outcome": summary.files[-1]})
+            continue
+        plan = plan_file(f.path, files, videos, options.tag)
+        if plan.action == "index" and plan.video_id in seen_ids:
+            plan.action = "duplicate"  # the same bytes twice in this run
+        if plan.action == "error":
+            outcome = indexer.record_failure(plan.path, plan, plan.error)
+        elif plan.action in ("unchanged", "duplicate"):
+            if plan.action == "duplicate":
+                indexer.add_source(plan)
+            status = "failed" if plan.error else plan.action
+            known = store.get_video(plan.video_id) or {}
+            outcome = FileOutcome(str(plan.path), plan.video_id, status, error=plan.error,
+                                  windows=known.get("n_windows") or 0, duration_s=known.get("duration_s") or 0.0)
+            media = None
+            if status != "failed" and plan.video_id not in seen_ids and indexer.stale(plan.video_id):
+                media, outcome = _redecode_for_extractors(indexer, plan, outcome)
+            if media is not None:
+                outcome.extractors = indexer.extract(media)
+        else:
+            media, outcome = indexer.build_windows(plan)
+            if media is not None:
+                summary.media_seconds += media.info.duration_s
+                outcome.extractors = indexer.extract(media)
+        seen_ids.add(plan.video_id)
+        summary.files.append(outcome)
+        progress("file", {"outcome": outcome})
+    summary.extractor_seconds = indexer.extractor_seconds
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _redecode_for_extractors(indexer: Indexer, plan: FilePlan, outcome: FileOutcome):
+    """Known windows but stale extractor columns: decode once more to feed the extractors."""
+    try:
+        media = decode(plan.path, plan.video_id, indexer.options)
+    except MediaError as exc:
+        outcome.notes.append(f"could not decode to refresh extractors: {exc}")
+        return None, outcome
+    outcome.windows = len(media.windows)
+    outcome.duration_s = media.info.duration_s
+    return media, outcome
+
+
+def summary_lines(summary: IndexSummary) -> list[str]:
+    """Human-readable summary for the terminal."""
+    out = []
+    for f in summary.files:
+        extra = ""
+        if f.status == "failed":
+            extra = f": {f.error}"
+        elif f.windows:
+            extra = f" ({f.windows} windows, {f.duration_s:.1f}s)"
+        line = f"{f.status:9s} {f.path}{extra}"
+        fails = {k: v for k, v in f.extractors.items() if v.startswith("failed")}
+        if fails:
+            line += " | " + "; ".join(f"{k} {v}" for k, v in fails.items())
+        if f.notes:
+            line += " | " + "; ".join(f.notes)
+        out.append(line)
+    c = {s: summary.count(s) for s in ("indexed", "unchanged", "duplicate", "failed")}
+    speed = f", {summary.media_seconds / summary.seconds:.1f}x realtime" if summary.media_seconds and summary.seconds else ""
+    out.append(
+        f"{len(summary.files)} files: {c['indexed']} indexed, {c['unchanged']} unchanged, "
+        f"{c['duplicate']} duplicate, {c['failed']} failed in {summary.seconds:.1f}s{speed} -> {summary.db}"
+    )
+    for name, why in summary.missing_extractors.items():
+        out.append(f"extractor {name} not available: {why}")
+    return out
+
+
+def dumps(summary: IndexSummary) -> str:
+    return json.dumps(summary.to_json(), indent=2, ensure_ascii=False)

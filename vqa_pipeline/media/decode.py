@@ -1,0 +1,346 @@
+"""Probe and decode a media file once: windows, keyframes, tiny thumbs and 16 kHz mono audio.
+
+Timecodes are media times measured from the container's start (non-zero start times are
+subtracted), taken from each frame's own timestamp, so variable frame rate files stay correct.
+Rotated phone videos are turned upright using the frame's display matrix.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+import logging
+import math
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from vqa_pipeline.media.types import (
+    AUDIO_SAMPLE_RATE,
+    DecodedMedia,
+    Keyframe,
+    MediaError,
+    MediaInfo,
+    Window,
+    WindowingOptions,
+)
+from vqa_pipeline.media.windows import keyframe_times, make_windows
+
+log = logging.getLogger(__name__)
+
+THUMB_W, THUMB_H = 32, 18
+# A file that decodes to this many errors without one good frame is given up on.
+MAX_DECODE_ERRORS = 50
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # PyAV messages look like "[Errno 1094995529] Invalid data found when processing input: 'x.mp4'".
+    if text.startswith("[Errno") and "] " in text:
+        text = text.split("] ", 1)[1]
+    if ": '" in text:
+        text = text.split(": '", 1)[0]
+    return text
+
+
+def _open(path: Path):
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except PermissionError:
+        raise MediaError("permission denied") from None
+    except FileNotFoundError:
+        raise MediaError("file not found") from None
+    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
+        raise MediaError(f"not a readable media file ({_reason(exc)})") from None
+
+
+def _container_start(container) -> float:
+    if container.start_time is not None:
+        return container.start_time / 1_000_000
+    starts = [
+        float(s.start_time * s.time_base)
+        for s in container.streams
+        if s.start_time is not None and s.time_base is not None
+    ]
+    return min(starts) if starts else 0.0
+
+
+def _info_from(container) -> MediaInfo:
+    v = container.streams.video[0] if container.streams.video else None
+    a = container.streams.audio[0] if container.streams.audio else None
+    duration = container.duration / 1_000_000 if container.duration else 0.0
+    if not duration:
+        for s in container.streams:
+            if s.duration and s.time_base:
+                duration = max(duration, float(s.duration * s.time_base))
+    fps = 0.0
+    if v is not None:
+        rate = v.average_rate or v.guessed_rate or v.base_rate
+        fps = float(rate) if rate else 0.0
+    return MediaInfo(
+        duration_s=max(duration, 0.0),
+        has_video=v is not None,
+        has_audio=a is not None,
+        width=v.codec_context.width if v is not None else 0,
+        height=v.codec_context.height if v is not None else 0,
+        fps=fps,
+        start_time_s=_container_start(container),
+        video_codec=v.codec_context.name if v is not None else "",
+        audio_codec=a.codec_context.name if a is not None else "",
+        container=container.format.name,
+    )
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Read stream facts without decoding.
+
+    Raises:
+        MediaError: the file is missing, unreadable, not media, or has neither video nor audio.
+    """
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise MediaError("empty file (0 bytes)")
+    with _open(path) as container:
+        info = _info_from(container)
+    if not info.has_video and not info.has_audio:
+        raise MediaError("no video or audio stream")
+    return info
+
+
+def _to_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _scaled_size(w: int, h: int, max_side: int) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(w, h, 1))
+    # Even sizes keep swscale happy with subsampled formats.
+    return max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2)
+
+
+class _KeyframeTargets:
+    """Keyframe target times of every window, generated lazily in time order.
+
+    Windows start at multiples of the stride, so targets only depend on the window index, not on
+    the (not yet known) duration; the last window's keyframes are settled after decoding.
+    """
+
+    def __init__(self, options: WindowingOptions) -> None:
+        self.options = options
+        self.times: list[float] = []
+        self._seen: set[float] = set()
+        self._next_window = 0
+
+    def upto(self, t: float) -> None:
+        o = self.options
+        while self._next_window * o.stride_s <= t + o.length_s:
+            s = self._next_window * o.stride_s
+            w = Window("", "", self._next_window, s, s + o.length_s)
+            # Overlapping windows share targets; new targets always lie after every frame seen so
+            # far, so inserting them keeps the indices already used stable.
+            for kt in keyframe_times(w, o.keyframe_every_s):
+                if round(kt, 4) not in self._seen:
+                    self._seen.add(round(kt, 4))
+                    bisect.insort(self.times, kt)
+            self._next_window += 1
+
+
+def decode(path: str | Path, video_id: str, options: WindowingOptions | None = None) -> DecodedMedia:
+    """Decode ``path`` once into everything the extractors need.
+
+    Args:
+        path: a video or audio file.
+        video_id: content id (see ``media.hashing.content_id``) used to name windows.
+        options: windowing options; defaults to 2 s windows with a 2 s stride.
+
+    Returns:
+        The decoded media with windows covering the decoded duration.
+
+    Raises:
+        MediaError: with a one-line reason when nothing usable can be decoded.
+    """
+    options = options or WindowingOptions()
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise MediaError("empty file (0 bytes)")
+    container = _open(path)
+    try:
+        return _decode_container(container, video_id, options)
+    except MediaError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, MemoryError) as exc:
+        raise MediaError(f"decoding failed ({_reason(exc)})") from None
+    finally:
+        container.close()
+
+
+def _decode_container(container, video_id: str, options: WindowingOptions) -> DecodedMedia:
+    info = _info_from(container)
+    if not info.has_video and not info.has_audio:
+        raise MediaError("no video or audio stream")
+    t0 = info.start_time_s
+    vstream = container.streams.video[0] if info.has_video else None
+    astream = container.streams.audio[0] if info.has_audio else None
+    streams = [s for s in (vstream, astream) if s is not None]
+    for s in streams:
+        s.thread_type = "AUTO"
+
+    targets = _KeyframeTargets(options)
+    next_target = 0
+    chosen: dict[int, tuple[float, bytes, int, int]] = {}  # target idx -> (t, jpeg, w, h)
+    prev_frame: tuple[float, object] | None = None  # last decoded video frame (time, frame)
+    last_video_t = -1.0
+    frame_step = 1.0 / info.fps if info.fps > 0 else 0.04
+    thumbs: list[np.ndarray] = []
+    thumb_times: list[float] = []
+    next_thumb_t = 0.0
+    rotation = 0
+
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_SAMPLE_RATE) if astream else None
+    audio_chunks: list[tuple[float, np.ndarray]] = []
+    errors = 0
+    good = 0
+
+    def keep_keyframe(idx: int, t: float, frame) -> None:
+        w, h = _scaled_size(frame.width, frame.height, options.max_frame_side)
+        rgb = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
+        if rotation:
+            rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
+        chosen[idx] = (t, _to_jpeg(rgb), rgb.shape[1], rgb.shape[0])
+
+    packets = container.demux(*streams)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except av.FFmpegError:
+            errors += 1
+            if errors > MAX_DECODE_ERRORS:
+                break
+            continue
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:
+            errors += 1
+            if errors > MAX_DECODE_ERRORS and good == 0:
+                raise MediaError("no decodable frames (corrupt or truncated data)") from None
+            continue
+        for frame in frames:
+            good += 1
+            if frame.time is None:
+                continue
+            t = float(frame.time) - t0
+            if packet.stream is vstream:
+                if t < -1e-3:
+                    continue
+                t = max(t, 0.0)
+                if not rotation and getattr(frame, "rotation", 0):
+                    rotation = int(round(frame.rotation / 90.0)) * 90 % 360
+                last_video_t = max(last_video_t, t)
+                targets.upto(t)
+                # Each target takes the decoded frame nearest to it (the one before or this one).
+                while next_target < len(targets.times) and t >= targets.times[next_target] - 1e-6:
+                    tt = targets.times[next_target]
+                    if prev_frame is not None and abs(prev_frame[0] - tt) < abs(t - tt):
+                        keep_keyframe(next_target, *prev_frame)
+                    else:
+                        keep_keyframe(next_target, t, frame)
+                    next_target += 1
+                if t >= next_thumb_t - 1e-6:
+                    small = frame.reformat(width=THUMB_W, height=THUMB_H, format="rgb24").to_ndarray()
+                    thumbs.append(small)
+                    thumb_times.append(t)
+                    next_thumb_t = t + 1.0 / options.thumb_fps
+                prev_frame = (t, frame)
+            elif packet.stream is astream and resampler is not None:
+                for out in resampler.resample(frame):
+                    audio_chunks.append((t, out.to_ndarray().reshape(-1).astype(np.float32, copy=False)))
+    if resampler is not None:
+        for out in resampler.resample(None):
+            audio_chunks.append((math.nan, out.to_ndarray().reshape(-1).astype(np.float32, copy=False)))
+
+    if good == 0:
+        raise MediaError("no decodable frames (corrupt or truncated data)")
+
+    audio = _assemble_audio(audio_chunks)
+    video_end = last_video_t + frame_step if last_video_t >= 0 else 0.0
+    audio_end = audio.size / AUDIO_SAMPLE_RATE
+    duration = max(video_end, audio_end)
+    if info.duration_s > 0 and duration > info.duration_s:
+        # Encoder padding (AAC priming, the last frame's length) runs past the container's own
+        # duration; trust the container unless it ends before the decoded data (truncated files).
+        duration = info.duration_s
+        audio = audio[: int(round(duration * AUDIO_SAMPLE_RATE))]
+    if duration <= 0:
+        raise MediaError("no decodable frames (corrupt or truncated data)")
+    if vstream is not None and last_video_t < 0:
+        log.info("video stream has no decodable frames; treating the file as audio-only")
+
+    windows = make_windows(video_id, duration, options)
+    # Targets past the last frame (the end of the last window) take the last frame.
+    if prev_frame is not None:
+        targets.upto(duration)
+        while next_target < len(targets.times) and targets.times[next_target] < duration + options.length_s:
+            keep_keyframe(next_target, *prev_frame)
+            next_target += 1
+    keyframes = _assign_keyframes(windows, targets.times, chosen)
+    info = MediaInfo(
+        duration_s=round(duration, 6),
+        has_video=last_video_t >= 0,
+        has_audio=audio.size > 0,
+        width=keyframes[0].width if keyframes else info.width,
+        height=keyframes[0].height if keyframes else info.height,
+        fps=info.fps,
+        rotation_deg=rotation,
+        start_time_s=t0,
+        video_codec=info.video_codec,
+        audio_codec=info.audio_codec,
+        container=info.container,
+    )
+    return DecodedMedia(
+        video_id=video_id,
+        info=info,
+        options=options,
+        windows=windows,
+        keyframes=keyframes,
+        audio=audio,
+        thumbs=np.stack(thumbs) if thumbs else np.zeros((0, THUMB_H, THUMB_W, 3), np.uint8),
+        thumb_times_s=np.asarray(thumb_times, dtype=np.float64),
+    )
+
+
+def _assemble_audio(chunks: list[tuple[float, np.ndarray]]) -> np.ndarray:
+    """Place resampled chunks on the timeline; a late-starting audio track is padded with silence."""
+    if not chunks:
+        return np.zeros(0, np.float32)
+    first_t = next((t for t, _ in chunks if not math.isnan(t)), 0.0)
+    lead = max(0, int(round(first_t * AUDIO_SAMPLE_RATE)))
+    parts = [np.zeros(lead, np.float32)] + [c for _, c in chunks]
+    audio = np.concatenate(parts)
+    return np.clip(audio, -1.0, 1.0) if audio.size else audio
+
+
+def _assign_keyframes(
+    windows: list[Window], target_times: list[float], chosen: dict[int, tuple[float, bytes, int, int]]
+) -> list[Keyframe]:
+    """One or more keyframes per window: the chosen frames whose target lies inside the window."""
+    if not chosen:
+        return []
+    idx_sorted = sorted(chosen)
+    times = np.asarray([target_times[i] for i in idx_sorted])
+    out: list[Keyframe] = []
+    for w in windows:
+        lo = np.searchsorted(times, w.start_s - 1e-6, side="left")
+        hi = np.searchsorted(times, w.end_s - 1e-6, side="left")
+        picks = list(range(lo, hi))
+        if not picks:
+            # A short last window: take the target nearest its middle.
+            picks = [int(np.argmin(np.abs(times - w.mid_s)))]
+        for p in picks:
+            t, jpeg, width, height = chosen[idx_sorted[p]]
+            out.append(Keyframe(t_s=round(t, 6), window_index=w.index, jpeg=jpeg, width=width, height=height))
+    return out

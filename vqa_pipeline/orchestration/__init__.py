@@ -1,0 +1,1 @@
+"""Thin orchestration over the core: Ray actor pools for extraction, Dagster definitions."""

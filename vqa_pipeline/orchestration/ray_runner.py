@@ -1,0 +1,133 @@
+"""Extraction on Ray: one actor pool per extractor, models loaded once per actor.
+
+Decoded media is put in the object store once per video and shared by every extractor's actor,
+so nothing is decoded twice. GPU models ask for ``num_gpus`` (fractions allowed).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from vqa_pipeline.indexing.extract import ExtractionJob, ExtractionResult, LoadedExtractors, one_line, run_job
+
+log = logging.getLogger(__name__)
+
+ENV_RAY_ADDRESS = "VQA_RAY_ADDRESS"
+
+
+@dataclass(frozen=True, slots=True)
+class RayOptions:
+    """Where and how extraction actors run.
+
+    Attributes:
+        address: Ray cluster address (``auto``, ``ray://host:10001``); ``None`` starts a local Ray.
+        actors_per_extractor: pool size per extractor.
+        num_cpus_per_actor: CPUs an actor reserves; 0 lets every extractor run side by side on a
+            small machine (the models' own thread pools share the cores).
+        num_gpus: extractor name -> GPUs per actor (overrides the extractor's own default).
+        threads_per_actor: intra-op threads for ONNX/CTranslate2 inside each actor.
+    """
+
+    address: str | None = None
+    actors_per_extractor: int = 1
+    num_cpus_per_actor: float = 0.0
+    num_gpus: Mapping[str, float] = field(default_factory=dict)
+    threads_per_actor: int = 2
+    extractor_options: Mapping[str, dict] = field(default_factory=dict)
+
+
+def ensure_ray(address: str | None = None) -> None:
+    """Connect to (or start) Ray once per process, quietly."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get(ENV_RAY_ADDRESS) or None
+    ray.init(
+        address=address,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=True,
+        logging_level=logging.WARNING,
+        ignore_reinit_error=True,
+    )
+
+
+class _ExtractorActor:
+    """Holds one loaded extractor; created remotely via ``ray.remote``."""
+
+    def __init__(self, name: str, options: dict, threads: int) -> None:
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+        os.environ["VQA_THREADS"] = str(threads)
+        self.name = name
+        self.loaded = LoadedExtractors({name: options})
+
+    def run(self, media, upstream) -> ExtractionResult:
+        # ``media`` arrives resolved from the shared object-store copy.
+        return run_job(self.loaded, ExtractionJob(self.name, media, upstream))
+
+
+class RayRunner:
+    """Runs extraction jobs on Ray actor pools (one pool per extractor, created on first use)."""
+
+    def __init__(self, options: RayOptions | None = None) -> None:
+        import ray
+
+        self.options = options or RayOptions()
+        ensure_ray(self.options.address)
+        self._ray = ray
+        self._remote_cls = ray.remote(_ExtractorActor)
+        self._pools: dict[str, list] = {}
+        self._rr: dict[str, int] = {}
+
+    def _actor(self, name: str):
+        if name not in self._pools:
+            from vqa_pipeline.extractors.registry import get_extractor_class
+
+            gpus = self.options.num_gpus.get(name, get_extractor_class(name).num_gpus)
+            if gpus and not self._ray.cluster_resources().get("GPU"):
+                log.warning("extractor %s asks for %s GPU but the Ray cluster has none; running on CPU", name, gpus)
+                gpus = 0
+            opts = dict(self.options.extractor_options.get(name, {}))
+            self._pools[name] = [
+                self._remote_cls.options(num_cpus=self.options.num_cpus_per_actor, num_gpus=gpus).remote(
+                    name, opts, self.options.threads_per_actor
+                )
+                for _ in range(max(1, self.options.actors_per_extractor))
+            ]
+            self._rr[name] = 0
+        pool = self._pools[name]
+        self._rr[name] = (self._rr[name] + 1) % len(pool)
+        return pool[self._rr[name]]
+
+    def run(self, jobs: Sequence[ExtractionJob]) -> Iterator[ExtractionResult]:
+        ray = self._ray
+        if not jobs:
+            return
+        media_refs: dict[int, object] = {}
+        pending = {}
+        for job in jobs:
+            # One object-store copy of the decoded media per video, shared by all actors.
+            key = id(job.media)
+            if key not in media_refs:
+                media_refs[key] = ray.put(job.media)
+            ref = self._actor(job.extractor).run.remote(media_refs[key], job.upstream)
+            pending[ref] = job
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                job = pending.pop(ref)
+                try:
+                    yield ray.get(ref)
+                except Exception as exc:  # actor died (out of memory, segfault in a model library)
+                    self._pools.pop(job.extractor, None)  # start a fresh actor for the next job
+                    yield ExtractionResult(job.extractor, job.media.video_id, None, error=f"worker crashed: {one_line(exc)}")
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            for actor in pool:
+                self._ray.kill(actor)
+        self._pools.clear()
