@@ -20,10 +20,6 @@ def default_db_dir() -> Path:
     return Path(env).absolute() if env else state_dir() / "lance"
 
 
-def decode_cache_dir() -> Path:
-    return state_dir() / "decoded"
-
-
 def model_cache_dir() -> Path:
     """Bundled weights unpacked once: ``$VQA_MODEL_CACHE`` or ``~/.cache/vqa_pipeline/models``."""
     env = os.environ.get("VQA_MODEL_CACHE")

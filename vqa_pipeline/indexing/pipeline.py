@@ -25,7 +25,7 @@ from vqa_pipeline.indexing.extract import (
     write_output,
 )
 from vqa_pipeline.indexing.plan import FilePlan, error_video_id, plan_file
-from vqa_pipeline.media.decode import decode
+from vqa_pipeline.media.decode import decode, probe
 from vqa_pipeline.media.types import DecodedMedia, MediaError, WindowingOptions
 from vqa_pipeline.store import Store
 from vqa_pipeline.store.tables import now_iso
@@ -198,6 +198,37 @@ class Indexer:
             self.store.upsert_video(video)
         self._detach_old(plan)
         self.store.upsert_files([self._file_row(plan, plan.video_id, video["status"], video.get("error") or "")])
+
+    def register(self, plan: FilePlan) -> FileOutcome:
+        """Probe a new or changed file and record it (status ``probed``) before decoding."""
+        try:
+            info = probe(plan.path)
+        except MediaError as exc:
+            self._detach_old(plan)
+            return self.record_failure(plan.path, plan, str(exc))
+        old = self.store.get_video(plan.video_id) or {}
+        sources = sorted(set(old.get("sources") or []) | {str(plan.path)})
+        self.store.upsert_video(
+            {
+                **{k: v for k, v in old.items() if k != "_rowid"},
+                "video_id": plan.video_id,
+                "content_hash": plan.content_hash,
+                "source": old.get("source") or str(plan.path),
+                "sources": sources,
+                "duration_s": info.duration_s,
+                "has_video": info.has_video,
+                "has_audio": info.has_audio,
+                "width": info.width,
+                "height": info.height,
+                "fps": info.fps,
+                "windowing": old.get("windowing") or "",
+                "status": old.get("status") if old.get("status") == "indexed" else "probed",
+                "error": "",
+                "size_bytes": plan.size_bytes,
+            }
+        )
+        return FileOutcome(str(plan.path), plan.video_id, "probed", duration_s=info.duration_s,
+                           notes=[] if info.has_audio else ["no audio track"])
 
     def build_windows(self, plan: FilePlan) -> tuple[DecodedMedia | None, FileOutcome]:
         """Decode a new or changed file and write its window rows (replacing any old ones)."""

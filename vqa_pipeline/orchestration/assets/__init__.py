@@ -1,0 +1,1 @@
+"""Dagster assets: thin wrappers over vqa_pipeline.indexing."""

@@ -1,0 +1,15 @@
+"""Names shared by the Dagster definitions."""
+
+INDEXING_GROUP = "indexing"
+EXTRACTION_GROUP = "extraction"
+PARTITION_NAME = "videos"
+PATHS_TAG = "vqa/paths"
+
+# Column group -> asset name, for the extractor assets.
+GROUP_ASSETS = {
+    "asr": "asr",
+    "ocr": "ocr",
+    "audio": "audio_events",
+    "visual": "visual",
+    "text": "text_embeddings",
+}
