@@ -1,0 +1,74 @@
+"""The `vqa` entry point as users run it: a real subprocess of .venv/bin/vqa."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vqa_pipeline_tests.media_factory import make_clip
+
+VQA = str(Path(sys.executable).parent / "vqa")
+
+
+def vqa(*args, env=None, **kw):
+    e = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.run([VQA, *map(str, args)], capture_output=True, text=True, env=e, timeout=600, **kw)
+
+
+def test_help_lists_every_command():
+    out = vqa("--help")
+    assert out.returncode == 0
+    for cmd in ("index", "evidence", "doctor", "search", "ask"):
+        assert cmd in out.stdout
+    assert "--windows-only" in vqa("index", "--help").stdout
+
+
+def test_index_json_summary_and_exit_codes(tmp_path):
+    make_clip(tmp_path / "a clip.mp4", duration_s=4.0)
+    (tmp_path / "bad.mp4").write_text("nope")
+    out = vqa("index", tmp_path, "--db", tmp_path / "db", "--windows-only", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    files = {Path(f["path"]).name: f for f in data["files"]}
+    assert files["a clip.mp4"]["status"] == "indexed" and files["a clip.mp4"]["windows"] == 2
+    assert files["bad.mp4"]["status"] == "failed" and "not a readable media file" in files["bad.mp4"]["error"]
+    assert data["counts"] == {"indexed": 1, "unchanged": 0, "duplicate": 0, "failed": 1}
+    assert "Traceback" not in out.stderr
+
+
+def test_index_of_nothing_fails_with_one_line(tmp_path):
+    out = vqa("index", tmp_path / "missing", "--db", tmp_path / "db", "--windows-only")
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1].startswith("vqa index:")
+    assert "Traceback" not in out.stderr
+
+
+def test_bad_window_length_is_a_clear_error(tmp_path):
+    out = vqa("index", tmp_path, "--window", "20", "--db", tmp_path / "db")
+    assert out.returncode == 1 and "window length must be within 1-8 s" in out.stderr
+
+
+def _unprivileged_prefix() -> list[str] | None:
+    """How to run a command that file permissions apply to (root ignores them)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv"):
+        # Root without the capabilities that bypass permission checks.
+        return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+    return None
+
+
+@pytest.mark.skipif(_unprivileged_prefix() is None, reason="running as root without setpriv")
+def test_unreadable_file_is_reported_and_others_indexed(tmp_path):
+    make_clip(tmp_path / "secret.mp4", duration_s=2.0).chmod(0)
+    make_clip(tmp_path / "open.mp4", duration_s=2.0, tone_hz=700)
+    cmd = [*_unprivileged_prefix(), VQA, "index", str(tmp_path), "--db", str(tmp_path / "db"), "--windows-only", "--json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    files = {Path(f["path"]).name: f for f in json.loads(out.stdout)["files"]}
+    assert files["secret.mp4"]["status"] == "failed" and files["secret.mp4"]["error"] == "permission denied"
+    assert files["open.mp4"]["status"] == "indexed"
