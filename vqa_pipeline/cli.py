@@ -97,6 +97,58 @@ class _Progress:
             self.bar.close()
 
 
+# -- evidence / doctor ------------------------------------------------------------------------
+
+def cmd_evidence(args: argparse.Namespace) -> int:
+    from vqa_pipeline.store import Store, StoreError
+    from vqa_pipeline.store.evidence import lines_for_video, resolve_video
+
+    try:
+        store = Store(args.db, create=False)
+        video = resolve_video(store, args.video)
+        lines = lines_for_video(store, video["video_id"])
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        _print_json({"video_id": video["video_id"], "source": video["source"], "lines": lines})
+        return 0
+    print(f"{video['source']}  (video {video['video_id']}, {video.get('duration_s') or 0:.1f}s, {video['status']})")
+    if video.get("error"):
+        print(f"  error: {video['error']}")
+    for ln in lines:
+        print(f"[{ln['start']:.1f}-{ln['end']:.1f}s] {ln['kind']}: {ln['text']}")
+    if not lines:
+        print("  (no evidence lines yet: run `vqa index` with extractors)")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from vqa_pipeline.extractors.registry import PROFILES, get_extractor_class, list_extractors
+
+    rows = []
+    for name in list_extractors():
+        entry = {"name": name, "profiles": [p for p, names in PROFILES.items() if name in names]}
+        try:
+            cls = get_extractor_class(name)
+            ex = cls()
+            ok, why = ex.availability()
+            entry.update(group=cls.group, model=ex.model_tag, num_gpus=cls.num_gpus)
+            if ok and args.load:
+                ex.load()
+        except Exception as exc:  # report, never crash: that is what doctor is for
+            ok, why = False, f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        entry.update(available=bool(ok), reason="ok" if ok else why)
+        rows.append(entry)
+    if args.json:
+        _print_json({"extractors": rows})
+    else:
+        for r in rows:
+            mark = "ok " if r["available"] else "-- "
+            print(f"{mark} {r['name']:18s} {r.get('group', '?'):8s} {','.join(r['profiles']) or '-':10s} "
+                  f"{r.get('model', '')}" + ("" if r["available"] else f"  ({r['reason']})"))
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", default=None, help="Ray cluster address (default: $VQA_RAY_ADDRESS or a local Ray)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("evidence", help="print the time-coded evidence lines of an indexed video",
+                       description="VIDEO is a video id, the path of an indexed file, or a unique suffix of one.")
+    p.add_argument("video", metavar="VIDEO")
+    common(p)
+    p.set_defaults(func=cmd_evidence)
+
+    p = sub.add_parser("doctor", help="list every extractor, whether it can load here, and why not")
+    p.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
+    p.add_argument("--load", action="store_true", help="actually load each available model (slower)")
+    p.set_defaults(func=cmd_doctor)
     return parser
 
 

@@ -1,0 +1,69 @@
+"""Reading a video's evidence lines back, and resolving what a user means by VIDEO."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from vqa_pipeline.store.schema import EVIDENCE_GROUPS
+from vqa_pipeline.store.tables import Store, StoreError
+
+# Display order of kinds at the same time; other groups (concept tags of full models) come after.
+_KIND_ORDER = {g: i for i, g in enumerate(EVIDENCE_GROUPS)}
+
+
+def resolve_video(store: Store, ref: str) -> dict:
+    """A video row by id, by the path of an indexed file, or by a unique suffix of one.
+
+    Raises:
+        StoreError: no video matches, or a suffix matches several.
+    """
+    videos = store.video_records()
+    if ref in videos:
+        return videos[ref]
+    absolute = os.path.abspath(os.path.expanduser(ref))
+    exact = [v for v in videos.values() if absolute in (v.get("sources") or [])]
+    if exact:
+        return exact[0]
+    suffix = ref if ref.startswith(os.sep) else os.sep + ref.lstrip(os.sep)
+    matches = {
+        v["video_id"]: v
+        for v in videos.values()
+        for s in (v.get("sources") or [])
+        if s.endswith(suffix) or Path(s).name == ref
+    }
+    if len(matches) == 1:
+        return next(iter(matches.values()))
+    if not matches:
+        raise StoreError(f"no indexed video matches {ref!r}")
+    names = ", ".join(sorted(m["source"] for m in matches.values())[:4])
+    raise StoreError(f"{ref!r} matches {len(matches)} videos ({names}); give more of the path or the video id")
+
+
+def line_groups(store: Store) -> list[str]:
+    """Column groups that hold evidence lines in this index, in display order."""
+    groups = [n[: -len("_lines")] for n in store.windows.schema.names if n.endswith("_lines")]
+    return sorted(groups, key=lambda g: (_KIND_ORDER.get(g, len(_KIND_ORDER)), g))
+
+
+def lines_for_video(store: Store, video_id: str) -> list[dict]:
+    """Every distinct evidence line of a video, in time order: ``{start, end, kind, text}``.
+
+    A line stored in several windows (text on screen for 6 s) is returned once.
+    """
+    groups = line_groups(store)
+    rows = store.windows_for(video_id, columns=[f"{g}_lines" for g in groups])
+    seen: set[tuple] = set()
+    out: list[dict] = []
+    for r in rows:
+        for g in groups:
+            for ln in r.get(f"{g}_lines") or []:
+                key = (round(ln["start_s"], 3), round(ln["end_s"], 3), g, ln["text"])
+                if key not in seen:
+                    seen.add(key)
+                    out.append({"start": ln["start_s"], "end": ln["end_s"], "kind": g, "text": ln["text"]})
+    out.sort(key=lambda x: (x["start"], _KIND_ORDER.get(x["kind"], 9), x["end"]))
+    return out
+
+
+__all__ = ["StoreError", "line_groups", "lines_for_video", "resolve_video"]
