@@ -1,0 +1,51 @@
+"""Extraction on a real local Ray runtime gives the same columns as in-process extraction."""
+
+import pytest
+
+from vqa_pipeline.indexing.pipeline import index_paths
+from vqa_pipeline.store import Store
+from vqa_pipeline_tests.media_factory import make_clip
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ray_runner():
+    from vqa_pipeline.orchestration.ray_runner import RayOptions, RayRunner
+
+    runner = RayRunner(RayOptions(threads_per_actor=1))
+    yield runner
+    runner.close()
+    import ray
+
+    ray.shutdown()
+
+
+def test_ray_actors_match_inline_extraction(tmp_path, ray_runner):
+    clip = make_clip(tmp_path / "c.mp4", duration_s=4.0, scenes=[(0.0, (0, 0, 200)), (2.0, (200, 0, 0))], tone_hz=1000)
+    names = ["visual-stats", "yamnet"]
+    via_ray = index_paths([clip], Store(tmp_path / "ray"), extractors=names, runner=ray_runner)
+    inline = index_paths([clip], Store(tmp_path / "inline"), extractors=names)
+    assert via_ray.files[0].extractors == inline.files[0].extractors
+    vid = via_ray.files[0].video_id
+    cols = ["visual_lines", "audio_lines", "audio_model"]
+    assert Store(tmp_path / "ray").windows_for(vid, cols) == Store(tmp_path / "inline").windows_for(vid, cols)
+    # The actors stay up: a second video reuses the loaded models.
+    clip2 = make_clip(tmp_path / "d.mp4", duration_s=2.0, tone_hz=500)
+    s = index_paths([clip2], Store(tmp_path / "ray"), extractors=names, runner=ray_runner)
+    assert s.files[0].extractors == {"visual-stats": "ok", "yamnet": "ok"}
+
+
+def test_a_model_that_fails_to_load_is_reported_per_video(tmp_path, ray_runner):
+    from vqa_pipeline.orchestration.ray_runner import RayOptions, RayRunner
+
+    clip = make_clip(tmp_path / "c.mp4", duration_s=2.0)
+    # CTranslate2 refuses an unknown compute type when the model loads.
+    runner = RayRunner(RayOptions(extractor_options={"whisper-tiny-en": {"compute_type": "int3"}}))
+    try:
+        s = index_paths([clip], Store(tmp_path / "db"), extractors=["visual-stats", "whisper-tiny-en"], runner=runner)
+    finally:
+        runner.close()
+    out = s.files[0].extractors
+    assert out["visual-stats"].startswith("ok")
+    assert out["whisper-tiny-en"].startswith("failed: model failed to load")
