@@ -37,11 +37,26 @@ class ExtractionResult:
 
 
 class ExtractionRunner(Protocol):
-    """Runs extraction jobs; results are yielded as they finish (any order)."""
+    """Runs extraction jobs. ``submit`` queues a job; ``wait_one`` returns any finished result.
 
-    def run(self, jobs: Sequence[ExtractionJob]) -> Iterator[ExtractionResult]: ...
+    Several videos' jobs may be in flight at once, so decoding, writing and every model overlap.
+    """
+
+    def submit(self, job: ExtractionJob) -> None: ...
+
+    def wait_one(self) -> ExtractionResult: ...
+
+    def pending(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+def run_all(runner: ExtractionRunner, jobs: Sequence[ExtractionJob]) -> Iterator[ExtractionResult]:
+    """Submit ``jobs`` and yield their results as they finish."""
+    for job in jobs:
+        runner.submit(job)
+    for _ in jobs:
+        yield runner.wait_one()
 
 
 def one_line(exc: BaseException) -> str:
@@ -101,12 +116,19 @@ class InlineRunner:
     def __init__(self, options: Mapping[str, dict] | None = None) -> None:
         self.loaded = LoadedExtractors(options)
 
-    def run(self, jobs: Sequence[ExtractionJob]) -> Iterator[ExtractionResult]:
-        for job in jobs:
-            yield run_job(self.loaded, job)
+        self._queue: list[ExtractionJob] = []
+
+    def submit(self, job: ExtractionJob) -> None:
+        self._queue.append(job)
+
+    def wait_one(self) -> ExtractionResult:
+        return run_job(self.loaded, self._queue.pop(0))
+
+    def pending(self) -> int:
+        return len(self._queue)
 
     def close(self) -> None:
-        pass
+        self._queue.clear()
 
 
 # -- staleness ---------------------------------------------------------------------------------

@@ -16,9 +16,11 @@ from vqa_pipeline.extractors.registry import create_extractor, profile_names
 from vqa_pipeline.indexing.discover import discover
 from vqa_pipeline.indexing.extract import (
     ExtractionJob,
+    ExtractionResult,
     ExtractionRunner,
     InlineRunner,
     input_tag,
+    run_all,
     stages,
     stale_extractors,
     stored_output,
@@ -288,44 +290,74 @@ class Indexer:
         return stale_extractors(self.store.extraction_records(video_id), video_id, self.extractors)
 
     def extract(self, media: DecodedMedia, only: set[str] | None = None) -> dict[str, str]:
-        """Run the stale extractors (or ``only`` these) on decoded media; returns name -> outcome."""
-        stale = self.stale(media.video_id)
+        """Run the stale extractors (or only these names) on decoded media; returns name -> outcome."""
+        x = VideoExtraction(self, media, only)
+        while jobs := x.next_jobs():
+            for result in run_all(self.runner, jobs):
+                x.handle(result)
+        return x.outcome
+
+
+class VideoExtraction:
+    """One video's extraction, stage by stage: which jobs to submit next, and what came back.
+
+    Results are written to the store as they arrive, so a crash half-way keeps what finished
+    and a re-run only redoes the rest.
+    """
+
+    def __init__(self, indexer: Indexer, media: DecodedMedia, only: set[str] | None = None) -> None:
+        self.indexer, self.media = indexer, media
+        stale = indexer.stale(media.video_id)
         todo = set(stale) if only is None else set(stale) & only
-        outcome: dict[str, str] = {e.name: "skipped (up to date)" for e in self.extractors if e.name not in todo}
-        active = {e.group: e for e in self.extractors}
-        fresh: dict[str, ExtractorOutput] = {}
-        for stage in stages(self.extractors):
-            jobs = []
-            for ex in stage:
-                if ex.name not in todo:
-                    continue
-                upstream = {}
-                for g in ex.requires:
-                    if g in fresh:
-                        upstream[g] = fresh[g]
-                    elif g in active:
-                        upstream[g] = stored_output(self.store, media.video_id, active[g])
-                jobs.append(ExtractionJob(ex.name, media, upstream))
-            by_name = {e.name: e for e in stage}
-            for result in self.runner.run(jobs):
-                ex = by_name[result.extractor]
-                self.extractor_seconds[ex.name] = self.extractor_seconds.get(ex.name, 0.0) + result.seconds
-                if result.output is None:
-                    self.store.record_extraction(media.video_id, ex.group, ex.name, ex.model_tag,
-                                                 input_tag(ex, active), "failed", result.error, result.seconds)
-                    outcome[ex.name] = f"failed: {result.error}"
-                else:
-                    n = write_output(self.store, media, ex, result.output)
-                    fresh[ex.group] = result.output
-                    note = "; ".join(result.output.notes)
-                    status = "empty" if n == 0 and note else "ok"
-                    self.store.record_extraction(media.video_id, ex.group, ex.name, ex.model_tag,
-                                                 input_tag(ex, active), status, note, result.seconds, n,
-                                                 result.output.stats)
-                    outcome[ex.name] = "ok" + (f" ({note})" if note else "")
-                self.progress("extracted", {"video_id": media.video_id, "extractor": ex.name,
-                                            "outcome": outcome[ex.name]})
-        return outcome
+        self.outcome: dict[str, str] = {e.name: "skipped (up to date)" for e in indexer.extractors if e.name not in todo}
+        self.active = {e.group: e for e in indexer.extractors}
+        self.by_name = {e.name: e for e in indexer.extractors}
+        self.stages = [[e for e in st if e.name in todo] for st in stages(indexer.extractors)]
+        self.stages = [st for st in self.stages if st]
+        self.fresh: dict[str, ExtractorOutput] = {}
+        self.waiting = 0
+
+    @property
+    def done(self) -> bool:
+        return self.waiting == 0 and not self.stages
+
+    def next_jobs(self) -> list[ExtractionJob]:
+        """Jobs of the next stage (its inputs are complete), or ``[]`` when nothing is left."""
+        if self.waiting or not self.stages:
+            return []
+        stage = self.stages.pop(0)
+        jobs = []
+        for ex in stage:
+            upstream = {}
+            for g in ex.requires:
+                if g in self.fresh:
+                    upstream[g] = self.fresh[g]
+                elif g in self.active:
+                    upstream[g] = stored_output(self.indexer.store, self.media.video_id, self.active[g])
+            jobs.append(ExtractionJob(ex.name, self.media, upstream))
+        self.waiting = len(jobs)
+        return jobs
+
+    def handle(self, result: ExtractionResult) -> None:
+        """Write a finished job's columns (or record its failure)."""
+        ix, media = self.indexer, self.media
+        ex = self.by_name[result.extractor]
+        self.waiting -= 1
+        ix.extractor_seconds[ex.name] = ix.extractor_seconds.get(ex.name, 0.0) + result.seconds
+        tag = input_tag(ex, self.active)
+        if result.output is None:
+            ix.store.record_extraction(media.video_id, ex.group, ex.name, ex.model_tag, tag, "failed",
+                                       result.error, result.seconds)
+            self.outcome[ex.name] = f"failed: {result.error}"
+        else:
+            n = write_output(ix.store, media, ex, result.output)
+            self.fresh[ex.group] = result.output
+            note = "; ".join(result.output.notes)
+            status = "empty" if n == 0 and note else "ok"
+            ix.store.record_extraction(media.video_id, ex.group, ex.name, ex.model_tag, tag, status, note,
+                                       result.seconds, n, result.output.stats)
+            self.outcome[ex.name] = "ok" + (f" ({note})" if note else "")
+        ix.progress("extracted", {"video_id": media.video_id, "extractor": ex.name, "outcome": self.outcome[ex.name]})
 
 
 def index_paths(
@@ -336,6 +368,7 @@ def index_paths(
     runner: ExtractionRunner | None = None,
     extractors: Sequence[str] | None = None,
     progress: Progress | None = None,
+    max_in_flight: int = 3,
 ) -> IndexSummary:
     """Index files and folders: windows for new/changed files, then every stale extractor column.
 
@@ -347,6 +380,8 @@ def index_paths(
             (an empty list builds windows only).
         runner: where extractors run (``InlineRunner`` by default; the CLI passes a Ray runner).
         progress: called with ``(event, data)`` for ``found``, ``file``, ``extracted``.
+        max_in_flight: videos whose extraction may overlap (bounds memory: each holds its
+            decoded keyframes and audio).
 
     Returns:
         An ``IndexSummary``; bad files are listed with their reason, never raised.
@@ -362,14 +397,42 @@ def index_paths(
     progress("found", {"n": len(found)})
     files, videos = store.file_records(), store.video_records()
     seen_ids: set[str] = set()
+    in_flight: dict[str, tuple[VideoExtraction, FileOutcome]] = {}
+
+    def finish(outcome: FileOutcome) -> None:
+        progress("file", {"outcome": outcome})
+
+    def start(media: DecodedMedia, outcome: FileOutcome) -> None:
+        x = VideoExtraction(indexer, media)
+        jobs = x.next_jobs()
+        if not jobs:
+            outcome.extractors = x.outcome
+            finish(outcome)
+            return
+        for job in jobs:
+            indexer.runner.submit(job)
+        in_flight[media.video_id] = (x, outcome)
+
+    def pump() -> None:
+        result = indexer.runner.wait_one()
+        x, outcome = in_flight[result.video_id]
+        x.handle(result)
+        for job in x.next_jobs():
+            indexer.runner.submit(job)
+        if x.done:
+            outcome.extractors = x.outcome
+            del in_flight[result.video_id]
+            finish(outcome)
+
     for f in found:
         if f.error:
             summary.files.append(indexer.record_failure(f.path, None, f.error))
-            progress("file", {"outcome": summary.files[-1]})
+            finish(summary.files[-1])
             continue
         plan = plan_file(f.path, files, videos, options.tag)
         if plan.action == "index" and plan.video_id in seen_ids:
             plan.action = "duplicate"  # the same bytes twice in this run
+        media = None
         if plan.action == "error":
             outcome = indexer.record_failure(plan.path, plan, plan.error)
         elif plan.action in ("unchanged", "duplicate"):
@@ -379,19 +442,23 @@ def index_paths(
             known = store.get_video(plan.video_id) or {}
             outcome = FileOutcome(str(plan.path), plan.video_id, status, error=plan.error,
                                   windows=known.get("n_windows") or 0, duration_s=known.get("duration_s") or 0.0)
-            media = None
             if status != "failed" and plan.video_id not in seen_ids and indexer.stale(plan.video_id):
                 media, outcome = _redecode_for_extractors(indexer, plan, outcome)
-            if media is not None:
-                outcome.extractors = indexer.extract(media)
         else:
             media, outcome = indexer.build_windows(plan)
             if media is not None:
                 summary.media_seconds += media.info.duration_s
-                outcome.extractors = indexer.extract(media)
         seen_ids.add(plan.video_id)
         summary.files.append(outcome)
-        progress("file", {"outcome": outcome})
+        if media is not None:
+            start(media, outcome)
+        else:
+            finish(outcome)
+        # Keep a few videos in flight: models work on one while the next is decoded and written.
+        while len(in_flight) >= max_in_flight:
+            pump()
+    while in_flight:
+        pump()
     summary.extractor_seconds = indexer.extractor_seconds
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vqa_pipeline.indexing.extract import ExtractionJob, ExtractionResult, LoadedExtractors, one_line, run_job
@@ -41,10 +41,14 @@ class RayOptions:
 
 def ensure_ray(address: str | None = None) -> None:
     """Connect to (or start) Ray once per process, quietly."""
+    import warnings
+
     import ray
 
     if ray.is_initialized():
         return
+    # Ray starts its processes with fork+exec; lancedb warns about fork even though exec follows.
+    warnings.filterwarnings("ignore", message="lancedb fork support is experimental")
     address = address or os.environ.get(ENV_RAY_ADDRESS) or None
     ray.init(
         address=address,
@@ -82,6 +86,8 @@ class RayRunner:
         self._remote_cls = ray.remote(_ExtractorActor)
         self._pools: dict[str, list] = {}
         self._rr: dict[str, int] = {}
+        self._pending: dict = {}  # ObjectRef -> job
+        self._media_refs: dict[int, tuple] = {}  # id(media) -> (ObjectRef, jobs using it)
 
     def _actor(self, name: str):
         if name not in self._pools:
@@ -103,28 +109,33 @@ class RayRunner:
         self._rr[name] = (self._rr[name] + 1) % len(pool)
         return pool[self._rr[name]]
 
-    def run(self, jobs: Sequence[ExtractionJob]) -> Iterator[ExtractionResult]:
+    def submit(self, job: ExtractionJob) -> None:
+        # One object-store copy of the decoded media per video, shared by all of its jobs.
+        key = id(job.media)
+        if key not in self._media_refs:
+            self._media_refs[key] = (self._ray.put(job.media), 0)
+        ref, users = self._media_refs[key]
+        self._media_refs[key] = (ref, users + 1)
+        self._pending[self._actor(job.extractor).run.remote(ref, job.upstream)] = job
+
+    def wait_one(self) -> ExtractionResult:
         ray = self._ray
-        if not jobs:
-            return
-        media_refs: dict[int, object] = {}
-        pending = {}
-        for job in jobs:
-            # One object-store copy of the decoded media per video, shared by all actors.
-            key = id(job.media)
-            if key not in media_refs:
-                media_refs[key] = ray.put(job.media)
-            ref = self._actor(job.extractor).run.remote(media_refs[key], job.upstream)
-            pending[ref] = job
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                job = pending.pop(ref)
-                try:
-                    yield ray.get(ref)
-                except Exception as exc:  # actor died (out of memory, segfault in a model library)
-                    self._pools.pop(job.extractor, None)  # start a fresh actor for the next job
-                    yield ExtractionResult(job.extractor, job.media.video_id, None, error=f"worker crashed: {one_line(exc)}")
+        done, _ = ray.wait(list(self._pending), num_returns=1)
+        job = self._pending.pop(done[0])
+        key = id(job.media)
+        ref, users = self._media_refs[key]
+        if users <= 1:
+            del self._media_refs[key]  # lets Ray free the media once no job needs it
+        else:
+            self._media_refs[key] = (ref, users - 1)
+        try:
+            return ray.get(done[0])
+        except Exception as exc:  # actor died (out of memory, segfault in a model library)
+            self._pools.pop(job.extractor, None)  # start a fresh actor for the next job
+            return ExtractionResult(job.extractor, job.media.video_id, None, error=f"worker crashed: {one_line(exc)}")
+
+    def pending(self) -> int:
+        return len(self._pending)
 
     def close(self) -> None:
         for pool in self._pools.values():

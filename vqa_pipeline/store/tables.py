@@ -169,7 +169,8 @@ class Store:
             .when_matched_update_all()
             .when_not_matched_insert_all()
             .when_not_matched_by_source_delete(f"video_id = {_sql_id(video_id)}")
-            .execute(rows)
+            # New rows carry all-null vector columns, which LanceDB's vector check would refuse.
+            .execute(rows, on_bad_vectors="null")
         )
 
     def write_group(self, video_id: str, group: str, columns: dict[str, list], window_ids: list[str]) -> None:
@@ -180,7 +181,8 @@ class Store:
         data = {"window_id": window_ids, **columns}
         schema = pa.schema([table.schema.field(name) for name in data])
         batch = pa.Table.from_pydict(data, schema=schema)
-        table.merge_insert("window_id").when_matched_update_all().execute(batch)
+        # Windows without a vector (no text to embed) hold nulls, which LanceDB's check calls "bad".
+        table.merge_insert("window_id").when_matched_update_all().execute(batch, on_bad_vectors="null")
 
     def refresh_evidence_text(self, video_id: str) -> None:
         """Recompute ``evidence_text`` (all lines of a window joined) for a video's windows."""
