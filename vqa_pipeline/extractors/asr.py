@@ -131,7 +131,7 @@ class _FasterWhisper(Extractor):
             self._model = load_whisper(
                 str(self._model_dir()),
                 compute_type=self.options.get("compute_type", "int8"),
-                cpu_threads=self.options.get("cpu_threads"),
+                cpu_threads=self.options.get("cpu_threads", self.options.get("threads")),
             )
 
     def transcribe(self, audio: np.ndarray) -> tuple[list[dict], str, float]:

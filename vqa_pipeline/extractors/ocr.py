@@ -120,7 +120,9 @@ class RapidOcr(Extractor):
         return models.rapidocr_available()
 
     def _params(self) -> dict:
+        threads = self.options.get("threads")
         return {
+            **({"EngineConfig.onnxruntime.intra_op_num_threads": int(threads)} if threads else {}),
             "Global.log_level": "error",
             "Global.use_cls": bool(self.options.get("use_cls", False)),
             "Global.text_score": float(self.options.get("min_score", 0.5)),

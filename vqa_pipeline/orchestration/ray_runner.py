@@ -28,14 +28,14 @@ class RayOptions:
         num_cpus_per_actor: CPUs an actor reserves; 0 lets every extractor run side by side on a
             small machine (the models' own thread pools share the cores).
         num_gpus: extractor name -> GPUs per actor (overrides the extractor's own default).
-        threads_per_actor: intra-op threads for ONNX/CTranslate2 inside each actor.
+        threads_per_actor: intra-op threads of each actor's model (the ``threads`` extractor option).
     """
 
     address: str | None = None
     actors_per_extractor: int = 1
     num_cpus_per_actor: float = 0.0
     num_gpus: Mapping[str, float] = field(default_factory=dict)
-    threads_per_actor: int = 2
+    threads_per_actor: int = 1
     extractor_options: Mapping[str, dict] = field(default_factory=dict)
 
 
@@ -64,10 +64,10 @@ class _ExtractorActor:
     """Holds one loaded extractor; created remotely via ``ray.remote``."""
 
     def __init__(self, name: str, options: dict, threads: int) -> None:
-        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-        os.environ["VQA_THREADS"] = str(threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.name = name
-        self.loaded = LoadedExtractors({name: options})
+        self.loaded = LoadedExtractors({name: {"threads": threads, **options}})
 
     def run(self, media, upstream) -> ExtractionResult:
         # ``media`` arrives resolved from the shared object-store copy.
