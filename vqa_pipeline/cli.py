@@ -45,8 +45,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     if names != [] and not args.no_ray:
         from vqa_pipeline.orchestration.ray_runner import RayOptions, RayRunner
 
-        print("starting Ray ...", file=sys.stderr)
-        runner = RayRunner(RayOptions(address=args.ray_address))
+        runner = RayRunner(RayOptions(address=args.ray_address),
+                           on_start=lambda: print("starting Ray for the extractors ...", file=sys.stderr))
     bar = _Progress(enabled=not args.quiet)
     try:
         summary = index_paths(args.paths, store, options, profile=args.profile, runner=runner,

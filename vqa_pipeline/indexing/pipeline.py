@@ -442,8 +442,11 @@ def index_paths(
             known = store.get_video(plan.video_id) or {}
             outcome = FileOutcome(str(plan.path), plan.video_id, status, error=plan.error,
                                   windows=known.get("n_windows") or 0, duration_s=known.get("duration_s") or 0.0)
-            if status != "failed" and plan.video_id not in seen_ids and indexer.stale(plan.video_id):
-                media, outcome = _redecode_for_extractors(indexer, plan, outcome)
+            if status != "failed" and plan.video_id not in seen_ids:
+                if indexer.stale(plan.video_id):
+                    media, outcome = _redecode_for_extractors(indexer, plan, outcome)
+                else:
+                    outcome.extractors = {e.name: "skipped (up to date)" for e in indexer.extractors}
         else:
             media, outcome = indexer.build_windows(plan)
             if media is not None:
@@ -498,6 +501,15 @@ def summary_lines(summary: IndexSummary) -> list[str]:
         f"{len(summary.files)} files: {c['indexed']} indexed, {c['unchanged']} unchanged, "
         f"{c['duplicate']} duplicate, {c['failed']} failed in {summary.seconds:.1f}s{speed} -> {summary.db}"
     )
+    tally: dict[str, dict[str, int]] = {}
+    for f in summary.files:
+        for name, result in f.extractors.items():
+            word = result.split(" ")[0].rstrip(":")
+            tally.setdefault(name, {"ok": 0, "skipped": 0, "failed": 0})[word if word in ("skipped", "failed") else "ok"] += 1
+    if tally:
+        out.append("extractors: " + "; ".join(
+            f"{n} {t['ok']} ran, {t['skipped']} skipped (up to date)" + (f", {t['failed']} failed" if t["failed"] else "")
+            for n, t in tally.items()))
     for name, why in summary.missing_extractors.items():
         out.append(f"extractor {name} not available: {why}")
     return out

@@ -49,6 +49,8 @@ def ensure_ray(address: str | None = None) -> None:
         return
     # Ray starts its processes with fork+exec; lancedb warns about fork even though exec follows.
     warnings.filterwarnings("ignore", message="lancedb fork support is experimental")
+    # A local cluster with token auth (Ray's default) is what we want; its notice is noise here.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     address = address or os.environ.get(ENV_RAY_ADDRESS) or None
     ray.init(
         address=address,
@@ -77,19 +79,30 @@ class _ExtractorActor:
 class RayRunner:
     """Runs extraction jobs on Ray actor pools (one pool per extractor, created on first use)."""
 
-    def __init__(self, options: RayOptions | None = None) -> None:
-        import ray
-
+    def __init__(self, options: RayOptions | None = None, on_start=None) -> None:
         self.options = options or RayOptions()
-        ensure_ray(self.options.address)
-        self._ray = ray
-        self._remote_cls = ray.remote(_ExtractorActor)
+        self._on_start = on_start
+        self._ray = None
+        self._remote_cls = None
         self._pools: dict[str, list] = {}
         self._rr: dict[str, int] = {}
         self._pending: dict = {}  # ObjectRef -> job
         self._media_refs: dict[int, tuple] = {}  # id(media) -> (ObjectRef, jobs using it)
 
+    def _start(self) -> None:
+        """Start (or connect to) Ray on first use, so runs with nothing to extract skip it."""
+        if self._ray is not None:
+            return
+        import ray
+
+        if self._on_start is not None:
+            self._on_start()
+        ensure_ray(self.options.address)
+        self._ray = ray
+        self._remote_cls = ray.remote(_ExtractorActor)
+
     def _actor(self, name: str):
+        self._start()
         if name not in self._pools:
             from vqa_pipeline.extractors.registry import get_extractor_class
 
@@ -110,6 +123,7 @@ class RayRunner:
         return pool[self._rr[name]]
 
     def submit(self, job: ExtractionJob) -> None:
+        self._start()
         # One object-store copy of the decoded media per video, shared by all of its jobs.
         key = id(job.media)
         if key not in self._media_refs:
@@ -138,6 +152,8 @@ class RayRunner:
         return len(self._pending)
 
     def close(self) -> None:
+        if self._ray is None:
+            return
         for pool in self._pools.values():
             for actor in pool:
                 self._ray.kill(actor)
