@@ -112,3 +112,27 @@ def test_dagster_cli_materializes_windows(corpus, tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert Store(tmp_path / "state" / "lance").count_windows(vid) >= 1
+
+
+@pytest.mark.slow
+def test_extractor_assets_materialize_with_metadata(corpus, settings):
+    from vqa_pipeline.orchestration.assets.extraction import build_extraction_assets
+    from vqa_pipeline.orchestration.resources import ExtractionRuntime
+    from vqa_pipeline.indexing.scan import scan_sources
+
+    instance = dg.DagsterInstance.ephemeral()
+    vid = next(k for k, v in scan_sources([corpus], {})[0].items() if v[0].endswith("one.mp4"))
+    instance.add_dynamic_partitions("videos", [vid])
+    resources = {"settings": settings, "runtime": ExtractionRuntime(use_ray=False)}
+    assets = [videos, windows, build_extraction_assets("lite")]
+    res = dg.materialize(assets, partition_key=vid, instance=instance, resources=resources)
+    mats = materializations(res)
+    assert {"asr", "ocr", "audio_events", "visual", "text_embeddings"} <= set(mats)
+    assert mats["asr"]["model"].value.startswith("faster-whisper-base")
+    assert mats["audio_events"]["status"].value == "ok" and mats["audio_events"]["rows"].value == 2
+    assert mats["visual"]["ran_now"].value is True and mats["visual"]["seconds"].value >= 0
+    # A second run finds every column up to date and runs nothing.
+    again = materializations(dg.materialize(assets, partition_key=vid, instance=instance, resources=resources))
+    assert all(m["ran_now"].value is False and m["stale_reason"].value == "up to date"
+               for k, m in again.items() if k not in ("videos", "windows"))
+    assert stale_partitions(settings, [vid]) == []
