@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs a dagster command against the project's own instance (.vqa/dagster, sqlite) and the sample
+# corpus unless VQA_SOURCE_DIR says otherwise. Examples:
+#   bash scripts/dagster.sh dev                         # the UI on http://127.0.0.1:3000
+#   bash scripts/dagster.sh asset materialize --select videos,windows --partition <video id>
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.vqa/dagster}"
+export VQA_SOURCE_DIR="${VQA_SOURCE_DIR:-$PWD/data/sample}"
+export HF_HUB_OFFLINE=1
+mkdir -p "$DAGSTER_HOME"
+[ -f "$DAGSTER_HOME/dagster.yaml" ] || sed "s#base_dir: .vqa/dagster#base_dir: $DAGSTER_HOME#" dagster.yaml > "$DAGSTER_HOME/dagster.yaml"
+cmd=${1:-dev}; shift || true
+case "$cmd" in
+  asset|job) exec .venv/bin/dagster "$cmd" "$1" -m vqa_pipeline.orchestration.definitions "${@:2}" ;;
+  *) exec .venv/bin/dagster "$cmd" "$@" ;;
+esac
