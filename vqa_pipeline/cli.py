@@ -149,6 +149,60 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- search / ask -----------------------------------------------------------------------------
+
+def _query_errors():
+    from vqa_pipeline.retrieval.search import QueryError
+
+    return (QueryError, ValueError)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from vqa_pipeline.query import search, search_to_json
+
+    try:
+        hits = search(args.question, k=args.k, videos=args.video or None, db=args.db,
+                      time_range=tuple(args.time) if args.time else None)
+    except _query_errors() as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        _print_json(search_to_json(args.question, hits))
+        return 0
+    if not hits:
+        print("no matching windows")
+    for i, h in enumerate(hits, 1):
+        why = ", ".join(f"{m} {v:.2f}" for m, v in sorted(h.scores.items(), key=lambda kv: -kv[1])[:4])
+        print(f"{i:2d}. {h.source} [{h.start:.1f}-{h.end:.1f}s]  score {h.score:.3f}  ({why})")
+        for line in h.evidence[:6]:
+            print(f"      {line}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from vqa_pipeline.query import ask
+
+    try:
+        answer = ask(args.question, k=args.k, videos=args.video or None, db=args.db,
+                     llm_url=args.llm_url, llm_model=args.llm_model, extractive_only=args.extractive,
+                     time_range=tuple(args.time) if args.time else None)
+    except _query_errors() as exc:
+        raise CliError(str(exc)) from None
+    if answer.notice:
+        print(f"note: {answer.notice}", file=sys.stderr)
+    if args.json:
+        _print_json(answer.to_json())
+        return 0
+    print(answer.answer)
+    if answer.abstained:
+        print("(not enough evidence to answer; closest evidence below)")
+    for c in answer.citations:
+        print(f"  cited: {c.source} [{c.start:.1f}-{c.end:.1f}s]")
+    if args.show_evidence or answer.abstained:
+        for line in answer.evidence:
+            print(f"  | {line}")
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,6 +239,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video", metavar="VIDEO")
     common(p)
     p.set_defaults(func=cmd_evidence)
+
+    def query_options(p: argparse.ArgumentParser, k: int) -> None:
+        p.add_argument("question", metavar="QUESTION")
+        common(p)
+        p.add_argument("--k", type=int, default=k, help=f"number of windows (default {k})")
+        p.add_argument("--video", action="append", metavar="VIDEO",
+                       help="only this video (id, indexed path or unique suffix); repeatable")
+        p.add_argument("--time", nargs=2, type=float, metavar=("START", "END"),
+                       help="only windows overlapping this time range, in seconds")
+
+    p = sub.add_parser("search", help="the best-matching windows for a question, with per-model scores")
+    query_options(p, 10)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question from the evidence, citing timecodes")
+    query_options(p, 5)
+    p.add_argument("--llm-url", default=None,
+                   help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server); default: the local Gemma 3 270M")
+    p.add_argument("--llm-model", default=None, help="model name at --llm-url")
+    p.add_argument("--extractive", action="store_true", help="no LLM: quote the best evidence lines")
+    p.add_argument("--show-evidence", action="store_true", help="print the evidence pack too")
+    p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("doctor", help="list every extractor, whether it can load here, and why not")
     p.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
