@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from vqa_pipeline.extractors.base import Extractor, ExtractorOutput
-from vqa_pipeline.extractors.registry import create_extractor, profile_names
+from vqa_pipeline.extractors.registry import create_extractor, profile_alternatives
 from vqa_pipeline.indexing.discover import discover
 from vqa_pipeline.indexing.extract import (
     ExtractionJob,
@@ -107,18 +107,30 @@ def window_rows(media: DecodedMedia, source: str, digest: str) -> pa.Table:
 
 
 def resolve_extractors(profile: str, names: Sequence[str] | None = None) -> tuple[list[Extractor], dict[str, str]]:
-    """The extractors of a profile that can load here, and name -> reason for the others."""
+    """The extractors of a profile that can load here, and name -> reason for the others.
+
+    Where the profile lists alternatives for a column group, the first available one is chosen and
+    the preferred ones that are not available are reported with ``(using NAME instead)``.
+    """
     chosen, missing = [], {}
-    for name in names if names is not None else profile_names(profile):
-        try:
-            ex = create_extractor(name)
-            ok, why = ex.availability()
-        except Exception as exc:  # an extractor whose module cannot even import
-            ok, why = False, f"{type(exc).__name__}: {exc}"
-        if ok:
-            chosen.append(ex)
-        else:
-            missing[name] = why
+    slots = [(n,) for n in names] if names is not None else profile_alternatives(profile)
+    for slot in slots:
+        skipped: dict[str, str] = {}
+        picked = None
+        for name in slot:
+            try:
+                ex = create_extractor(name)
+                ok, why = ex.availability()
+            except Exception as exc:  # an extractor whose module cannot even import
+                ok, why = False, f"{type(exc).__name__}: {exc}"
+            if ok:
+                picked = ex
+                break
+            skipped[name] = why
+        if picked is not None:
+            chosen.append(picked)
+        for name, why in skipped.items():
+            missing[name] = why + (f" (using {picked.name} instead)" if picked is not None else "")
     return chosen, missing
 
 
@@ -462,6 +474,8 @@ def index_paths(
             pump()
     while in_flight:
         pump()
+    if any(f.status == "indexed" or any(v.startswith("ok") for v in f.extractors.values()) for f in summary.files):
+        store.refresh_search_index()  # so the first search does not pay for it
     summary.extractor_seconds = indexer.extractor_seconds
     summary.seconds = time.perf_counter() - t0
     return summary

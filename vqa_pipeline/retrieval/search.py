@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from vqa_pipeline.extractors.text_embed import E5Small
+from vqa_pipeline.store.search_index import FTS_COLUMN, ensure_fts_index
 
 log = logging.getLogger(__name__)
 
 TABLE_NAME = "windows"
-FTS_COLUMN = "evidence_text"
 BM25 = "bm25"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 MAX_QUERY_CHARS = 1000
@@ -255,36 +255,6 @@ def vector_search(table, column: str, vector: np.ndarray, limit: int,
     ids = rows.column("window_id").to_pylist()
     dist = rows.column("_distance").to_pylist()
     return [(w, 1.0 - float(d)) for w, d in zip(ids, dist) if d is not None and math.isfinite(d)]
-
-
-def _fts_index(table):
-    for idx in table.list_indices():
-        if list(idx.columns) == [FTS_COLUMN] and str(idx.index_type).upper() == "FTS":
-            return idx
-    return None
-
-
-def ensure_fts_index(table) -> bool:
-    """Create the BM25 index on ``evidence_text`` if missing, rebuild it if rows are unindexed.
-
-    Returns:
-        Whether an index is available afterwards (creation can fail on a read-only store; the
-        caller then skips BM25). Unindexed rows are still searched by LanceDB (flat), so a failed
-        refresh only costs speed.
-    """
-    from lancedb.index import FTS
-
-    if FTS_COLUMN not in table.schema.names:
-        return False
-    idx = _fts_index(table)
-    if idx is not None and not getattr(idx, "num_unindexed_rows", 0):
-        return True
-    try:
-        table.create_index(FTS_COLUMN, config=FTS(), replace=True)
-        return True
-    except Exception as exc:  # noqa: BLE001 - any store failure degrades to "no BM25"
-        log.warning("could not %s the full-text index: %s", "refresh" if idx else "create", exc)
-        return idx is not None
 
 
 def fts_search(table, question: str, limit: int, flt: SearchFilter | None = None) -> list[tuple[str, float]]:

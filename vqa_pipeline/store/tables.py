@@ -262,6 +262,12 @@ class Store:
     def clear_extractions(self, video_id: str) -> None:
         self.extractions.delete(f"video_id = {_sql_id(video_id)}")
 
+    def refresh_search_index(self) -> bool:
+        """Bring the BM25 index over ``evidence_text`` up to date (after a run wrote rows)."""
+        from vqa_pipeline.store.search_index import ensure_fts_index
+
+        return ensure_fts_index(self.windows)
+
     # -- maintenance ----------------------------------------------------------------------------
     def optimize(self) -> None:
         """Compact the small fragments that many small upserts leave behind."""

@@ -61,6 +61,7 @@ def build_extraction_assets(profile: str = "lite") -> dg.AssetsDefinition:
                     except MediaError as exc:
                         raise dg.Failure(f"{path}: {exc}") from None
                 outcome = indexer.extract(media, only=wanted)
+                store.refresh_search_index()
         finally:
             runner.close()
         records = store.extraction_records(vid)
