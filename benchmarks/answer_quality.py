@@ -1,0 +1,124 @@
+"""Answer quality on a dev set: answer accuracy, citation accuracy, abstention, latency.
+
+For every dev-set question (DESIGN.md format) it calls ``vqa_pipeline.query.ask`` and scores:
+- answer accuracy: the answer contains one of ``answer_any`` (case-insensitive), over answerable questions;
+- citation accuracy: at least one citation is on the right video and relevant to a gold span
+  (DESIGN.md relevance rule), over answerable questions;
+- abstention: share of questions with no answer in the video (``answer_any`` empty) that abstain,
+  and share of answerable questions that abstain wrongly.
+Each backend is scored: ``extractive`` (no LLM) and ``local`` (Gemma 3 270M) by default;
+``--llm-url URL --llm-model NAME`` adds an OpenAI-compatible endpoint.
+
+Usage:
+    .venv/bin/vqa index data/sample --db /tmp/vqa-sample          # once
+    .venv/bin/python benchmarks/answer_quality.py --db /tmp/vqa-sample [--devset data/sample/devset.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import SAMPLE, command_line, machine  # noqa: E402
+
+
+def load_devset(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def score(items: list[dict], answers: list[dict]) -> dict:
+    from vqa_pipeline.retrieval.metrics import source_matches, span_relevant
+
+    ans_ok = cit_ok = answerable = absent = absent_abstained = wrong_abstain = 0
+    for item, a in zip(items, answers):
+        if not item["answer_any"]:
+            absent += 1
+            absent_abstained += bool(a["abstained"])
+            continue
+        answerable += 1
+        text = a["answer"].lower()
+        ans_ok += any(g.lower() in text for g in item["answer_any"])
+        wrong_abstain += bool(a["abstained"])
+        cit_ok += any(
+            source_matches(c["source"], item["video"]) and any(span_relevant(c["start"], c["end"], s, e) for s, e in item["relevant"])
+            for c in a["citations"]
+        )
+    return {
+        "answer_acc": ans_ok / max(answerable, 1),
+        "citation_acc": cit_ok / max(answerable, 1),
+        "abstain_absent": absent_abstained / max(absent, 1),
+        "abstain_wrongly": wrong_abstain / max(answerable, 1),
+        "answerable": answerable,
+        "absent": absent,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--db", type=Path, required=True)
+    ap.add_argument("--devset", type=Path, default=SAMPLE / "devset.jsonl")
+    ap.add_argument("--kinds", type=Path, default=SAMPLE / "devset_kinds.json",
+                    help="optional id -> kind map for a per-kind breakdown")
+    ap.add_argument("--backends", default="extractive,local")
+    ap.add_argument("--llm-url")
+    ap.add_argument("--llm-model")
+    ap.add_argument("--out", type=Path, help="write every answer as JSON lines here")
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")
+    from vqa_pipeline.query import ask
+
+    items = load_devset(args.devset)
+    kinds = json.loads(args.kinds.read_text()) if args.kinds and args.kinds.exists() else {}
+    backends = [b for b in args.backends.split(",") if b]
+    if args.llm_url:
+        backends.append("endpoint")
+    rows = ["| backend | answer acc. | citation acc. | abstains when absent | abstains wrongly | p50 s | p95 s |",
+            "|---|---|---|---|---|---|---|"]
+    per_kind_rows = []
+    for backend in backends:
+        kw = {"extractive_only": True} if backend == "extractive" else {}
+        if backend == "endpoint":
+            kw = {"llm_url": args.llm_url, "llm_model": args.llm_model}
+        ask("warm up", db=args.db, **kw)  # model loads are not part of the latency
+        answers, times = [], []
+        for i, item in enumerate(items, 1):
+            t0 = time.perf_counter()
+            a = ask(item["question"], db=args.db, **kw).to_json()
+            times.append(time.perf_counter() - t0)
+            answers.append(a)
+            print(f"\r{backend}: {i}/{len(items)}", end="", file=sys.stderr)
+        print(file=sys.stderr)
+        s = score(items, answers)
+        times.sort()
+        p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+        rows.append(f"| {backend} | {s['answer_acc']:.2f} | {s['citation_acc']:.2f} | {s['abstain_absent']:.2f} "
+                    f"({s['absent']} q.) | {s['abstain_wrongly']:.2f} | {statistics.median(times):.2f} | {p95:.2f} |")
+        if kinds:
+            groups = defaultdict(list)
+            for item, a in zip(items, answers):
+                groups[kinds.get(item["id"], "?")].append((item, a))
+            for kind, pairs in sorted(groups.items()):
+                ks = score([p[0] for p in pairs], [p[1] for p in pairs])
+                shown = (f"{ks['abstain_absent']:.2f} abstain" if kind == "absent"
+                         else f"{ks['answer_acc']:.2f} / {ks['citation_acc']:.2f}")
+                per_kind_rows.append(f"| {backend} | {kind} | {len(pairs)} | {shown} |")
+        if args.out:
+            with open(args.out, "a") as f:
+                for item, a in zip(items, answers):
+                    f.write(json.dumps({"backend": backend, "id": item["id"], **a}) + "\n")
+    print("\n".join(rows))
+    if per_kind_rows:
+        print("\n| backend | kind | questions | answer / citation acc. |\n|---|---|---|---|")
+        print("\n".join(per_kind_rows))
+    print(f"\nmachine: {machine()}\ncommand: {command_line()}")
+
+
+if __name__ == "__main__":
+    main()
