@@ -21,6 +21,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,9 @@ import numpy as np
 
 from vqa_pipeline.extractors.text_embed import E5Small
 from vqa_pipeline.store.search_index import FTS_COLUMN, ensure_fts_index
+
+ANN_NPROBES = 20
+ANN_REFINE_FACTOR = 10
 
 log = logging.getLogger(__name__)
 
@@ -215,18 +219,20 @@ def _normalize(v: np.ndarray) -> np.ndarray:
     return v / n if n > 0 else v
 
 
-_usable_cache: dict[tuple[str, int], tuple[str, ...]] = {}
+_usable_cache: dict[tuple[str, int, tuple[str, ...]], tuple[str, ...]] = {}
 
 
 def usable_vector_columns(table, retrievers: Mapping[str, QueryEncoder] = VECTOR_RETRIEVERS) -> tuple[str, ...]:
     """Registered vector columns present in the table with at least one non-null value."""
-    key = (str(getattr(table, "uri", id(table))), int(table.version))
+    # The retriever names are part of the key: a call with more retrievers must not see the
+    # columns cached for fewer.
+    key = (str(getattr(table, "uri", id(table))), int(table.version), tuple(retrievers))
     if key not in _usable_cache:
         names = set(table.schema.names)
         _usable_cache[key] = tuple(
             c for c in retrievers if c in names and table.count_rows(f"{c} IS NOT NULL") > 0
         )
-    return tuple(c for c in _usable_cache[key] if c in retrievers)
+    return _usable_cache[key]
 
 
 def encode_question(question: str, columns: Iterable[str],
@@ -249,8 +255,13 @@ def vector_search(table, column: str, vector: np.ndarray, limit: int,
         return []
     q = (table.search(_normalize(vector), vector_column_name=column)
          .distance_type("cosine").select(["window_id", "_distance"]).limit(limit))
+    # With an ANN index (large tables): probe enough partitions and re-rank with exact vectors.
+    q = q.nprobes(ANN_NPROBES).refine_factor(ANN_REFINE_FACTOR)
     where = flt.where() if flt is not None else None
-    q = q.where(f"({where}) AND {column} IS NOT NULL" if where else f"{column} IS NOT NULL", prefilter=True)
+    if where:
+        q = q.where(where, prefilter=True)
+    # No "IS NOT NULL" prefilter: it scans every row (4x the search at 100k windows); windows
+    # without a vector come back with no finite distance and are dropped below.
     rows = q.to_arrow()
     ids = rows.column("window_id").to_pylist()
     dist = rows.column("_distance").to_pylist()
@@ -297,10 +308,13 @@ def search_columns(table, question: str, k: int = 50, flt: SearchFilter | None =
     cols = usable_vector_columns(table, retrievers)
     if question_vectors is None:
         question_vectors = encode_question(question, cols, retrievers)
-    for col in cols:
-        out[col] = vector_search(table, col, question_vectors[col], k, flt)
-    if use_bm25 and FTS_COLUMN in table.schema.names:
-        out[BM25] = fts_search(table, question, k, flt)
+    # LanceDB releases the GIL: the column searches and BM25 run side by side.
+    with ThreadPoolExecutor(max_workers=len(cols) + 1) as pool:
+        futures = {col: pool.submit(vector_search, table, col, question_vectors[col], k, flt) for col in cols}
+        if use_bm25 and FTS_COLUMN in table.schema.names:
+            futures[BM25] = pool.submit(fts_search, table, question, k, flt)
+        for name, fut in futures.items():
+            out[name] = fut.result()
     return out
 
 

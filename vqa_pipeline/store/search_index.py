@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 log = logging.getLogger(__name__)
 
@@ -37,3 +38,49 @@ def ensure_fts_index(table) -> bool:
     except Exception as exc:  # noqa: BLE001 - any store failure degrades to "no BM25"
         log.warning("could not %s the full-text index: %s", "refresh" if idx else "create", exc)
         return idx is not None
+
+
+ANN_MIN_ROWS = int(os.environ.get("VQA_ANN_MIN_ROWS", "50000"))
+"""Vector columns get an ANN index from this many rows on; below it exact search is fast enough."""
+
+
+def vector_columns(table) -> list[str]:
+    import pyarrow as pa
+
+    return [
+        f.name for f in table.schema
+        if pa.types.is_fixed_size_list(f.type) and pa.types.is_floating(f.type.value_type)
+    ]
+
+
+def ensure_vector_index(table, column: str, min_rows: int = ANN_MIN_ROWS) -> bool:
+    """An IVF-PQ cosine index on ``column`` once the table is large; rebuilt when a fifth is unindexed.
+
+    Returns whether the column has an index afterwards.
+    """
+    n = table.count_rows()
+    existing = next((i for i in table.list_indices() if list(i.columns) == [column]), None)
+    if n < min_rows:
+        return existing is not None
+    if existing is not None and getattr(existing, "num_unindexed_rows", 0) <= 0.2 * n:
+        return True
+    dim = table.schema.field(column).type.list_size
+    sub = next(d for d in (48, 32, 24, 16, 8, 4, 2, 1) if dim % d == 0)
+    try:
+        table.create_index(metric="cosine", vector_column_name=column, index_type="IVF_PQ",
+                           num_partitions=max(16, min(1024, int(n ** 0.5) // 4)), num_sub_vectors=sub,
+                           replace=True)
+        return True
+    except Exception as exc:  # noqa: BLE001 - an index is an optimization; exact search still works
+        log.warning("could not build the vector index on %s: %s", column, exc)
+        return existing is not None
+
+
+def ensure_id_index(table, min_rows: int = ANN_MIN_ROWS) -> None:
+    """A B-tree on ``window_id`` for large tables, so fetching the top hits does not scan every row."""
+    if table.count_rows() < min_rows or any(list(i.columns) == ["window_id"] for i in table.list_indices()):
+        return
+    try:
+        table.create_scalar_index("window_id", index_type="BTREE", replace=True)
+    except Exception as exc:  # noqa: BLE001 - an optimization only
+        log.warning("could not build the window_id index: %s", exc)

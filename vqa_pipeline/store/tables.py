@@ -263,10 +263,19 @@ class Store:
         self.extractions.delete(f"video_id = {_sql_id(video_id)}")
 
     def refresh_search_index(self) -> bool:
-        """Bring the BM25 index over ``evidence_text`` up to date (after a run wrote rows)."""
-        from vqa_pipeline.store.search_index import ensure_fts_index
+        """Bring the BM25 index (and, for large tables, the vector indexes) up to date after a run."""
+        from vqa_pipeline.store.search_index import (
+            ensure_fts_index,
+            ensure_id_index,
+            ensure_vector_index,
+            vector_columns,
+        )
 
-        return ensure_fts_index(self.windows)
+        table = self.windows
+        ensure_id_index(table)
+        for column in vector_columns(table):
+            ensure_vector_index(table, column)
+        return ensure_fts_index(table)
 
     # -- maintenance ----------------------------------------------------------------------------
     def optimize(self) -> None:
