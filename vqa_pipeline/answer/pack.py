@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from vqa_pipeline.store.schema import EVIDENCE_GROUPS, GROUP_KINDS
+
 EVIDENCE_KINDS = ("asr", "ocr", "audio", "visual")
 DEFAULT_BUDGET_TOKENS = 1500
 _TOUCH_S = 0.05
@@ -131,8 +133,10 @@ def video_header(video_id: str, source: str) -> str:
 def row_lines(row: Mapping, priority: float = 0.0, kinds: Sequence[str] = EVIDENCE_KINDS) -> list[PackedLine]:
     """All evidence lines of one window row, in time order."""
     out = []
-    for kind in kinds:
-        for item in row.get(f"{kind}_lines") or ():
+    groups = [g for g in EVIDENCE_GROUPS if GROUP_KINDS[g] in kinds]
+    for group in groups:
+        kind = GROUP_KINDS[group]
+        for item in row.get(f"{group}_lines") or ():
             text = " ".join(str(item.get("text") or "").split())
             if not text or item.get("start_s") is None or item.get("end_s") is None:
                 continue

@@ -121,7 +121,8 @@ class E5Small(Extractor):
     modality = "text"
     model_id = "multilingual-e5-small-q4"
     version = "1"
-    requires = ("asr", "ocr", "audio", "visual")
+    # vp_tags: VideoPrism concept tags, when the full profile has them.
+    requires = ("asr", "ocr", "audio", "visual", "vp_tags")
 
     def fields(self) -> list[pa.Field]:
         vec = pa.list_(pa.float32(), DIM)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from vqa_pipeline.extractors.text_embed import E5Small
+from vqa_pipeline.store.schema import EVIDENCE_GROUPS
 from vqa_pipeline.store.search_index import FTS_COLUMN, ensure_fts_index
 
 ANN_NPROBES = 20
@@ -323,7 +324,6 @@ def search_columns(table, question: str, k: int = 50, flt: SearchFilter | None =
 
 
 _ROW_COLUMNS = ("window_id", "video_id", "source", "window_index", "start_s", "end_s")
-EVIDENCE_GROUPS = ("asr", "ocr", "audio", "visual")
 
 
 def _in_list(ids: Iterable[str]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vqa_pipeline.store.schema import EVIDENCE_GROUPS
+from vqa_pipeline.store.schema import EVIDENCE_GROUPS, GROUP_KINDS
 from vqa_pipeline.store.tables import Store, StoreError
 
 # Display order of kinds at the same time; other groups (concept tags of full models) come after.
@@ -58,10 +58,11 @@ def lines_for_video(store: Store, video_id: str) -> list[dict]:
     for r in rows:
         for g in groups:
             for ln in r.get(f"{g}_lines") or []:
-                key = (round(ln["start_s"], 3), round(ln["end_s"], 3), g, ln["text"])
+                kind = GROUP_KINDS.get(g, g)
+                key = (round(ln["start_s"], 3), round(ln["end_s"], 3), kind, ln["text"])
                 if key not in seen:
                     seen.add(key)
-                    out.append({"start": ln["start_s"], "end": ln["end_s"], "kind": g, "text": ln["text"]})
+                    out.append({"start": ln["start_s"], "end": ln["end_s"], "kind": kind, "text": ln["text"]})
     out.sort(key=lambda x: (x["start"], _KIND_ORDER.get(x["kind"], 9), x["end"]))
     return out
 

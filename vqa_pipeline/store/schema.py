@@ -75,8 +75,10 @@ WINDOW_BASE_FIELDS = [
 ]
 WINDOWS_BASE_SCHEMA = pa.schema(WINDOW_BASE_FIELDS)
 
-# Evidence groups whose lines feed `evidence_text`, in display order.
-EVIDENCE_GROUPS = ("asr", "ocr", "audio", "visual")
+# Column groups whose lines are evidence (shown, packed for answers, in `evidence_text`), in
+# display order, with the evidence kind their lines carry (VideoPrism concept tags are visual facts).
+GROUP_KINDS = {"asr": "asr", "ocr": "ocr", "audio": "audio", "visual": "visual", "vp_tags": "visual"}
+EVIDENCE_GROUPS = tuple(GROUP_KINDS)
 
 
 def group_fields(group: str, extra: list[pa.Field]) -> list[pa.Field]:

@@ -32,7 +32,7 @@ def test_class_attributes(name):
     for f in ex.fields():
         assert isinstance(f, pa.Field) and f.nullable
     assert set(list_extractors()) >= set(EXPECTED)
-    assert create_extractor("e5-small").requires == ("asr", "ocr", "audio", "visual")
+    assert create_extractor("e5-small").requires == ("asr", "ocr", "audio", "visual", "vp_tags")
 
 
 def _check(ex, media, out: ExtractorOutput):
