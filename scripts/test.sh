@@ -2,6 +2,7 @@
 # Sets up .venv (scripts/setup.sh) and runs the whole test suite offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+# The full-profile libraries too, so their random-weight tests run (about 4 extra minutes).
+VQA_SETUP_FULL=${VQA_SETUP_FULL:-1} bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
