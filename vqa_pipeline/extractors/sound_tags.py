@@ -68,6 +68,42 @@ TRIVIAL_LABELS = frozenset(
         "Echo",
     }
 )
+# Everyday words for AudioSet labels, put in front of a line so that "beep" or "doorbell" finds it
+# (YAMNet calls a short 1 kHz beep "Telephone dialing, DTMF", a steady tone "Dial tone").
+PLAIN_WORDS = {
+    "beep, bleep": "beep",
+    "telephone dialing, dtmf": "beep",
+    "busy signal": "beeping",
+    "dial tone": "tone",
+    "sine wave": "tone",
+    "alarm": "alarm",
+    "alarm clock": "alarm",
+    "smoke detector, smoke alarm": "alarm",
+    "siren": "siren",
+    "civil defense siren": "siren",
+    "buzzer": "buzzer",
+    "doorbell": "doorbell chime",
+    "ding-dong": "doorbell chime",
+    "chime": "chime",
+    "bell": "bell",
+    "whistle": "whistle",
+    "whistling": "whistle",
+    "white noise": "noise",
+    "pink noise": "noise",
+    "static": "noise",
+    "music": "music",
+    "applause": "applause",
+    "laughter": "laughter",
+    "bark": "dog barking",
+}
+# The quiet noise floor between words gets these labels at low scores; in a window with speech they
+# are not an event worth a line.
+NOISE_FLOOR_LABELS = frozenset(
+    {"white noise", "pink noise", "noise", "static", "hiss", "snake", "rustle", "spray", "waterfall",
+     "rustling leaves", "wind noise (microphone)", "mechanical fan", "air conditioning"}
+)
+NOISE_FLOOR_MAX_SCORE = 0.6
+
 SPEECH_LABELS = frozenset(
     {
         "Speech",
@@ -205,7 +241,7 @@ class Yamnet(Extractor):
     kind = "audio"
     modality = "audio"
     model_id = "yamnet-w8a8"
-    version = "1"
+    version = "2"  # 2: plain words ("beep: ...") and no noise-floor labels in speech windows
 
     def fields(self) -> list[pa.Field]:
         return [
@@ -294,9 +330,16 @@ class Yamnet(Extractor):
                 if not prev_silent:
                     lines[wi].append(EvidenceLine(win.start_s, win.end_s, self.kind, "silence"))
             else:
-                notable = [(lab, s) for lab, s in tags if s >= line_score and lab not in TRIVIAL_LABELS][:3]
+                notable = [
+                    (lab, s) for lab, s in tags
+                    if s >= line_score and lab not in TRIVIAL_LABELS
+                    and not (speech and lab.lower() in NOISE_FLOOR_LABELS and s < NOISE_FLOOR_MAX_SCORE)
+                ][:3]
                 if notable:
                     text = "; ".join(f"{lab.lower()} ({s:.2f})" for lab, s in notable)
+                    plain = list(dict.fromkeys(PLAIN_WORDS[lab.lower()] for lab, _ in notable if lab.lower() in PLAIN_WORDS))
+                    if plain:
+                        text = f"{', '.join(plain)}: {text}"
                     lines[wi].append(EvidenceLine(win.start_s, win.end_s, self.kind, text))
             prev_silent = silent
 
