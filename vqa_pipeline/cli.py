@@ -123,11 +123,12 @@ def cmd_evidence(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from vqa_pipeline.extractors.registry import PROFILES, get_extractor_class, list_extractors
+    from vqa_pipeline.extractors.registry import PROFILES, get_extractor_class, list_extractors, profile_alternatives
 
     rows = []
     for name in list_extractors():
-        entry = {"name": name, "profiles": [p for p, names in PROFILES.items() if name in names]}
+        profiles = [p for p in PROFILES if any(name in alts for alts in profile_alternatives(p))]
+        entry = {"name": name, "profiles": profiles}
         try:
             cls = get_extractor_class(name)
             ex = cls()
@@ -137,15 +138,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 ex.load()
         except Exception as exc:  # report, never crash: that is what doctor is for
             ok, why = False, f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
-        entry.update(available=bool(ok), reason="ok" if ok else why)
+        # When available, the reason says where the weights were found.
+        entry.update(available=bool(ok), reason=why or "ok")
         rows.append(entry)
     if args.json:
         _print_json({"extractors": rows})
     else:
         for r in rows:
             mark = "ok " if r["available"] else "-- "
-            print(f"{mark} {r['name']:18s} {r.get('group', '?'):8s} {','.join(r['profiles']) or '-':10s} "
-                  f"{r.get('model', '')}" + ("" if r["available"] else f"  ({r['reason']})"))
+            print(f"{mark} {r['name']:18s} {r.get('group', '?'):10s} {','.join(r['profiles']) or '-':10s} "
+                  f"{r.get('model', '')}" + ("" if r["reason"] == "ok" else f"  ({r['reason']})"))
     return 0
 
 
@@ -200,6 +202,118 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.show_evidence or answer.abstained:
         for line in answer.evidence:
             print(f"  | {line}")
+    return 0
+
+
+# -- eval / tune ------------------------------------------------------------------------------
+
+class _EvalProgress:
+    """tqdm bars on stderr for the per-question searches and the Optuna trials."""
+
+    LABELS = {"search": "searching", "trial": "tuning", "cv": "cross-validating", "answer": "answering"}
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.bars: dict[str, object] = {}
+
+    def __call__(self, event: str, data: dict) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        key = f"{event}{data.get('fold', '')}"
+        bar = self.bars.get(key)
+        if bar is None:
+            unit = "trial" if event in ("trial", "cv") else "question"
+            desc = self.LABELS.get(event, event) + (f" fold {data['fold']}/{data['folds']}" if "fold" in data else "")
+            bar = self.bars[key] = tqdm(total=data["n"], unit=unit, desc=desc, file=sys.stderr,
+                                        dynamic_ncols=True, leave=False)
+        bar.update(data["done"] - bar.n)
+        if "best" in data:
+            bar.set_postfix_str(f"best nDCG {data['best']:.4f}", refresh=False)
+        if data["done"] >= data["n"]:
+            bar.close()
+            self.bars.pop(key, None)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        self.bars.clear()
+
+
+def _tuning_errors():
+    from vqa_pipeline.retrieval.search import QueryError
+    from vqa_pipeline.tuning.devset import DevSetError
+
+    return (QueryError, DevSetError, ValueError)
+
+
+def _tuning_error(exc: Exception) -> CliError:
+    msg = str(exc)
+    if "not usable in this index" in msg:
+        msg += " (--skip-unknown skips those questions)"
+    return CliError(msg)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from vqa_pipeline.tuning.run import run_eval
+
+    bar = _EvalProgress(enabled=not args.quiet)
+    try:
+        result = run_eval(args.db, args.devset, k=args.k, on_unknown="skip" if args.skip_unknown else "error",
+                          progress=bar)
+    except _tuning_errors() as exc:
+        raise _tuning_error(exc) from None
+    finally:
+        bar.close()
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if result.warning:
+        print(f"note: {result.warning}", file=sys.stderr)
+    print(f"fusion: {'tuned' if result.tuned else 'default'} ({result.config.method})", file=sys.stderr)
+    out = result.json
+    if args.json:
+        _print_json(out)
+        return 0
+    print(f"{out['n']} questions, top {args.k} windows each")
+    print(f"{'fused':18s} nDCG@10 {out['ndcg@10']:.3f}  Recall@5 {out['recall@5']:.3f}  "
+          f"Recall@10 {out['recall@10']:.3f}  MRR {out['mrr']:.3f}")
+    for model, m in out["per_model"].items():
+        print(f"{model:18s} nDCG@10 {m['ndcg@10']:.3f}  Recall@5 {m['recall@5']:.3f}")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from vqa_pipeline.tuning.run import run_tune
+    from vqa_pipeline.tuning.study import TuneOptions
+
+    bar = _EvalProgress(enabled=not args.quiet)
+    try:
+        options = TuneOptions(trials=args.trials, k=args.k, seed=args.seed, heldout_fraction=args.heldout)
+        result, path, prep = run_tune(args.db, args.devset, options,
+                                      on_unknown="skip" if args.skip_unknown else "error", progress=bar)
+    except _tuning_errors() as exc:
+        raise _tuning_error(exc) from None
+    finally:
+        bar.close()
+    for note in prep.notes:
+        print(f"note: {note}", file=sys.stderr)
+    cfg = result.config
+    if args.json:
+        _print_json({"config": cfg.to_dict(), "path": str(path), **result.record()})
+        return 0
+    held = "-" if result.heldout_score is None else f"{result.heldout_score:.3f}"
+    dheld = "-" if result.default_heldout is None else f"{result.default_heldout:.3f}"
+    print(f"tuned {result.trials_total} trials ({result.trials_run} now, {result.seconds:.1f} s); "
+          f"study {result.study_name} in {result.storage}")
+    print(f"nDCG@{result.k}: dev {result.dev_score:.3f} ({len(result.split.dev)} questions), "
+          f"held-out {held} ({len(result.split.heldout)} questions); "
+          f"untuned defaults: dev {result.default_dev:.3f}, held-out {dheld}")
+    weights = ", ".join(f"{m} {cfg.weight(m):.2f}" for m in prep.cache.models)
+    extra = f"rrf_k {cfg.rrf_k:.1f}" if cfg.method == "rrf" else "temperatures " + ", ".join(
+        f"{m} {cfg.temperature(m):.2f}" for m in prep.cache.models)
+    print(f"config: {cfg.method}; weights {weights}; {extra}")
+    print(f"saved to {path} (queries on this index use it from now on)")
     return 0
 
 
@@ -261,6 +375,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extractive", action="store_true", help="no LLM: quote the best evidence lines")
     p.add_argument("--show-evidence", action="store_true", help="print the evidence pack too")
     p.set_defaults(func=cmd_ask)
+
+    def eval_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--devset", action="append", required=True, type=Path, metavar="FILE",
+                       help="dev-set file (JSON Lines, see DESIGN.md); repeatable")
+        common(p)
+        p.add_argument("--skip-unknown", action="store_true",
+                       help="skip questions naming videos that are not indexed (default: an error)")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("eval", help="retrieval quality on a dev set: nDCG@10, Recall@5/10, MRR, per model",
+                       description="Search every dev-set question as `vqa search --k N` would (with the "
+                       "index's tuned fusion if any) and score the hits against the relevant spans.")
+    eval_options(p)
+    p.add_argument("--k", type=int, default=10, help="windows retrieved per question (default 10)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("tune", help="learn the fusion weights on a dev set (Optuna) and store them for queries",
+                       description="Optuna (seeded TPE) over fusion method, per-model weights, rrf_k and "
+                       "temperatures, maximizing nDCG@K on the dev split; reports the held-out score and "
+                       "writes <db>/fusion.json. The study is kept in $VQA_HOME/optuna.db and resumes.")
+    eval_options(p)
+    p.add_argument("--trials", type=int, default=200, help="Optuna trials (default 200)")
+    p.add_argument("--k", type=int, default=10, help="optimize nDCG@K (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
+    p.add_argument("--heldout", type=float, default=0.3,
+                   help="share of each video's questions held out from tuning (default 0.3)")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("doctor", help="list every extractor, whether it can load here, and why not")
     p.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")

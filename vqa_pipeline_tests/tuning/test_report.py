@@ -1,0 +1,93 @@
+"""The retrieval report: every system on each split, the markdown table, the PNG chart, answer accuracy."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from PIL import Image
+
+from vqa_pipeline.tuning.report import (
+    answer_correct,
+    answers_markdown,
+    citation_relevant,
+    markdown_table,
+    write_report,
+)
+from vqa_pipeline.tuning.devset import DevQuestion
+from vqa_pipeline.tuning.run import run_report, run_tune
+from vqa_pipeline.tuning.study import TuneOptions
+
+
+@pytest.fixture(scope="module")
+def tuned_db(sample_db, devset_file, tmp_path_factory):
+    db = tmp_path_factory.mktemp("report") / "db"
+    shutil.copytree(sample_db, db)
+    opts = TuneOptions(trials=20, storage=f"sqlite:///{db.parent / 'optuna.db'}")
+    run_tune(db, [devset_file], opts)
+    return db, opts
+
+
+def test_report_compares_every_system_on_each_split(tuned_db, devset_file, tmp_path):
+    db, opts = tuned_db
+    report, prep = run_report(db, [devset_file], opts, cv_folds=2)
+    names = [s.name for s in report.systems]
+    assert names == ["emb_text", "emb_audio_labels", "bm25", "lancedb_hybrid_rrf", "rrf_unweighted",
+                     "fused_default", "fused_tuned"]
+    assert report.n == {"heldout": 6, "dev": 14, "all": 20}
+    for s in report.systems:
+        assert set(s.scores) == {"heldout", "dev", "all"}
+        for split in s.scores.values():
+            assert set(split) == {"ndcg@10", "recall@5", "recall@10", "mrr"}
+            assert all(0.0 <= v <= 1.0 for v in split.values())
+    assert report.best_single("all").name == "emb_text"
+    assert report.tuning["heldout_ids"] and report.tuning["cv"]["n"] == 20
+    assert not [n for n in report.notes if "another split" in n]
+
+    md = markdown_table(report)
+    assert md.count("\n| `") == len(names) and "ndcg@10 (heldout)" in md
+    paths = write_report(report, tmp_path / "reports")
+    with Image.open(paths["png"]) as img:
+        assert img.format == "PNG" and img.size[0] == 900 and img.size[1] > 300
+    assert "retrieval_report.png" in paths["md"].read_text()
+    assert '"fused_tuned"' in paths["json"].read_text()
+
+
+def test_a_report_without_a_tuned_config_leaves_that_row_out(sample_db, devset_file):
+    report, _ = run_report(sample_db, [devset_file], TuneOptions())
+    assert report.row("fused_tuned") is None and report.row("fused_default") is not None
+    assert any("no usable tuned config" in n for n in report.notes)
+
+
+def test_answer_and_citation_rules():
+    q = DevQuestion("q", "kitchen.mp4", "how hot?", ("180 degrees", "180°"), ((10.2, 11.8),))
+    assert answer_correct("Preheat to 180 DEGREES [10.2-11.8s]", q.answer_any)
+    assert not answer_correct("about 200 degrees", q.answer_any)
+    assert citation_relevant("/m/kitchen.mp4", 10.0, 12.0, q)
+    assert not citation_relevant("/m/station.mp4", 10.0, 12.0, q)
+    assert not citation_relevant("/m/kitchen.mp4", 11.5, 14.0, q)  # 0.3 s overlap, span not covered
+    assert "not computed" in answers_markdown(None)
+
+
+def test_answer_accuracy_with_the_extractive_backend(tuned_db, devset_file):
+    from vqa_pipeline.tuning.report import answer_accuracy
+    from vqa_pipeline.tuning.run import prepare, stored_config
+
+    db, _ = tuned_db
+    prep = prepare(db, [devset_file], hybrid=False)
+    config, _, _ = stored_config(db)
+
+    from vqa_pipeline.answer.llm import LLMBackend, LLMError
+
+    class NoModel(LLMBackend):
+        """A backend that always fails: `ask` falls back to quoting the best evidence lines."""
+
+        name = "no-model"
+
+        def generate(self, prompt):
+            raise LLMError("no model in this test")
+
+    out = answer_accuracy(db, prep.questions, config, NoModel())
+    assert out["backend"] == "no-model" and out["n_answerable"] == 20 and out["n_absent"] == 1
+    assert 0.5 <= out["answer_accuracy"] <= 1.0
+    assert out["citation_accuracy"] is not None and 0.5 <= out["citation_accuracy"] <= 1.0
