@@ -32,7 +32,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     from vqa_pipeline.store import Store
 
     try:
-        options = WindowingOptions(length_s=args.window, stride_s=args.stride or args.window)
+        options = WindowingOptions(length_s=args.window, stride_s=args.stride or args.window,
+                                   keyframe_every_s=args.keyframe_every)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     store = Store(args.db)
@@ -341,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extractor profile: lite = bundled models (default), full = the seed's models where present")
     p.add_argument("--window", type=float, default=2.0, help="window length in seconds, 1-8 (default 2)")
     p.add_argument("--stride", type=float, default=None, help="window stride in seconds (default: the length)")
+    p.add_argument("--keyframe-every", type=float, default=2.0, metavar="S",
+                   help="one keyframe per S seconds of window (default 2; VideoPrism wants dense frames, e.g. 0.25)")
     p.add_argument("--extractors", default=None, help="comma-separated extractor names instead of the profile")
     p.add_argument("--windows-only", action="store_true", help="only decode and write windows, run no extractor")
     p.add_argument("--no-ray", action="store_true", help="run extractors in this process instead of Ray actors")

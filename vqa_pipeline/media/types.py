@@ -43,6 +43,8 @@ class WindowingOptions:
             raise ValueError(f"window length must be within 1-8 s, got {self.length_s}")
         if not 0.25 <= self.stride_s <= self.length_s:
             raise ValueError(f"window stride must be within 0.25 s and the length, got {self.stride_s}")
+        if not 0.1 <= self.keyframe_every_s <= 8.0:
+            raise ValueError(f"keyframe spacing must be within 0.1-8 s, got {self.keyframe_every_s}")
 
     @property
     def tag(self) -> str:
