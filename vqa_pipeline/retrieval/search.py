@@ -71,12 +71,28 @@ def _e5_query(text: str) -> np.ndarray:
 E5_SMALL = QueryEncoder("e5-small", f"{E5Small.model_id}@{E5Small.version}", _e5_query)
 """The ``query:`` side of the e5-small model that wrote ``emb_text`` and ``emb_audio_labels``."""
 
+def _full_text_tower(module: str) -> Callable[[str], np.ndarray]:
+    """The text tower of a full-profile model (loaded on first use, from the same weights the
+    extractor found: its environment variables or the Hugging Face cache)."""
+
+    def encode(text: str) -> np.ndarray:
+        import importlib
+
+        return importlib.import_module(f"vqa_pipeline.extractors.full.{module}").embed_text([text])[0]
+
+    return encode
+
+
 VECTOR_RETRIEVERS: dict[str, QueryEncoder] = {
     # e5-small passage embedding of the window's evidence text.
     "emb_text": E5_SMALL,
     # Score-weighted mean of e5 embeddings of the window's top sound labels; questions use e5 too.
     "emb_audio_labels": E5_SMALL,
-    # Later profiles: "emb_clip": CLIP_TEXT, "emb_videoprism": VIDEOPRISM_TEXT, "emb_clap": CLAP_TEXT.
+    # Full profile (searched only where the column exists and holds vectors): each model's own text
+    # tower embeds the question into its image/video/audio space.
+    "emb_clip": QueryEncoder("clip-text", "open_clip-text@1", _full_text_tower("clip")),
+    "emb_videoprism": QueryEncoder("videoprism-text", "videoprism-text@1", _full_text_tower("videoprism")),
+    "emb_clap": QueryEncoder("clap-text", "laion-clap-text@1", _full_text_tower("clap")),
 }
 """``{vector column: question encoder}``. The column name is also the retriever (model) name."""
 
