@@ -17,3 +17,33 @@ def store(db_dir):
     from vqa_pipeline.store import Store
 
     return Store(db_dir)
+
+
+# -- the sample windows table (retrieval/sample_windows.py), shared by the retrieval, answer,
+# tuning and query tests and built once per session with real e5 embeddings ------------------
+
+@pytest.fixture(scope="session")
+def sample():
+    from vqa_pipeline_tests.retrieval import sample_windows
+
+    return sample_windows
+
+
+@pytest.fixture(scope="session")
+def sample_rows(sample, tmp_path_factory):
+    return sample.build_rows(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(scope="session")
+def sample_db(sample, sample_rows, tmp_path_factory):
+    """A LanceDB folder holding the sample ``windows`` table (treat as read-only)."""
+    db = tmp_path_factory.mktemp("lance")
+    sample.build_windows_table(db, rows=[dict(r) for r in sample_rows])
+    return db
+
+
+@pytest.fixture()
+def sample_table(sample_db):
+    from vqa_pipeline.retrieval.search import open_windows_table
+
+    return open_windows_table(sample_db)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,32 +11,14 @@ from vqa_pipeline.query import Answer, QueryError, SearchHit, ask, default_db, s
 from vqa_pipeline.retrieval.fuse import FusionConfig
 
 
-def _sample_module():
-    name = "vqa_sample_windows"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parent / "retrieval" / "sample_windows.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+@pytest.fixture(scope="module")
+def rows(sample_rows):
+    return sample_rows
 
 
 @pytest.fixture(scope="module")
-def sample():
-    return _sample_module()
-
-
-@pytest.fixture(scope="module")
-def rows(sample, tmp_path_factory):
-    return sample.build_rows(tmp_path_factory.mktemp("media"))
-
-
-@pytest.fixture(scope="module")
-def db(sample, rows, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("lance")
-    sample.build_windows_table(path, rows=rows)
-    return path
+def db(sample_db) -> Path:
+    return sample_db
 
 
 def _is_num(x) -> bool:

@@ -3,9 +3,7 @@ it, and a variant of the table with an extra vector column of seeded random nois
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,39 +36,12 @@ DEVSET = [
 ]
 
 
-def load_sample_module():
-    name = "vqa_sample_windows"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "retrieval" / "sample_windows.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def write_devset(path: Path, entries=DEVSET) -> Path:
     lines = [json.dumps({"id": i, "video": v, "question": q, "answer_any": a, "relevant": r}) for i, v, q, a, r in entries]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
-@pytest.fixture(scope="session")
-def sample():
-    return load_sample_module()
-
-
-@pytest.fixture(scope="session")
-def sample_rows(sample, tmp_path_factory):
-    return sample.build_rows(tmp_path_factory.mktemp("media"))
-
-
-@pytest.fixture(scope="session")
-def sample_db(sample, sample_rows, tmp_path_factory) -> Path:
-    """A LanceDB folder with the sample ``windows`` table (treat as read-only)."""
-    db = tmp_path_factory.mktemp("lance")
-    sample.build_windows_table(db, rows=[dict(r) for r in sample_rows])
-    return db
 
 
 def distractor_videos(seed: int = 3, n_videos: int = 3, n_windows: int = 20) -> dict:
