@@ -74,3 +74,51 @@ def test_text_embedding_ranks_the_right_window_first(indexed):
     best = max(rows, key=lambda r: float(np.dot(q, np.asarray(r["emb_text"]))))
     said = truth["speech"][2]
     assert best["start_s"] < said["end"] + 2 and best["end_s"] > said["start"] - 2
+
+
+def overlaps(hit_start, hit_end, span) -> bool:
+    return min(hit_end, span["end"]) - max(hit_start, span["start"]) >= 0.5
+
+
+def test_search_ranks_the_spoken_answer_first(indexed):
+    from vqa_pipeline.query import search
+
+    store, _, truth = indexed
+    hits = search("where do passengers for Cambridge change trains?", k=3, db=store.uri)
+    assert overlaps(hits[0].start, hits[0].end, truth["speech"][2])
+    assert hits[0].scores  # per-model scores explain the rank
+
+
+def test_search_ranks_the_on_screen_answer_first(indexed):
+    from vqa_pipeline.query import search
+
+    store, _, truth = indexed
+    closed = next(t for t in truth["onscreen_text"] if t["text"].startswith("Platform 7 closed"))
+    hits = search("which platform is closed for works?", k=3, db=store.uri)
+    assert overlaps(hits[0].start, hits[0].end, closed)
+
+
+def test_vqa_ask_answers_the_readme_question_with_a_citation(indexed):
+    import json
+    import subprocess
+    import sys
+
+    store, _, truth = indexed
+    vqa = str(Path(sys.executable).parent / "vqa")
+    out = subprocess.run([vqa, "ask", "which platform for Cambridge?", "--db", store.uri, "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert set(answer) == {"question", "answer", "abstained", "citations", "evidence"}
+    assert "4" in answer["answer"] and not answer["abstained"]
+    said = truth["speech"][2]
+    assert any(c["source"].endswith("train_station.mp4") and c["start"] < said["end"] and c["end"] > said["start"]
+               for c in answer["citations"])
+
+
+def test_a_question_the_video_does_not_answer_abstains(indexed):
+    from vqa_pipeline.query import ask
+
+    store, _, _ = indexed
+    answer = ask("What time does the train to Manchester leave?", db=store.uri, extractive_only=True)
+    assert answer.abstained
