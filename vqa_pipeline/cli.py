@@ -27,21 +27,57 @@ def _print_json(obj) -> None:
 # -- index ------------------------------------------------------------------------------------
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from vqa_pipeline.indexing.pipeline import dumps, index_paths, summary_lines
-    from vqa_pipeline.media.types import WindowingOptions
-    from vqa_pipeline.store import Store
+    import time
 
+    from vqa_pipeline.extractors.registry import resolve_extractors
+    from vqa_pipeline.indexing import manifest
+    from vqa_pipeline.indexing.discover import discover
+    from vqa_pipeline.indexing.summary import dumps, summary_lines
+    from vqa_pipeline.media.types import WindowingOptions
+
+    t0 = time.perf_counter()
     try:
         options = WindowingOptions(length_s=args.window, stride_s=args.stride or args.window,
                                    keyframe_every_s=args.keyframe_every)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    store = Store(args.db)
     names = None
     if args.windows_only:
         names = []
     elif args.extractors:
         names = [n.strip() for n in args.extractors.split(",") if n.strip()]
+    try:
+        active, missing = resolve_extractors(args.profile, names)
+    except KeyError as exc:
+        raise CliError(exc.args[0]) from None
+    settings = {"windowing": options.tag, "extractors": {e.name: e.model_tag for e in active}}
+    # Fast path: nothing changed since the last complete run (no LanceDB needed to know that).
+    summary = manifest.try_noop(args.db, settings, discover(args.paths), args.profile)
+    if summary is not None:
+        summary.missing_extractors = missing
+        summary.seconds = time.perf_counter() - t0
+    else:
+        summary = _index_now(args, options, names, settings)
+    if args.json:
+        sys.stdout.write(dumps(summary) + "\n")
+    else:
+        for line in summary_lines(summary):
+            print(line)
+    if not summary.files:
+        print(f"vqa index: no media files found under {' '.join(args.paths)}", file=sys.stderr)
+        return 1
+    if summary.count("failed") == len(summary.files):
+        print("vqa index: no file could be indexed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _index_now(args: argparse.Namespace, options, names, settings):
+    from vqa_pipeline.indexing import manifest
+    from vqa_pipeline.indexing.pipeline import index_paths
+    from vqa_pipeline.store import Store
+
+    store = Store(args.db)
     runner = None
     if names != [] and not args.no_ray:
         from vqa_pipeline.orchestration.ray_runner import RayOptions, RayRunner
@@ -58,18 +94,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         bar.close()
         if runner is not None:
             runner.close()
-    if args.json:
-        sys.stdout.write(dumps(summary) + "\n")
-    else:
-        for line in summary_lines(summary):
-            print(line)
-    if not summary.files:
-        print(f"vqa index: no media files found under {' '.join(args.paths)}", file=sys.stderr)
-        return 1
-    if summary.count("failed") == len(summary.files):
-        print("vqa index: no file could be indexed", file=sys.stderr)
-        return 1
-    return 0
+    manifest.save(args.db, settings, summary, store.file_records())
+    return summary
 
 
 class _Progress:

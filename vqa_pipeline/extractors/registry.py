@@ -6,6 +6,7 @@ Entries are ``"module:Class"`` strings so that listing extractors never imports 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 
 from vqa_pipeline.extractors.base import Extractor
 
@@ -73,3 +74,31 @@ def profile_alternatives(profile: str) -> tuple[tuple[str, ...], ...]:
 def profile_names(profile: str) -> tuple[str, ...]:
     """The preferred extractor of each column group of ``profile`` (see ``profile_alternatives``)."""
     return tuple(alts[0] for alts in profile_alternatives(profile))
+
+
+def resolve_extractors(profile: str, names: Sequence[str] | None = None) -> tuple[list[Extractor], dict[str, str]]:
+    """The extractors of a profile that can load here, and name -> reason for the others.
+
+    Where the profile lists alternatives for a column group, the first available one is chosen and
+    the preferred ones that are not available are reported with ``(using NAME instead)``.
+    """
+    chosen, missing = [], {}
+    slots = [(n,) for n in names] if names is not None else profile_alternatives(profile)
+    for slot in slots:
+        skipped: dict[str, str] = {}
+        picked = None
+        for name in slot:
+            try:
+                ex = create_extractor(name)
+                ok, why = ex.availability()
+            except Exception as exc:  # an extractor whose module cannot even import
+                ok, why = False, f"{type(exc).__name__}: {exc}"
+            if ok:
+                picked = ex
+                break
+            skipped[name] = why
+        if picked is not None:
+            chosen.append(picked)
+        for name, why in skipped.items():
+            missing[name] = why + (f" (using {picked.name} instead)" if picked is not None else "")
+    return chosen, missing

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
 from vqa_pipeline.extractors.base import Extractor, ExtractorOutput
-from vqa_pipeline.extractors.registry import create_extractor, profile_alternatives
+from vqa_pipeline.extractors.registry import resolve_extractors
 from vqa_pipeline.indexing.discover import discover
 from vqa_pipeline.indexing.extract import (
     ExtractionJob,
@@ -27,6 +25,7 @@ from vqa_pipeline.indexing.extract import (
     write_output,
 )
 from vqa_pipeline.indexing.plan import FilePlan, error_video_id, plan_file
+from vqa_pipeline.indexing.summary import FileOutcome, IndexSummary, dumps, summary_lines
 from vqa_pipeline.media.decode import decode, probe
 from vqa_pipeline.media.types import DecodedMedia, MediaError, WindowingOptions
 from vqa_pipeline.store import Store
@@ -36,53 +35,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, dict], None]
 
-
-@dataclass(slots=True)
-class FileOutcome:
-    """What happened to one file in a run.
-
-    ``status``: ``indexed`` (new or changed, decoded now), ``unchanged``, ``duplicate`` (same
-    content as another indexed file), ``failed`` (with ``error``).
-    """
-
-    path: str
-    video_id: str
-    status: str
-    error: str = ""
-    windows: int = 0
-    duration_s: float = 0.0
-    extractors: dict[str, str] = field(default_factory=dict)  # name -> ok | skipped | failed: reason
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class IndexSummary:
-    db: str
-    profile: str
-    files: list[FileOutcome] = field(default_factory=list)
-    seconds: float = 0.0
-    media_seconds: float = 0.0
-    extractor_seconds: dict[str, float] = field(default_factory=dict)
-    missing_extractors: dict[str, str] = field(default_factory=dict)
-
-    def count(self, status: str) -> int:
-        return sum(1 for f in self.files if f.status == status)
-
-    @property
-    def failed(self) -> list[FileOutcome]:
-        return [f for f in self.files if f.status == "failed"]
-
-    def to_json(self) -> dict:
-        return {
-            "db": self.db,
-            "profile": self.profile,
-            "seconds": round(self.seconds, 3),
-            "media_seconds": round(self.media_seconds, 3),
-            "counts": {s: self.count(s) for s in ("indexed", "unchanged", "duplicate", "failed")},
-            "extractor_seconds": {k: round(v, 3) for k, v in self.extractor_seconds.items()},
-            "missing_extractors": self.missing_extractors,
-            "files": [asdict(f) for f in self.files],
-        }
+__all__ = ["FileOutcome", "IndexSummary", "Indexer", "dumps", "index_paths", "resolve_extractors", "summary_lines"]
 
 
 def window_rows(media: DecodedMedia, source: str, digest: str) -> pa.Table:
@@ -104,34 +57,6 @@ def window_rows(media: DecodedMedia, source: str, digest: str) -> pa.Table:
             "windowing": [media.options.tag] * len(ws),
         }
     )
-
-
-def resolve_extractors(profile: str, names: Sequence[str] | None = None) -> tuple[list[Extractor], dict[str, str]]:
-    """The extractors of a profile that can load here, and name -> reason for the others.
-
-    Where the profile lists alternatives for a column group, the first available one is chosen and
-    the preferred ones that are not available are reported with ``(using NAME instead)``.
-    """
-    chosen, missing = [], {}
-    slots = [(n,) for n in names] if names is not None else profile_alternatives(profile)
-    for slot in slots:
-        skipped: dict[str, str] = {}
-        picked = None
-        for name in slot:
-            try:
-                ex = create_extractor(name)
-                ok, why = ex.availability()
-            except Exception as exc:  # an extractor whose module cannot even import
-                ok, why = False, f"{type(exc).__name__}: {exc}"
-            if ok:
-                picked = ex
-                break
-            skipped[name] = why
-        if picked is not None:
-            chosen.append(picked)
-        for name, why in skipped.items():
-            missing[name] = why + (f" (using {picked.name} instead)" if picked is not None else "")
-    return chosen, missing
 
 
 class Indexer:
@@ -491,43 +416,3 @@ def _redecode_for_extractors(indexer: Indexer, plan: FilePlan, outcome: FileOutc
     outcome.windows = len(media.windows)
     outcome.duration_s = media.info.duration_s
     return media, outcome
-
-
-def summary_lines(summary: IndexSummary) -> list[str]:
-    """Human-readable summary for the terminal."""
-    out = []
-    for f in summary.files:
-        extra = ""
-        if f.status == "failed":
-            extra = f": {f.error}"
-        elif f.windows:
-            extra = f" ({f.windows} windows, {f.duration_s:.1f}s)"
-        line = f"{f.status:9s} {f.path}{extra}"
-        fails = {k: v for k, v in f.extractors.items() if v.startswith("failed")}
-        if fails:
-            line += " | " + "; ".join(f"{k} {v}" for k, v in fails.items())
-        if f.notes:
-            line += " | " + "; ".join(f.notes)
-        out.append(line)
-    c = {s: summary.count(s) for s in ("indexed", "unchanged", "duplicate", "failed")}
-    speed = f", {summary.media_seconds / summary.seconds:.1f}x realtime" if summary.media_seconds and summary.seconds else ""
-    out.append(
-        f"{len(summary.files)} files: {c['indexed']} indexed, {c['unchanged']} unchanged, "
-        f"{c['duplicate']} duplicate, {c['failed']} failed in {summary.seconds:.1f}s{speed} -> {summary.db}"
-    )
-    tally: dict[str, dict[str, int]] = {}
-    for f in summary.files:
-        for name, result in f.extractors.items():
-            word = result.split(" ")[0].rstrip(":")
-            tally.setdefault(name, {"ok": 0, "skipped": 0, "failed": 0})[word if word in ("skipped", "failed") else "ok"] += 1
-    if tally:
-        out.append("extractors: " + "; ".join(
-            f"{n} {t['ok']} ran, {t['skipped']} skipped (up to date)" + (f", {t['failed']} failed" if t["failed"] else "")
-            for n, t in tally.items()))
-    for name, why in summary.missing_extractors.items():
-        out.append(f"extractor {name} not available: {why}")
-    return out
-
-
-def dumps(summary: IndexSummary) -> str:
-    return json.dumps(summary.to_json(), indent=2, ensure_ascii=False)

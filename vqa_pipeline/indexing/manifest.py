@@ -1,0 +1,93 @@
+"""Settling a no-op re-run without opening LanceDB.
+
+After a run that left nothing to retry, a small JSON manifest beside the tables records every file
+(size, mtime, outcome), the run's settings (windowing, extractor model tags) and a fingerprint of
+the database (the modification time of each table's ``_versions`` folder, which changes with
+every commit). When the next run finds the same files with the same stats, the same settings and
+an untouched database, its answer is known: every file is unchanged. Anything else (a changed
+file, a new model version, a write by Dagster or another process) falls back to the full path.
+Importing LanceDB alone costs about a second, which would be most of such a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from vqa_pipeline.indexing.discover import Found
+from vqa_pipeline.indexing.summary import FileOutcome, IndexSummary
+
+NAME = "vqa-index-manifest.json"
+TABLES = ("files", "videos", "windows", "extractions")
+FORMAT = 1
+
+
+def _db_fingerprint(db: Path) -> dict[str, int] | None:
+    out = {}
+    for table in TABLES:
+        try:
+            out[table] = (db / f"{table}.lance" / "_versions").stat().st_mtime_ns
+        except OSError:
+            return None
+    return out
+
+
+def _local(db: str | Path) -> Path | None:
+    return None if "://" in str(db) else Path(db)
+
+
+def save(db: str | Path, settings: dict, summary: IndexSummary, file_records: dict[str, dict]) -> None:
+    """Record a finished run, unless it left something to retry (then the next run must do it)."""
+    path = _local(db)
+    if path is None:
+        return
+    target = path / NAME
+    retry = any(v.startswith("failed") for f in summary.files for v in f.extractors.values())
+    unstatted = any(f.status == "failed" and f.path not in file_records for f in summary.files)
+    fingerprint = _db_fingerprint(path)
+    if retry or unstatted or fingerprint is None or not summary.files:
+        target.unlink(missing_ok=True)
+        return
+    files = {}
+    for f in summary.files:
+        rec = file_records[f.path]
+        files[f.path] = {
+            "size": rec["size_bytes"], "mtime_ns": rec["mtime_ns"], "video_id": f.video_id,
+            "failed": f.status == "failed", "error": f.error, "windows": f.windows, "duration_s": f.duration_s,
+        }
+    data = {"format": FORMAT, "settings": settings, "db": fingerprint, "files": files}
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def try_noop(db: str | Path, settings: dict, found: list[Found], profile: str) -> IndexSummary | None:
+    """The summary of a run that would change nothing, or ``None`` when real work may be needed."""
+    path = _local(db)
+    if path is None:
+        return None
+    try:
+        data = json.loads((path / NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if data.get("format") != FORMAT or data.get("settings") != settings or data.get("db") != _db_fingerprint(path):
+        return None
+    files = data.get("files") or {}
+    if any(f.error for f in found) or {str(f.path) for f in found} != set(files):
+        return None
+    summary = IndexSummary(db=str(db), profile=profile)
+    skipped = {name: "skipped (up to date)" for name in settings.get("extractors", {})}
+    for f in found:
+        rec = files[str(f.path)]
+        try:
+            st = f.path.stat()
+        except OSError:
+            return None
+        if (st.st_size, st.st_mtime_ns) != (rec["size"], rec["mtime_ns"]):
+            return None
+        summary.files.append(FileOutcome(
+            str(f.path), rec["video_id"], "failed" if rec["failed"] else "unchanged", error=rec["error"],
+            windows=rec["windows"], duration_s=rec["duration_s"], extractors={} if rec["failed"] else dict(skipped),
+        ))
+    return summary
