@@ -9,6 +9,8 @@ evidence is one line: the text of its words, spanning the window.
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import os
 import threading
 import time
@@ -113,11 +115,13 @@ class _FasterWhisper(Extractor):
     default_language: str | None = None
 
     # --- subclasses
-    def _model_dir(self):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _model_dir(self):
+        """The CTranslate2 model folder."""
 
-    def availability(self) -> tuple[bool, str]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def availability(self) -> tuple[bool, str]:
+        """Whether the weights are there (checked without loading)."""
 
     # --- protocol
     def fields(self) -> list[pa.Field]:

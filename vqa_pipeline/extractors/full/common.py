@@ -16,6 +16,8 @@ Shared environment variables:
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import logging
 import os
 import threading
@@ -267,8 +269,9 @@ class FullExtractor(Extractor):
     extra_modules: tuple[str, ...] = ()
     extra_hint: str = ""
 
+    @abstractmethod
     def locate(self) -> WeightsSource:
-        raise NotImplementedError
+        """Where the weights are (cheap: no loading), or ``WeightsNotFound`` saying where to put them."""
 
     def availability(self) -> tuple[bool, str]:
         ok, why = require_modules(self.extra, self.extra_modules, self.extra_hint)

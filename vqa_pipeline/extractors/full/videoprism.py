@@ -336,10 +336,10 @@ class VideoPrismJax:
         return l2_normalize(np.asarray(self._video(x)))
 
     def video_tokens(self, clips: np.ndarray) -> np.ndarray:
-        raise NotImplementedError("concept tags need the transformers backend of VideoPrism")
+        raise RuntimeError("concept tags need the transformers backend of VideoPrism (backend=transformers)")
 
     def pool_tokens(self, tokens: np.ndarray) -> np.ndarray:
-        raise NotImplementedError("concept tags need the transformers backend of VideoPrism")
+        raise RuntimeError("concept tags need the transformers backend of VideoPrism (backend=transformers)")
 
     def embed_text(self, texts: Sequence[str], template: str | None = PROMPT_TEMPLATE, batch_size: int = 256) -> np.ndarray:
         texts = [canonicalize_text(template.format(t) if template else t) for t in texts]
