@@ -39,7 +39,3 @@ def load(cache_dir: Path, video_id: str, options: WindowingOptions) -> DecodedMe
         return None
     return media if version == FORMAT_VERSION and isinstance(media, DecodedMedia) else None
 
-
-def drop(cache_dir: Path, video_id: str) -> None:
-    for p in Path(cache_dir).glob(f"{video_id}-*.pkl"):
-        p.unlink(missing_ok=True)

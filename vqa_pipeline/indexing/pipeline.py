@@ -401,6 +401,7 @@ def index_paths(
         pump()
     if any(f.status == "indexed" or any(v.startswith("ok") for v in f.extractors.values()) for f in summary.files):
         store.refresh_search_index()  # so the first search does not pay for it
+        store.optimize()  # many small upserts leave many small fragments and versions
     summary.extractor_seconds = indexer.extractor_seconds
     summary.seconds = time.perf_counter() - t0
     return summary

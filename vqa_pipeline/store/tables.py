@@ -126,16 +126,6 @@ class Store:
             data = pa.Table.from_pylist(rows, schema=FILES_SCHEMA)
             self.files.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(data)
 
-    def delete_files(self, paths: Iterable[str]) -> None:
-        paths = list(paths)
-        if not paths:
-            return
-        keep = [r for p, r in self.file_records().items() if p not in set(paths)]
-        # Paths can hold any character, so rewrite instead of building a filter from them.
-        data = pa.Table.from_pylist(keep, schema=FILES_SCHEMA)
-        self.files.merge_insert("path").when_matched_update_all().when_not_matched_insert_all() \
-            .when_not_matched_by_source_delete().execute(data)
-
     def video_records(self) -> dict[str, dict]:
         return {r["video_id"]: r for r in self.videos.to_arrow().to_pylist()}
 
