@@ -36,7 +36,7 @@ def test_index_json_summary_and_exit_codes(tmp_path):
     files = {Path(f["path"]).name: f for f in data["files"]}
     assert files["a clip.mp4"]["status"] == "indexed" and files["a clip.mp4"]["windows"] == 2
     assert files["bad.mp4"]["status"] == "failed" and "not a readable media file" in files["bad.mp4"]["error"]
-    assert data["counts"] == {"indexed": 1, "unchanged": 0, "duplicate": 0, "failed": 1}
+    assert data["counts"] == {"indexed": 1, "unchanged": 0, "duplicate": 0, "failed": 1, "removed": 0}
     assert "Traceback" not in out.stderr
 
 

@@ -44,13 +44,15 @@ def save(db: str | Path, settings: dict, summary: IndexSummary, file_records: di
         return
     target = path / NAME
     retry = any(v.startswith("failed") for f in summary.files for v in f.extractors.values())
-    unstatted = any(f.status == "failed" and f.path not in file_records for f in summary.files)
+    unstatted = any(f.status != "removed" and f.path not in file_records for f in summary.files)
     fingerprint = _db_fingerprint(path)
     if retry or unstatted or fingerprint is None or not summary.files:
         target.unlink(missing_ok=True)
         return
     files = {}
     for f in summary.files:
+        if f.status == "removed":
+            continue
         rec = file_records[f.path]
         files[f.path] = {
             "size": rec["size_bytes"], "mtime_ns": rec["mtime_ns"], "video_id": f.video_id,

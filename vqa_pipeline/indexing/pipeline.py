@@ -117,15 +117,35 @@ class Indexer:
     def _detach_old(self, plan: FilePlan) -> None:
         """The path held other content before: drop it from that video, and the video if orphaned."""
         for old_id in plan.replaces:
-            old = self.store.get_video(old_id)
-            if not old:
+            self.drop_source(old_id, str(plan.path))
+
+    def drop_source(self, video_id: str, path: str) -> None:
+        """``path`` no longer holds this video: forget it there, and the video (rows and all) if no
+        other file holds it."""
+        video = self.store.get_video(video_id)
+        if not video:
+            return
+        sources = [s for s in (video.get("sources") or []) if s != path]
+        if not sources:
+            self.store.delete_video(video_id)
+            return
+        if video.get("source") not in sources:
+            self.store.set_source(video_id, sources[0])
+        video.update(sources=sources, source=video["source"] if video.get("source") in sources else sources[0])
+        self.store.upsert_video(video)
+
+    def prune(self, folders: Sequence[Path], present: set[str]) -> list[FileOutcome]:
+        """Files recorded under ``folders`` that are gone from disk: removed from the index."""
+        roots = [str(f.absolute()).rstrip("/") + "/" for f in folders]
+        out = []
+        for path, rec in self.store.file_records().items():
+            if path in present or not any(path.startswith(r) for r in roots) or Path(path).exists():
                 continue
-            sources = [s for s in (old.get("sources") or []) if s != str(plan.path)]
-            if sources:
-                old.update(sources=sources, source=sources[0])
-                self.store.upsert_video(old)
-            else:
-                self.store.delete_video(old_id)
+            if rec.get("video_id"):
+                self.drop_source(rec["video_id"], path)
+            self.store.delete_file(path)
+            out.append(FileOutcome(path, rec.get("video_id") or "", "removed", notes=["file no longer exists"]))
+        return out
 
     def add_source(self, plan: FilePlan) -> None:
         video = self.store.get_video(plan.video_id)
@@ -306,6 +326,7 @@ def index_paths(
     extractors: Sequence[str] | None = None,
     progress: Progress | None = None,
     max_in_flight: int = 3,
+    prune: bool = True,
 ) -> IndexSummary:
     """Index files and folders: windows for new/changed files, then every stale extractor column.
 
@@ -319,6 +340,8 @@ def index_paths(
         progress: called with ``(event, data)`` for ``found``, ``file``, ``extracted``.
         max_in_flight: videos whose extraction may overlap (bounds memory: each holds its
             decoded keyframes and audio).
+        prune: forget files recorded under the given folders that no longer exist (their video
+            leaves the index unless another file holds the same content).
 
     Returns:
         An ``IndexSummary``; bad files are listed with their reason, never raised.
@@ -399,7 +422,14 @@ def index_paths(
             pump()
     while in_flight:
         pump()
-    if any(f.status == "indexed" or any(v.startswith("ok") for v in f.extractors.values()) for f in summary.files):
+    folders = [Path(p) for p in paths if Path(p).is_dir()]
+    if prune and folders:
+        removed = indexer.prune(folders, {str(f.path) for f in found})
+        summary.files.extend(removed)
+        for outcome in removed:
+            progress("removed", {"outcome": outcome})
+    if any(f.status in ("indexed", "removed") or any(v.startswith("ok") for v in f.extractors.values())
+           for f in summary.files):
         store.refresh_search_index()  # so the first search does not pay for it
         store.optimize()  # many small upserts leave many small fragments and versions
     summary.extractor_seconds = indexer.extractor_seconds

@@ -11,7 +11,8 @@ class FileOutcome:
     """What happened to one file in a run.
 
     ``status``: ``indexed`` (new or changed, decoded now), ``unchanged``, ``duplicate`` (same
-    content as another indexed file), ``failed`` (with ``error``).
+    content as another indexed file), ``failed`` (with ``error``), ``removed`` (recorded under an
+    indexed folder but gone from disk).
     """
 
     path: str
@@ -47,7 +48,7 @@ class IndexSummary:
             "profile": self.profile,
             "seconds": round(self.seconds, 3),
             "media_seconds": round(self.media_seconds, 3),
-            "counts": {s: self.count(s) for s in ("indexed", "unchanged", "duplicate", "failed")},
+            "counts": {s: self.count(s) for s in ("indexed", "unchanged", "duplicate", "failed", "removed")},
             "extractor_seconds": {k: round(v, 3) for k, v in self.extractor_seconds.items()},
             "missing_extractors": self.missing_extractors,
             "files": [asdict(f) for f in self.files],
@@ -70,11 +71,13 @@ def summary_lines(summary: IndexSummary) -> list[str]:
         if f.notes:
             line += " | " + "; ".join(f.notes)
         out.append(line)
-    c = {s: summary.count(s) for s in ("indexed", "unchanged", "duplicate", "failed")}
+    c = {s: summary.count(s) for s in ("indexed", "unchanged", "duplicate", "failed", "removed")}
     speed = f", {summary.media_seconds / summary.seconds:.1f}x realtime" if summary.media_seconds and summary.seconds else ""
     out.append(
         f"{len(summary.files)} files: {c['indexed']} indexed, {c['unchanged']} unchanged, "
-        f"{c['duplicate']} duplicate, {c['failed']} failed in {summary.seconds:.1f}s{speed} -> {summary.db}"
+        f"{c['duplicate']} duplicate, {c['failed']} failed"
+        + (f", {c['removed']} removed (gone from disk)" if c["removed"] else "")
+        + f" in {summary.seconds:.1f}s{speed} -> {summary.db}"
     )
     tally: dict[str, dict[str, int]] = {}
     for f in summary.files:

@@ -32,6 +32,11 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _sql_str(value: str) -> str:
+    """A SQL string literal (quotes doubled), for values such as paths that may hold any character."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _sql_id(value: str) -> str:
     """Quote an id for a LanceDB filter; ids are generated here, so anything else is refused."""
     if not _ID_RE.match(value):
@@ -125,6 +130,14 @@ class Store:
         if rows:
             data = pa.Table.from_pylist(rows, schema=FILES_SCHEMA)
             self.files.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(data)
+
+    def delete_file(self, path: str) -> None:
+        self.files.delete(f"path = {_sql_str(path)}")
+
+    def set_source(self, video_id: str, source: str) -> None:
+        """Point a video's window rows at another of its source files."""
+        ids = [r["window_id"] for r in self.windows_for(video_id, columns=["window_id"])]
+        self.write_group(video_id, "", {"source": [source] * len(ids)}, ids)
 
     def video_records(self) -> dict[str, dict]:
         return {r["video_id"]: r for r in self.videos.to_arrow().to_pylist()}

@@ -110,3 +110,25 @@ def test_unreadable_file_is_reported(store, tmp_path):
     p.chmod(0)
     f = run(store, p).files[0]
     assert f.status == "failed" and f.error == "permission denied"
+
+
+def test_files_gone_from_an_indexed_folder_leave_the_index(store, tmp_path):
+    a = make_clip(tmp_path / "a.mp4", duration_s=4.0)
+    b = make_clip(tmp_path / "b.mp4", duration_s=2.0, tone_hz=700)
+    twin = tmp_path / "a twin.mp4"
+    shutil.copy(a, twin)
+    first = by_name(run(store, tmp_path))
+    vid_a, vid_b = first["a.mp4"].video_id, first["b.mp4"].video_id
+    b.unlink()
+    twin.unlink()
+    s = run(store, tmp_path)
+    removed = {os.path.basename(f.path) for f in s.files if f.status == "removed"}
+    assert removed == {"b.mp4", "a twin.mp4"}
+    # b's content is gone from every table; a stays, now known only under its remaining name.
+    assert store.get_video(vid_b) is None and store.count_windows(vid_b) == 0
+    assert store.get_video(vid_a)["sources"] == [str(a)]
+    assert {r["source"] for r in store.windows_for(vid_a, ["source"])} == {str(a)}
+    assert str(b) not in store.file_records()
+    # Naming a single file never prunes its folder.
+    run(store, a)
+    assert store.count_windows(vid_a) == 2
