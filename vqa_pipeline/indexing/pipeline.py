@@ -38,6 +38,18 @@ Progress = Callable[[str, dict], None]
 __all__ = ["FileOutcome", "IndexSummary", "Indexer", "dumps", "index_paths", "resolve_extractors", "summary_lines"]
 
 
+def _media_facts(info) -> dict:
+    """The ``videos`` columns that come from probing or decoding a file."""
+    return {
+        "duration_s": info.duration_s,
+        "has_video": info.has_video,
+        "has_audio": info.has_audio,
+        "width": info.width,
+        "height": info.height,
+        "fps": info.fps,
+    }
+
+
 def window_rows(media: DecodedMedia, source: str, digest: str) -> pa.Table:
     """Base rows of the windows table for a decoded file."""
     kts: dict[int, list[float]] = {}
@@ -174,12 +186,7 @@ class Indexer:
                 "content_hash": plan.content_hash,
                 "source": old.get("source") or str(plan.path),
                 "sources": sources,
-                "duration_s": info.duration_s,
-                "has_video": info.has_video,
-                "has_audio": info.has_audio,
-                "width": info.width,
-                "height": info.height,
-                "fps": info.fps,
+                **_media_facts(info),
                 "windowing": old.get("windowing") or "",
                 "status": old.get("status") if old.get("status") == "indexed" else "probed",
                 "error": "",
@@ -216,14 +223,9 @@ class Indexer:
             {
                 "video_id": plan.video_id,
                 "content_hash": plan.content_hash,
-                "source": sources[0] if old else str(plan.path),
+                "source": str(plan.path),  # the file the window rows were decoded from
                 "sources": sources,
-                "duration_s": info.duration_s,
-                "has_video": info.has_video,
-                "has_audio": info.has_audio,
-                "width": info.width,
-                "height": info.height,
-                "fps": info.fps,
+                **_media_facts(info),
                 "rotation_deg": info.rotation_deg,
                 "n_windows": len(media.windows),
                 "windowing": self.options.tag,
