@@ -80,7 +80,7 @@ def _index_now(args: argparse.Namespace, options, names, settings):
     store = Store(args.db)
     runner = None
     if names != [] and not args.no_ray:
-        from vqa_pipeline.orchestration.ray_runner import RayOptions, RayRunner
+        from vqa_pipeline.indexing.ray_runner import RayOptions, RayRunner
 
         runner = RayRunner(RayOptions(address=args.ray_address),
                            on_start=lambda: print("starting Ray for the extractors ...", file=sys.stderr))

@@ -19,18 +19,18 @@ from vqa_pipeline.answer.ask import DEFAULT_ABSTAIN_THRESHOLD, answer_question
 from vqa_pipeline.answer.llm import LLMBackend, make_backend
 from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, boundary_offsets, build_pack, row_lines
 from vqa_pipeline.answer.types import Answer, Citation
-from vqa_pipeline.retrieval.fuse import FusedRanking, FusionConfig, fuse, load_fusion_config
+from vqa_pipeline.extractors.text_embed import E5Small
+from vqa_pipeline.retrieval.fuse import FusedRanking, FusionConfig, fuse, index_fusion
+from vqa_pipeline.retrieval.retrievers import index_retrievers
 from vqa_pipeline.retrieval.search import (
-    E5_SMALL,
-    VECTOR_RETRIEVERS,
     QueryError,
+    candidate_depth,
     clip_question,
     encode_question,
     fetch_neighbours,
     fetch_windows,
     make_filter,
-    open_windows_table,
-    retriever_tags,
+    open_index,
     row_vector_scores,
     search_columns,
     usable_vector_columns,
@@ -41,9 +41,6 @@ __all__ = ["Answer", "Citation", "QueryError", "SearchHit", "ask", "search"]
 log = logging.getLogger(__name__)
 
 FALLBACK_DB_DIR = Path(".vqa/lance")
-FUSION_FILE = "fusion.json"
-"""Tuned fusion config looked up in the database folder when no ``fusion`` argument is given."""
-MIN_CANDIDATES = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,17 +98,6 @@ def _check_question(question: str) -> str:
     return question
 
 
-def _fusion(fusion: FusionConfig | str | Path | None, db: Path) -> tuple[FusionConfig, str | None]:
-    if isinstance(fusion, FusionConfig):
-        return fusion, None
-    if fusion is None:
-        path = db / FUSION_FILE
-        if not path.is_file():
-            return FusionConfig(), None
-        return load_fusion_config(path, retriever_tags())
-    return load_fusion_config(fusion, retriever_tags())
-
-
 @dataclass(frozen=True, slots=True)
 class _Retrieved:
     table: object
@@ -119,22 +105,27 @@ class _Retrieved:
     rows: list[dict]
     question_vectors: dict
     notice: str | None
+    encoders: dict
 
 
 def _retrieve(question: str, k: int, videos, time_range, db, fusion) -> _Retrieved:
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     db_path = Path(db) if db is not None else default_db()
-    table = open_windows_table(db_path)
+    table = open_index(db_path)
     flt = make_filter(table, videos, time_range)
-    config, notice = _fusion(fusion, db_path)
-    cols = usable_vector_columns(table)
-    qvecs = encode_question(clip_question(question), cols)
-    lists = search_columns(table, question, k=max(MIN_CANDIDATES, 5 * k), flt=flt, question_vectors=qvecs)
+    retrievers = index_retrievers(table)
+    config, notice, _ = index_fusion(db_path, retrievers.tags(), fusion)
+    cols = usable_vector_columns(table, retrievers.encoders)
+    qvecs = encode_question(clip_question(question), cols, retrievers.encoders)
+    lists = search_columns(table, question, k=candidate_depth(k), flt=flt, retrievers=retrievers.encoders,
+                           question_vectors=qvecs)
     fused = fuse(lists, config)
     top = [wid for wid, _ in fused.ranked[:k]]
     rows_by_id = fetch_windows(table, top, cols)
-    return _Retrieved(table, fused, [rows_by_id[w] for w in top if w in rows_by_id], qvecs, notice)
+    notices = [n for n in (*retrievers.notices, notice) if n]
+    return _Retrieved(table, fused, [rows_by_id[w] for w in top if w in rows_by_id], qvecs,
+                      "; ".join(notices) or None, retrievers.encoders)
 
 
 def search(question: str, k: int = 10, videos: Sequence[str] | None = None,
@@ -207,6 +198,6 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
         for o in (-1, 1):
             near.update(fetch_neighbours(r.table, [row for row in r.rows if o in offsets[row["window_id"]]], (o,)))
     pack = build_pack(r.rows, near.values(), budget_tokens=budget_tokens)
-    e5_vector = next((v for c, v in r.question_vectors.items() if VECTOR_RETRIEVERS[c] is E5_SMALL), None)
+    e5_vector = next((v for c, v in r.question_vectors.items() if r.encoders[c].name == E5Small.name), None)
     return answer_question(question, pack, None if extractive_only else backend, abstain_threshold=abstain_threshold,
                            question_vector=e5_vector, extra_notice=r.notice)

@@ -62,6 +62,23 @@ def create_extractor(name: str, **options) -> Extractor:
     return get_extractor_class(name)(**options)
 
 
+def query_column_owners() -> dict[str, str]:
+    """``{vector column: registry name}`` of every column questions can search (``query_columns``).
+
+    The column's model tags (``{group}_model``) say which checkpoint wrote it; the query side
+    embeds questions with an instance of this extractor whose ``model_tag`` is that tag.
+    """
+    out: dict[str, str] = {}
+    for name in list_extractors():
+        try:
+            cls = get_extractor_class(name)
+        except ImportError:  # an optional family whose module cannot import here
+            continue
+        for column in cls.query_columns:
+            out.setdefault(column, name)
+    return out
+
+
 def profile_alternatives(profile: str) -> tuple[tuple[str, ...], ...]:
     """One tuple per column group of ``profile``: its extractors in order of preference."""
     try:

@@ -24,6 +24,7 @@ import pyarrow as pa
 from vqa_pipeline.extractors import models
 from vqa_pipeline.extractors.base import EvidenceLine, Extractor, ExtractorOutput
 from vqa_pipeline.media.types import DecodedMedia
+from vqa_pipeline.vectors import l2_normalize
 
 DIM = 384
 BATCH = 32
@@ -57,15 +58,9 @@ def get_model(threads: int | None = None):
         return _MODEL
 
 
-def _normalize(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return (x / np.maximum(norm, 1e-12)).astype(np.float32)
-
-
 def embed_query(text: str) -> np.ndarray:
     """``(384,)`` normalized query embedding of a question."""
-    return _normalize(get_model().query(str(text) if text else " "))
+    return l2_normalize(get_model().query(str(text) if text else " "))
 
 
 def embed_passages(texts: Sequence[str], batch_size: int = BATCH) -> np.ndarray:
@@ -75,7 +70,7 @@ def embed_passages(texts: Sequence[str], batch_size: int = BATCH) -> np.ndarray:
         return np.zeros((0, DIM), np.float32)
     model = get_model()
     out = [np.atleast_2d(model.passage(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
-    return _normalize(np.concatenate(out, axis=0))
+    return l2_normalize(np.concatenate(out, axis=0))
 
 
 def label_embeddings(labels: Sequence[str]) -> np.ndarray:
@@ -123,6 +118,8 @@ class E5Small(Extractor):
     version = "1"
     # vp_tags: VideoPrism concept tags, when the full profile has them.
     requires = ("asr", "ocr", "audio", "visual", "vp_tags")
+    # Questions use the e5 ``query:`` side for both (sound labels are embedded as passages too).
+    query_columns = ("emb_text", "emb_audio_labels")
 
     def fields(self) -> list[pa.Field]:
         vec = pa.list_(pa.float32(), DIM)
@@ -134,14 +131,8 @@ class E5Small(Extractor):
     def load(self) -> None:
         get_model(self.options.get("threads"))
 
-    # helpers exposed for the query side
-    @staticmethod
-    def embed_query(text: str) -> np.ndarray:
+    def embed_query(self, text: str) -> np.ndarray:
         return embed_query(text)
-
-    @staticmethod
-    def embed_passages(texts: Sequence[str]) -> np.ndarray:
-        return embed_passages(texts)
 
     def window_texts(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> list[str | None]:
         n = len(media.windows)
@@ -180,7 +171,7 @@ class E5Small(Extractor):
                 continue
             e = label_embeddings([lab for lab, _ in items])
             w = np.asarray([s for _, s in items], dtype=np.float32)
-            emb_audio.append(_normalize((w[:, None] * e).sum(axis=0)).tolist())
+            emb_audio.append(l2_normalize((w[:, None] * e).sum(axis=0)).tolist())
 
         notes = [] if uniq else ["no evidence text in any window"]
         dt = time.perf_counter() - t0

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from vqa_pipeline.retrieval.metrics import Gold, source_matches
+from vqa_pipeline.retrieval.metrics import Gold
+from vqa_pipeline.store.catalog import match_videos
 
 REQUIRED_KEYS = ("id", "video", "question", "answer_any", "relevant")
 MAX_ERRORS_SHOWN = 5
@@ -179,10 +180,11 @@ def resolve_devset(questions: Sequence[DevQuestion], catalog: Mapping[str, str],
     resolved: list[ResolvedQuestion] = []
     skipped: list[DevQuestion] = []
     errors: list[str] = []
+    sources = {vid: (src,) for vid, src in catalog.items()}
     for q in questions:
-        matches = sorted({(vid, src) for vid, src in catalog.items() if source_matches(src, q.video)})
+        matches = match_videos(q.video, sources)
         if len(matches) == 1:
-            resolved.append(ResolvedQuestion(q, *matches[0]))
+            resolved.append(ResolvedQuestion(q, matches[0], catalog[matches[0]]))
             continue
         why = "is not indexed" if not matches else f"matches {len(matches)} indexed files"
         errors.append(f"{q.origin or q.id}: video {q.video!r} {why}")

@@ -291,6 +291,7 @@ class LaionClap(FullExtractor):
     model_id = "laion-clap-630k-audioset-best"
     version = "1"
     num_gpus = 0.25
+    query_columns = ("emb_clap",)
     extra = "clap"
     extra_modules = ("torch", "torchvision", "transformers", "torchlibrosa", "laion_clap")
     extra_hint = " and pip install --no-deps laion_clap==1.1.5"
@@ -319,6 +320,9 @@ class LaionClap(FullExtractor):
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:
         self.load()
         return self._model.embed_text(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_text([text])[0]
 
     def extract(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> ExtractorOutput:
         n = len(media.windows)

@@ -46,7 +46,6 @@ from vqa_pipeline.extractors.full.common import (
     explicit_path,
     hf_hub_cache_dir,
     hf_snapshot,
-    l2_normalize,
     option,
     torch_device,
     torch_dtype,
@@ -54,6 +53,7 @@ from vqa_pipeline.extractors.full.common import (
 )
 from vqa_pipeline.extractors.models import package_dir
 from vqa_pipeline.media.types import DecodedMedia
+from vqa_pipeline.vectors import l2_normalize
 
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
@@ -236,6 +236,7 @@ class OpenClip(FullExtractor):
     model_id = "open_clip-ViT-B-32-laion2b_s34b_b79k"
     version = "1"
     num_gpus = 0.25
+    query_columns = ("emb_clip",)
     extra = "clip"
     extra_modules = ("torch", "torchvision", "open_clip")
 
@@ -270,6 +271,9 @@ class OpenClip(FullExtractor):
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:
         self.load()
         return self._model.embed_text(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_text([text])[0]
 
     def extract(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> ExtractorOutput:
         n = len(media.windows)

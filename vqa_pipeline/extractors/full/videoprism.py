@@ -62,7 +62,6 @@ from vqa_pipeline.extractors.full.common import (
     explicit_path,
     hf_hub_cache_dir,
     hf_snapshot,
-    l2_normalize,
     nearest_frames,
     option,
     sample_times,
@@ -72,6 +71,7 @@ from vqa_pipeline.extractors.full.common import (
 )
 from vqa_pipeline.extractors.models import module_available
 from vqa_pipeline.media.types import DecodedMedia, Keyframe, Window
+from vqa_pipeline.vectors import l2_normalize
 
 DEFAULT_MODEL = "google/videoprism-lvt-base-f16r288"
 PROMPT_TEMPLATE = "a video of {}."
@@ -488,6 +488,10 @@ class VideoPrismLvt(_VideoPrismBase):
     name = "videoprism-lvt"
     group = "videoprism"
     version = "1"
+    query_columns = ("emb_videoprism",)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_text([text])[0]
 
     def fields(self) -> list[pa.Field]:
         return [pa.field("emb_videoprism", pa.list_(pa.float32(), self.dim()), nullable=True)]

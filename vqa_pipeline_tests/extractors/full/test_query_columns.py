@@ -6,7 +6,7 @@ pytest.importorskip("torch")
 pytest.importorskip("open_clip")
 
 from vqa_pipeline.indexing.pipeline import index_paths  # noqa: E402
-from vqa_pipeline.retrieval.search import encode_question, open_windows_table, search_columns  # noqa: E402
+from vqa_pipeline.retrieval.search import encode_question, open_index, search_columns  # noqa: E402
 from vqa_pipeline.store import Store  # noqa: E402
 from vqa_pipeline_tests.media_factory import make_clip  # noqa: E402
 
@@ -17,7 +17,7 @@ def test_emb_clip_is_indexed_and_searched(tmp_path, clip_ckpt, monkeypatch):
     clip = make_clip(tmp_path / "c.mp4", duration_s=4.0, scenes=[(0.0, (0, 0, 200)), (2.0, (200, 0, 0))])
     s = index_paths([clip], Store(tmp_path / "db"), extractors=["clip-vit-b32", "visual-stats", "e5-small"])
     assert s.files[0].extractors["clip-vit-b32"].startswith("ok")
-    table = open_windows_table(tmp_path / "db")
+    table = open_index(tmp_path / "db")
     vecs = encode_question("a red picture", ["emb_clip"])
     lists = search_columns(table, "a red picture", k=5, question_vectors={**vecs, **encode_question("a red picture", ["emb_text"])})
     assert "emb_clip" in lists and len(lists["emb_clip"]) == 2
