@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vqa_pipeline.store.search import FTS_MODEL_TAG, column_model_tags, table_key
+from vqa_pipeline.store.search import FTS_MODEL_TAG, column_model_tags
 
 log = logging.getLogger(__name__)
 
@@ -50,63 +50,66 @@ class IndexRetrievers:
     Attributes:
         encoders: ``{vector column: question encoder}`` for every searchable column with values.
         notices: one line per column left out (built by another checkpoint than the one configured).
+        mismatched: ``{column: configured model tag}`` of the columns left out for that reason.
     """
 
     encoders: dict[str, QueryEncoder] = field(default_factory=dict)
     notices: tuple[str, ...] = ()
+    mismatched: dict[str, str] = field(default_factory=dict)
 
     def tags(self) -> dict[str, str]:
-        """``{retriever: model tag}``, BM25 included (what a tuned fusion config must match)."""
-        return {**{c: e.model_tag for c, e in self.encoders.items()}, BM25: FTS_MODEL_TAG}
+        """``{retriever: model tag}``, BM25 included: what a tuned fusion config must match. A column
+        left out because another checkpoint is configured counts with the configured tag, so a
+        config tuned with the old checkpoint is stale."""
+        return {**self.mismatched, **{c: e.model_tag for c, e in self.encoders.items()}, BM25: FTS_MODEL_TAG}
 
 
-_cache: dict[tuple, IndexRetrievers] = {}
+_encoders: dict[tuple[str, str], QueryEncoder] = {}
+"""One encoder per (extractor, model tag) per process, so a model loads once for every query."""
 
 
 def index_retrievers(table) -> IndexRetrievers:
     """The registry's searchable columns present in ``table``, each with the matching encoder.
 
-    Cached per table version: the encoders (and the models they load on first use) are reused by
-    later queries in the same process.
+    The stored tags are read once per table version; the extractors are configured afresh on every
+    call (cheap: constructors only read options and the environment), so a changed configuration
+    is seen at once, while encoders and the models behind them are reused across queries.
     """
-    key = table_key(table)
-    if key not in _cache:
-        _cache[key] = _build(table)
-    return _cache[key]
-
-
-def _build(table) -> IndexRetrievers:
     from vqa_pipeline.extractors.registry import create_extractor, get_extractor_class, query_column_owners
 
     encoders: dict[str, QueryEncoder] = {}
     notices: list[str] = []
-    instances: dict[str, object] = {}
+    mismatched: dict[str, str] = {}
+    configured: dict[str, object] = {}
     for column, name in query_column_owners().items():
-        cls = get_extractor_class(name)
-        stored = column_model_tags(table, column, f"{cls.group}_model")
+        stored = column_model_tags(table, column, f"{get_extractor_class(name).group}_model")
         if not stored:
             continue
-        if name not in instances:
+        if name not in configured:
             try:
-                instances[name] = create_extractor(name)
+                configured[name] = create_extractor(name)
             except Exception as exc:  # noqa: BLE001 - a model family that cannot even be configured here
                 notices.append(f"{column} is not searched: {name} cannot be set up here ({exc})")
                 continue
-        ex = instances[name]
+        ex = configured[name]
         tag = ex.model_tag
         if tag not in stored:
             built = ", ".join(sorted(t or "unknown" for t in stored))
             notices.append(f"{column} was built by {built} but {name} is configured as {tag} here; "
                            "not searched (re-index, or configure the same weights)")
+            mismatched[column] = tag
             continue
         if len(stored) > 1:
             others = ", ".join(sorted(t or "unknown" for t in stored if t != tag))
             notices.append(f"{column}: {sum(n for t, n in stored.items() if t != tag)} window(s) built by {others} "
                            f"are searched with {tag}; re-index them")
-        encoders[column] = QueryEncoder(name, tag, ex.embed_query)
+        key = (name, tag)
+        if key not in _encoders:
+            _encoders[key] = QueryEncoder(name, tag, ex.embed_query)
+        encoders[column] = _encoders[key]
     for line in notices:
-        log.warning(line)
-    return IndexRetrievers(encoders, tuple(notices))
+        log.info(line)
+    return IndexRetrievers(encoders, tuple(notices), mismatched)
 
 
 def usable_vector_columns(table, retrievers: Mapping[str, QueryEncoder]) -> tuple[str, ...]:
