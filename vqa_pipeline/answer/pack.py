@@ -23,14 +23,14 @@ Example:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from vqa_pipeline.evidence import KINDS, kind_rank
 from vqa_pipeline.store.schema import EVIDENCE_GROUPS, GROUP_KINDS
 
-EVIDENCE_KINDS = ("asr", "ocr", "audio", "visual")
+EVIDENCE_KINDS = KINDS
 DEFAULT_BUDGET_TOKENS = 1500
 _TOUCH_S = 0.05
 _BOUNDARY_S = 0.15
@@ -74,15 +74,6 @@ class PackedLine:
     def format_with_source(self) -> str:
         """``kitchen.mp4 [12.0-14.0s] asr: text``."""
         return f"{source_name(self.source)} {self.format()}"
-
-
-_AUDIO_SCORE = re.compile(r"\s*\(\d+(?:\.\d+)?\)")
-KIND_WORDS = {"asr": "speech", "ocr": "on-screen text", "audio": "sounds", "visual": "picture"}
-
-
-def clean_text(kind: str, text: str) -> str:
-    """Line text for models and quotes: sound tags lose their scores (``beep (0.85)`` -> ``beep``)."""
-    return _AUDIO_SCORE.sub("", text).strip() if kind == "audio" else text
 
 
 def source_name(source: str) -> str:
@@ -142,7 +133,7 @@ def row_lines(row: Mapping, priority: float = 0.0, kinds: Sequence[str] = EVIDEN
                 continue
             start, end = float(item["start_s"]), float(item["end_s"])
             out.append(PackedLine(row["video_id"], row["source"], start, max(start, end), kind, text, priority, (row["window_id"],)))
-    out.sort(key=lambda ln: (ln.start_s, ln.end_s, EVIDENCE_KINDS.index(ln.kind) if ln.kind in EVIDENCE_KINDS else 99))
+    out.sort(key=lambda ln: (ln.start_s, ln.end_s, kind_rank(ln.kind)))
     return out
 
 

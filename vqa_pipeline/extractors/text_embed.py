@@ -13,7 +13,6 @@ Questions are embedded with :func:`embed_query` (``query:`` prefix), documents w
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -23,14 +22,12 @@ import pyarrow as pa
 
 from vqa_pipeline.extractors import models
 from vqa_pipeline.extractors.base import EvidenceLine, Extractor, ExtractorOutput
+from vqa_pipeline.evidence import clean_text, kind_rank, kind_word
 from vqa_pipeline.media.types import DecodedMedia
 from vqa_pipeline.vectors import l2_normalize
 
 DIM = 384
 BATCH = 32
-KIND_PREFIX = {"asr": "speech", "ocr": "on-screen text", "audio": "sounds", "visual": "picture"}
-KIND_ORDER = ("asr", "ocr", "audio", "visual")
-_SCORE_RE = re.compile(r"\s*\(\d+(?:\.\d+)?\)")
 
 _MODEL = None
 _MODEL_LOCK = threading.Lock()
@@ -85,22 +82,15 @@ def label_embeddings(labels: Sequence[str]) -> np.ndarray:
     return np.stack([_LABEL_CACHE[k] for k in keys])
 
 
-def clean_line(kind: str, text: str) -> str:
-    text = " ".join(str(text).split())
-    if kind == "audio":
-        text = _SCORE_RE.sub("", text)  # "beep, bleep (0.95)" -> "beep, bleep"
-    return text
-
-
 def window_text(lines: Sequence[EvidenceLine]) -> str | None:
     """One evidence string for a window: ``speech: ...; on-screen text: ...; sounds: ...``."""
     by_kind: dict[str, list[str]] = {}
     for ln in lines:
-        t = clean_line(ln.kind, ln.text)
+        t = clean_text(ln.kind, ln.text)
         if t and t not in by_kind.setdefault(ln.kind, []):
             by_kind[ln.kind].append(t)
-    kinds = [k for k in KIND_ORDER if k in by_kind] + sorted(k for k in by_kind if k not in KIND_ORDER)
-    parts = [f"{KIND_PREFIX.get(k, k)}: {' / '.join(by_kind[k])}" for k in kinds if by_kind[k]]
+    kinds = sorted(by_kind, key=lambda k: (kind_rank(k), k))
+    parts = [f"{kind_word(k)}: {' / '.join(by_kind[k])}" for k in kinds if by_kind[k]]
     return "; ".join(parts) if parts else None
 
 
