@@ -23,7 +23,8 @@ from vqa_pipeline.retrieval.search import open_index
 from vqa_pipeline.store.search import video_catalog
 from vqa_pipeline.tuning.devset import DevQuestion, ResolvedQuestion, load_devset, resolve_devset
 from vqa_pipeline.tuning.evaluate import Progress, RankingCache, collect_rankings, eval_json
-from vqa_pipeline.tuning.report import RetrievalReport, answer_accuracy, build_report
+from vqa_pipeline.tuning.answers import answer_accuracy
+from vqa_pipeline.tuning.report import RetrievalReport, build_report
 from vqa_pipeline.tuning.study import (
     TuneOptions,
     TuneResult,
