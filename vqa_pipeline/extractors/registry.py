@@ -17,6 +17,7 @@ _EXTRACTORS: dict[str, str] = {
     "yamnet": "vqa_pipeline.extractors.sound_tags:Yamnet",
     "visual-stats": "vqa_pipeline.extractors.visual:VisualStats",
     "e5-small": "vqa_pipeline.extractors.text_embed:E5Small",
+    "evidence-units": "vqa_pipeline.extractors.units:EvidenceUnits",
     # full profile: weights from the user's Hugging Face cache or local folders (extractors/full/)
     "whisper-large-v3": "vqa_pipeline.extractors.full.asr_large:WhisperLarge",
     "paddleocr": "vqa_pipeline.extractors.full.paddle_ocr:PaddleOcr",
@@ -30,7 +31,7 @@ _EXTRACTORS: dict[str, str] = {
 # preference: the first one whose availability() holds runs (resolve_extractors), so the full
 # profile falls back to the lite models where the seed's weights are not present.
 PROFILES: dict[str, tuple[str | tuple[str, ...], ...]] = {
-    "lite": ("whisper-base", "rapidocr", "yamnet", "visual-stats", "e5-small"),
+    "lite": ("whisper-base", "rapidocr", "yamnet", "visual-stats", "e5-small", "evidence-units"),
     "full": (
         ("whisper-large-v3", "whisper-base"),
         ("paddleocr", "rapidocr"),
@@ -41,6 +42,7 @@ PROFILES: dict[str, tuple[str | tuple[str, ...], ...]] = {
         "videoprism-lvt",
         "videoprism-tags",
         "e5-small",
+        "evidence-units",
     ),
 }
 
