@@ -56,6 +56,7 @@ class PackedLine:
         text: the plain content.
         priority: lower is more important (window rank; neighbours get ``rank + 0.5``).
         window_ids: windows the line was found in.
+        parts: an on-screen block's lines in reading order (empty for other lines).
     """
 
     video_id: str
@@ -66,6 +67,7 @@ class PackedLine:
     text: str
     priority: float = 0.0
     window_ids: tuple[str, ...] = ()
+    parts: tuple[str, ...] = ()
 
     def format(self) -> str:
         """``[12.0-14.0s] asr: text``."""
@@ -137,6 +139,27 @@ def row_lines(row: Mapping, priority: float = 0.0, kinds: Sequence[str] = EVIDEN
     return out
 
 
+def row_units(row: Mapping, priority: float = 0.0, kinds: Sequence[str] = EVIDENCE_KINDS) -> list[PackedLine]:
+    """The evidence units of one window row (whole sentences, on-screen blocks, ...), in time order.
+
+    Rows of an index built before units existed (or whose units were not computed yet) give their
+    lines instead (:func:`row_lines`).
+    """
+    units = row.get("units")
+    if units is None:
+        return row_lines(row, priority, kinds)
+    out = []
+    for u in units:
+        text = " ".join(str(u.get("text") or "").split())
+        if not text or u.get("kind") not in kinds or u.get("start_s") is None or u.get("end_s") is None:
+            continue
+        start, end = float(u["start_s"]), float(u["end_s"])
+        out.append(PackedLine(row["video_id"], row["source"], start, max(start, end), u["kind"], text, priority,
+                              (row["window_id"],), tuple(u.get("parts") or ())))
+    out.sort(key=lambda ln: (ln.start_s, ln.end_s, kind_rank(ln.kind)))
+    return out
+
+
 def boundary_offsets(row: Mapping) -> tuple[int, ...]:
     """Neighbour offsets worth adding because a line may straddle the window's edge.
 
@@ -165,7 +188,8 @@ def merge_duplicates(lines: Iterable[PackedLine]) -> list[PackedLine]:
         for ln in same[1:]:
             if ln.start_s <= cur.end_s + _TOUCH_S:
                 cur = PackedLine(cur.video_id, cur.source, cur.start_s, max(cur.end_s, ln.end_s), cur.kind, cur.text,
-                                 min(cur.priority, ln.priority), tuple(dict.fromkeys(cur.window_ids + ln.window_ids)))
+                                 min(cur.priority, ln.priority), tuple(dict.fromkeys(cur.window_ids + ln.window_ids)),
+                                 cur.parts or ln.parts)
             else:
                 out.append(cur)
                 cur = ln

@@ -32,6 +32,7 @@ from vqa_pipeline.store.search import (
     ID_PATTERN,
     SearchFilter,
     fetch_neighbours,
+    fetch_span,
     fetch_windows,
     fts_search,
     has_full_text,
@@ -54,7 +55,7 @@ over its returned list, so a config tuned on deeper lists would rank differently
 
 __all__ = [
     "BM25", "MAX_QUERY_CHARS", "MIN_CANDIDATES", "QueryEncoder", "QueryError", "SearchFilter", "candidate_depth",
-    "clip_question", "encode_question", "fetch_neighbours", "fetch_windows", "make_filter", "open_index",
+    "clip_question", "encode_question", "fetch_neighbours", "fetch_span", "fetch_windows", "make_filter", "open_index",
     "resolve_videos", "row_vector_scores", "search_columns", "usable_vector_columns",
 ]
 

@@ -202,7 +202,7 @@ def hybrid_search(table, text: str, vector: np.ndarray, column: str, limit: int)
 
 
 def _line_columns(names: set[str]) -> list[str]:
-    return [c for c in (*ROW_COLUMNS, *(f"{g}_lines" for g in EVIDENCE_GROUPS)) if c in names]
+    return [c for c in (*ROW_COLUMNS, *(f"{g}_lines" for g in EVIDENCE_GROUPS), "units") if c in names]
 
 
 def fetch_windows(table, window_ids: Sequence[str], vector_columns: Sequence[str] = ()) -> dict[str, dict]:
@@ -214,6 +214,15 @@ def fetch_windows(table, window_ids: Sequence[str], vector_columns: Sequence[str
     cols = _line_columns(names) + [c for c in vector_columns if c in names]
     rows = table.search().where(f"window_id IN ({in_list})").select(cols).limit(None).to_arrow().to_pylist()
     return {r["window_id"]: r for r in rows}
+
+
+def fetch_span(table, video_id: str, start_s: float, end_s: float) -> list[dict]:
+    """Rows of one video's windows overlapping ``[start_s, end_s]``, in time order."""
+    if not ID_PATTERN.match(video_id) or not (math.isfinite(start_s) and math.isfinite(end_s)):
+        return []
+    pred = f"video_id = '{video_id}' AND end_s > {start_s:.6f} AND start_s < {end_s:.6f}"
+    rows = table.search().where(pred).select(_line_columns(set(table.schema.names))).limit(None).to_arrow().to_pylist()
+    return sorted(rows, key=lambda r: (r["start_s"], r["window_index"]))
 
 
 def fetch_neighbours(table, rows: Iterable[Mapping], offsets: Sequence[int] = (-1, 1)) -> dict[str, dict]:
