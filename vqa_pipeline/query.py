@@ -104,7 +104,7 @@ RERANK_WINDOWS = 30
 
 
 @dataclass(frozen=True, slots=True)
-class _Retrieved:
+class Retrieved:
     table: object
     db: Path
     fused: FusedRanking
@@ -118,7 +118,8 @@ class _Retrieved:
         return next((v for c, v in self.question_vectors.items() if self.encoders[c].name == E5Small.name), None)
 
 
-def _retrieve(question: str, k: int, videos, time_range, db, fusion, n_rows: int | None = None) -> _Retrieved:
+def retrieve(question: str, k: int, videos, time_range, db, fusion, n_rows: int | None = None) -> Retrieved:
+    """Search every retriever, fuse, and fetch the rows of the best ``max(k, n_rows)`` windows."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     db_path = Path(db) if db is not None else default_db()
@@ -134,11 +135,11 @@ def _retrieve(question: str, k: int, videos, time_range, db, fusion, n_rows: int
     top = [wid for wid, _ in fused.ranked[:max(k, n_rows or k)]]
     rows_by_id = fetch_windows(table, top, cols)
     notices = [n for n in (*retrievers.notices, notice) if n]
-    return _Retrieved(table, db_path, fused, lists, [rows_by_id[w] for w in top if w in rows_by_id], qvecs,
+    return Retrieved(table, db_path, fused, lists, [rows_by_id[w] for w in top if w in rows_by_id], qvecs,
                       "; ".join(notices) or None, retrievers.encoders)
 
 
-def _candidates(r: _Retrieved) -> list:
+def candidate_units(r: Retrieved) -> list:
     """Every evidence unit of the retrieved windows, prioritized by the window's fused rank."""
     lines = []
     for rank, row in enumerate(r.rows):
@@ -146,17 +147,17 @@ def _candidates(r: _Retrieved) -> list:
     return lines
 
 
-def _reranked(question: str, r: _Retrieved):
+def _reranked(question: str, r: Retrieved):
     """The retrieved windows' units scored by the index's re-ranker (or the packaged one)."""
     from vqa_pipeline.answer.question import analyze
 
     reranker, notice = load_reranker(r.db, reranker_tags())
     q = analyze(clip_question(question))
-    lines = merge_duplicates(_candidates(r))
+    lines = merge_duplicates(candidate_units(r))
     return rank_units(q, lines, ranks_of(r.fused.ranked, r.lists), reranker, r.e5_vector()), reranker, notice
 
 
-def _following(r: _Retrieved):
+def _following(r: Retrieved):
     """Units of the same video around a unit (for "what happens after X")."""
 
     def around(line):
@@ -188,7 +189,7 @@ def search(question: str, k: int = 10, videos: Sequence[str] | None = None,
         QueryError: no database, no or empty ``windows`` table, bad time range.
     """
     _check_question(question)
-    r = _retrieve(question, k, videos, time_range, db, fusion, n_rows=RERANK_WINDOWS if rerank else None)
+    r = retrieve(question, k, videos, time_range, db, fusion, n_rows=RERANK_WINDOWS if rerank else None)
     fused_score = dict(r.fused.ranked)
     rows = r.rows[:k]
     scores = {row["window_id"]: fused_score[row["window_id"]] for row in r.rows}
@@ -247,7 +248,7 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
     _check_question(question)
     if backend is None and not extractive_only:
         backend = make_backend(llm_url, llm_model)
-    r = _retrieve(question, k, videos, time_range, db, fusion, n_rows=max(RERANK_WINDOWS, 3 * k))
+    r = retrieve(question, k, videos, time_range, db, fusion, n_rows=max(RERANK_WINDOWS, 3 * k))
     ranked, reranker, notice = _reranked(question, r)
     notices = "; ".join(n for n in (r.notice, notice) if n) or None
     return answer_question(question, [s.line for s in ranked], None if extractive_only else backend,

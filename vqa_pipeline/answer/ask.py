@@ -61,6 +61,10 @@ _DONT_KNOW = re.compile(
     re.IGNORECASE,
 )
 _NEGATION = re.compile(r"\b(?:not|no|never|none|nobody|nothing|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
+_NON_EVENT = re.compile(r"^(?:silence|dominant colou?rs?\b.*|no speech)$", re.IGNORECASE)
+_FILLER = frozenset(content_words(
+    "do done did make made give given take took show shown see seen say said film movie video clip person people "
+    "thing things one someone something part work worked"))
 _AUX = frozenset("is are was were do does did can could will would should has have had am be".split())
 
 
@@ -165,7 +169,7 @@ def is_echo(answer: str, q: Question, labels: Sequence[str] = ()) -> bool:
     """Whether an answer says nothing beyond the question's own words and the evidence's labels."""
     words = set(content_words(strip_timecodes(answer)))
     label_words = {w for lab in labels for w in content_words(lab)}
-    extra = words - set(q.words) - label_words - {"film", "movie", "video", "edit", "editor", "studio"}
+    extra = words - set(q.words) - label_words - _FILLER
     nums = number_values(strip_timecodes(answer)) - number_values(q.text)
     return not extra and not nums
 
@@ -219,7 +223,7 @@ def _next_unit(q: Question, anchor: PackedLine, later: Sequence[PackedLine]) -> 
     else:
         pool = [ln for ln in later if ln.end_s <= anchor.start_s + 0.3 and ln.text != anchor.text]
         pool.sort(key=lambda ln: (-ln.end_s, -ln.start_s))
-    pool = [ln for ln in pool if not looks_like_instruction(ln.text)]
+    pool = [ln for ln in pool if not looks_like_instruction(ln.text) and not _NON_EVENT.match(clean_text(ln.kind, ln.text))]
     wanted = [ln for ln in pool if ln.kind in q.kinds] if q.kinds else [ln for ln in pool if ln.kind in ("asr", "audio", "ocr")]
     return (wanted or pool or [None])[0]
 
@@ -252,10 +256,10 @@ def compose(q: Question, ranked: Sequence[ScoredUnit],
         for s in usable[:8]:
             if s.score < floor:
                 break
-            spans = answer_spans(q, s.line.text, s.line.parts, s.line.kind)
+            spans = answer_spans(q, clean_text(s.line.kind, s.line.text), s.line.parts, s.line.kind)
             if spans:
                 return Composed(f"{spans[0].text} {_at(s.line)}", (s.line,), True)
-    spans = answer_spans(q, top.line.text, top.line.parts, top.line.kind)
+    spans = answer_spans(q, clean_text(top.line.kind, top.line.text), top.line.parts, top.line.kind)
     if spans and top.line.kind == "ocr":  # the value after the label the question names
         return Composed(f"{spans[0].text} {_at(top.line)}", (top.line,), True)
     return Composed(f"{clean_text(top.line.kind, top.line.text)} {_at(top.line)}", (top.line,), False)
@@ -345,11 +349,11 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
     if not numbers(strip_timecodes(text)) <= numbers(shown_text) and not (
             number_values(strip_timecodes(text)) <= number_values(shown_text)):
         return fallback("the model's answer had numbers not in the evidence; extractive answer")
+    if is_echo(text, q, _labels(shown)):
+        return fallback("the model's answer only repeated the question or a label; extractive answer")
     grounded, g = best_grounding(text, shown)
     if grounded is None or g < (0.6 if backend.small else 0.5):
         return fallback("the model's answer was not supported by the evidence; extractive answer")
-    if is_echo(text, q, _labels(shown)):
-        return fallback("the model's answer only repeated the question or a label; extractive answer")
     if extracted.typed:
         core = strip_timecodes(extracted.text)
         if q.answer_type == "yes_no":

@@ -44,7 +44,11 @@ _NUMBER_WORD = re.compile(
 _SPLIT_TAIL = re.compile(r"(?<![\d.,])(\$|€|£)?(\d+) \.(\d\d)\b")
 _THOUSANDS = re.compile(r"\b(\d{1,3})(?:,(\d{3}))+\b")
 _ORDINAL_SUFFIX = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
-NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w])|(?<![\w.])-?\d+(?:\.\d+)?(?=%|[a-zA-Z])")
+NUMBER = re.compile(
+    r"(?<![\w.:])\d{1,2}:\d{2}(?![\d:])"  # a clock time, 10:45
+    r"|(?<![\w.-])\d{3}[- ]\d{3}[- ]\d{4}(?!\d)|(?<![\w.-])\d{3}-\d{4}(?!\d)"  # phone numbers
+    r"|(?<![\w.])-?\d+(?:\.\d+)?(?![\w])|(?<![\w.])-?\d+(?:\.\d+)?(?=%|[a-zA-Z])"
+)
 
 
 def _cardinal(tokens: list[str]) -> int | None:
@@ -158,10 +162,12 @@ def number_mentions(text: str) -> list[NumberMention]:
     out = []
     for m in NUMBER.finditer(norm):
         digits = m.group(0)
-        try:
-            out.append(NumberMention(digits, float(digits), m.span()))
-        except ValueError:
-            continue
+        if ":" in digits:
+            h, mm = digits.split(":")
+            value = int(h) * 100 + int(mm)  # 10:45 -> 1045, as a spoken "ten forty-five" often comes out
+        else:
+            value = float(re.sub(r"(?<=\d)[- ](?=\d)", "", digits))
+        out.append(NumberMention(digits, float(value), m.span()))
     return out
 
 

@@ -63,13 +63,15 @@ _TYPE_RULES: tuple[tuple[str, re.Pattern], ...] = (
                            r"\btyped? (?:in|into) the terminal\b|\bwhat (?:is|was) typed\b|\bcommand\b",
                            re.IGNORECASE)),
     ("count", re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b", re.IGNORECASE)),
+    ("date", re.compile(r"\b(?:what|which) (?:date|day)\b|\bon what (?:date|day)\b|\bwhat day of the week\b",
+                        re.IGNORECASE)),
     ("number", re.compile(
         r"\bhow much\b|\bhow long\b|\bhow old\b|\bhow far\b|\bhow fast\b|\bhow high\b|\bhow hot\b|\bhow big\b|"
-        r"\bwhat (?:is |was )?(?:the )?(?:[a-z]+ ){0,2}(?:number|price|cost|temperature|percentage|percent|year|"
+        r"\bwhat (?:is |was |are |were )?(?:the )?(?:[\w'’]+ ){0,2}(?:number|price|cost|temperature|percentage|percent|year|"
         r"total|score|amount|extension|code|pin|platform|gate|room|page|speed|distance|weight|height|age|rate|"
-        r"fee|figure|revenue|budget|salary|dose|capacity|size|version|channel|floor|seat|flight|bus|line|track)\b|"
+        r"fee|figure|revenue|budget|salary|dose|capacity|size|version|channel|floor|seat|flight|bus|line|track|time)\b|"
         r"\bwhich (?:number|platform|gate|room|page|year|extension|floor|channel|track|version|seat|flight|bus|line)\b|"
-        r"\bwhat (?:time|date)\b|\bwhat digits?\b|\bwhich digits?\b|\bpress\b", re.IGNORECASE)),
+        r"\bwhat time\b|\bwhat digits?\b|\bwhich digits?\b|\bpress\b", re.IGNORECASE)),
     ("name", re.compile(r"^\s*who\b|\bwho(?:se|m)?\b|\bwhat (?:is|was) (?:the |his |her |their )?name\b|"
                         r"\bwhich (?:person|speaker|company|brand|team|city|country|organi[sz]ation)\b|\bnamed\b|"
                         r"\bwhat (?:company|brand|team|city|country|organi[sz]ation)\b", re.IGNORECASE)),
@@ -99,6 +101,7 @@ class Question:
         anchor: for ``next``/``previous``, the phrase X of "after X" ("" otherwise).
         words: content words of the question (stemmed, see :func:`content_words`).
         ordinal: "first", "last", ... when the question asks for one event of a sequence.
+        measure: the question asks for an amount with a unit ("how long", "how much", "cost").
     """
 
     text: str
@@ -107,6 +110,7 @@ class Question:
     anchor: str = ""
     words: tuple[str, ...] = ()
     ordinal: str = ""
+    measure: bool = False
 
 
 def _clean_anchor(x: str) -> str:
@@ -141,4 +145,5 @@ def analyze(question: str) -> Question:
         ordinal = m.group(0).lower()
     if answer_type == "command" or answer_type == "url":
         kinds.add("ocr")
-    return Question(text, frozenset(kinds), answer_type, anchor, tuple(content_words(text)), ordinal)
+    measure = bool(re.search(r"\bhow (?:long|much|far|fast|heavy|big)\b|\b(?:cost|price|fee|duration)\b", text, re.I))
+    return Question(text, frozenset(kinds), answer_type, anchor, tuple(content_words(text)), ordinal, measure)

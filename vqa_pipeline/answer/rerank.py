@@ -10,7 +10,10 @@ that holds the answer. Every unit of the top windows becomes a candidate with th
 ``rr_bm25``         the same in the BM25 list
 ``rr_other``        the same, best over every other vector column (sound labels, CLIP, ...)
 ``sim``             e5 cosine of the question and ``"<kind word>: <unit text>"``
-``kw``              share of the question's content words found in the unit
+``kw``              share of the question's content words found in the unit (a shared stem of
+                    five letters counts: "edited" ~ "EDITOR")
+``label``           the unit is a block whose label the question names ("EDITOR / Ana Lima" for
+                    "who edited ...?"): how well the label matches
 ``num``             share of the question's numbers found in the unit (0 when it has none)
 ``kind_match``      the question names an evidence kind (``written``, ``say``, ``hear``) and
                     the unit is of that kind
@@ -44,13 +47,13 @@ from vqa_pipeline.answer.citations import content_words
 from vqa_pipeline.answer.numbers import number_values
 from vqa_pipeline.answer.pack import PackedLine
 from vqa_pipeline.answer.question import Question
-from vqa_pipeline.answer.spans import has_answer_type
-from vqa_pipeline.evidence import KINDS
+from vqa_pipeline.answer.spans import has_answer_type, labelled_values, parts_of
+from vqa_pipeline.evidence import KINDS, clean_text
 
 log = logging.getLogger(__name__)
 
 FEATURES: tuple[str, ...] = (
-    "fused_rr", "fused_score", "rr_text", "rr_bm25", "rr_other", "sim", "kw", "num", "kind_match",
+    "fused_rr", "fused_score", "rr_text", "rr_bm25", "rr_other", "sim", "kw", "label", "num", "kind_match",
     "kind_mismatch", "type_match", *KINDS, "log_len",
 )
 RERANKER_FILE = "reranker.json"
@@ -76,6 +79,10 @@ def ranks_of(fused_ranked: Sequence[tuple[str, float]], lists: Mapping[str, Sequ
     return Ranks(fused, scores, per)
 
 
+def _same_stem(a: str, b: str, n: int = 5) -> bool:
+    return len(a) >= n and len(b) >= n and a[:n] == b[:n]
+
+
 def _rr(rank: int | None) -> float:
     return 0.0 if rank is None else 1.0 / (1.0 + rank)
 
@@ -95,6 +102,8 @@ def unit_features(q: Question, line: PackedLine, ranks: Ranks, sim: float, score
     qwords = set(q.words)
     uwords = set(content_words(line.text))
     qnums = number_values(q.text)
+    text = clean_text(line.kind, line.text)
+    parts = parts_of(text, line.parts)
     f = {
         "fused_rr": _rr(fused),
         "fused_score": (best_score - lo) / (hi - lo) if hi > lo else 1.0,
@@ -102,11 +111,13 @@ def unit_features(q: Question, line: PackedLine, ranks: Ranks, sim: float, score
         "rr_bm25": _rr(best(ranks.per_model.get(BM25, {}))),
         "rr_other": max((_rr(r) for r in others), default=0.0),
         "sim": float(sim),
-        "kw": len(qwords & uwords) / len(qwords) if qwords else 0.0,
+        "kw": sum(1 for w in qwords if w in uwords or any(_same_stem(w, u) for u in uwords)) / len(qwords)
+        if qwords else 0.0,
+        "label": max((m for _, m in labelled_values(q, parts)), default=0.0) if len(parts) > 1 else 0.0,
         "num": len(qnums & number_values(line.text)) / len(qnums) if qnums else 0.0,
         "kind_match": float(bool(q.kinds) and line.kind in q.kinds),
         "kind_mismatch": float(bool(q.kinds) and line.kind not in q.kinds),
-        "type_match": float(has_answer_type(q, line.text, line.parts, line.kind)),
+        "type_match": float(has_answer_type(q, text, line.parts, line.kind)),
         "log_len": math.log1p(len(line.text)) / 6.0,
     }
     for k in KINDS:

@@ -36,8 +36,8 @@ COMMANDS = frozenset(
     "ls cd cp mv rm mkdir cat echo grep find git pip python python3 npm node docker make curl wget sudo apt "
     "apt-get ssh scp tar chmod chown kubectl vqa pytest cargo go java javac gcc conda brew systemctl export "
     "source touch nano vim less head tail top ps kill ping man which uv poetry yarn".split())
-_CAP_WORD = r"(?:[A-Z][a-z'’\-]+|[A-Z]\.|(?:Mc|Mac|O')[A-Z][a-z]+|van|von|de|da|del|di|la|le)"
-_NAME = re.compile(rf"\b{_CAP_WORD}(?:\s+{_CAP_WORD})*")
+_CAP_WORD = r"(?:(?:Mc|Mac|O')[A-Z][a-z]+|[A-Z][a-z'’\-]+|[A-Z]\.|van|von|de|da|del|di|la|le)(?![\w'’])"
+_NAME = re.compile(rf"(?<![\w'’]){_CAP_WORD}(?:\s+{_CAP_WORD})*")
 _LABEL = re.compile(r"^[A-Z0-9 &/:'’.\-]{2,}$")
 
 
@@ -109,6 +109,9 @@ def numbers_in(q: Question, text: str) -> list[Span]:
     Each question word found in the text pulls the numbers near it, a rare word (said once) more
     than a repeated one, and a number right after it most ("account number is 5517").
     """
+    if _CODE_QUESTION.search(q.text):
+        # Digits read one by one come back as "551 -7" or "555-0192": one code, not two numbers.
+        text = _DIGIT_GROUPS.sub(lambda m: re.sub(r"[\s-]+", "", m.group(0)), normalize_numbers(text))
     norm = normalize_numbers(text)
     asked = number_values(q.text)
     mentions = [m for m in number_mentions(text) if m.value not in asked]
@@ -130,9 +133,18 @@ def numbers_in(q: Question, text: str) -> list[Span]:
             d = m.span[0] - pos
             weight = 1.0 / counts[word]
             pull = max(pull, weight * ((1.5 if 0 <= d <= 40 else 1.0) / (1.0 + abs(d) / 20.0)))
-        spans.append(Span(f"{format_number(m.value)}{_unit_after(norm, m.span[1])}", pull))
+        unit = _unit_after(norm, m.span[1])
+        shown = m.digits if re.search(r"[: -]", m.digits) else format_number(m.value)
+        currency = norm[m.span[0] - 1] if m.span[0] > 0 and norm[m.span[0] - 1] in "$€£" else ""
+        if (unit or currency) and q.measure:
+            pull += 0.3  # "how long" wants "20 minutes", "how much" wants "$149"
+        spans.append(Span(f"{currency}{shown}{unit}", pull))
     return sorted(spans, key=lambda s: -s.score)
 
+
+_CODE_QUESTION = re.compile(r"\b(?:account|pin|code|extension|phone|telephone|id|digits?|password|reference|"
+                            r"serial|(?:call|dial|ring)(?:ed)? (?:back|us)?|number (?:to|should|do))\b", re.IGNORECASE)
+_DIGIT_GROUPS = re.compile(r"(?<![\d.])\d+(?:\s?-\s?\d+|\s\d+)+(?!\d|\.\d)")
 
 _UNITS_AFTER = re.compile(r"^\s*(%|°\s*[CF]?|degrees(?: [A-Z][a-z]+)?|percent|million|billion|thousand|dollars|"
                           r"euros|pounds|minutes|seconds|hours|days|km|kilometers|miles|kg|meters|metres)\b",
@@ -145,6 +157,22 @@ def _unit_after(text: str, end: int) -> str:
         return ""
     u = m.group(1)
     return u if u.startswith(("%", "°")) else " " + u
+
+
+_MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December|"
+           "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
+_WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_DATE = re.compile(rf"\b(?:(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|\d{{1,2}}(?:st|nd|rd|th)?\s+"
+                   rf"(?:of\s+)?(?:{_MONTHS})\b(?:\s+\d{{4}})?|(?:{_WEEKDAYS})\b|(?:tomorrow|today|tonight|yesterday)\b)",
+                   re.IGNORECASE)
+
+
+def dates_in(text: str) -> list[Span]:
+    """Dates and days (``March 14th``, ``3 June``, ``Tuesday``), full dates first."""
+    norm = normalize_numbers(text)
+    spans = [Span(re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", m.group(0)), 1.0 + (1.0 if re.search(r"\d", m.group(0)) else 0.0))
+             for m in _DATE.finditer(norm)]
+    return sorted(spans, key=lambda s: -s.score)
 
 
 def names_in(q: Question, text: str) -> list[Span]:
@@ -186,6 +214,12 @@ def answer_spans(q: Question, text: str, parts: Sequence[str] = (), kind: str = 
     ps = parts_of(text, parts) if kind == "ocr" or " / " in text else [text]
     labelled = labelled_values(q, ps) if len(ps) > 1 else []
     t = q.answer_type
+    if t == "date":
+        for value, match in labelled:
+            dates = dates_in(value)
+            if dates:
+                return [Span(dates[0].text, 2.0 + match)]
+        return dates_in(text)
     if t in ("number", "count"):
         for value, match in labelled:
             nums = numbers_in(q, value)
@@ -209,6 +243,6 @@ def answer_spans(q: Question, text: str, parts: Sequence[str] = (), kind: str = 
 
 def has_answer_type(q: Question, text: str, parts: Sequence[str] = (), kind: str = "") -> bool:
     """Whether the unit holds something of the question's answer type (``True`` for untyped questions)."""
-    if q.answer_type in ("number", "count", "name", "url", "command"):
+    if q.answer_type in ("number", "count", "name", "url", "command", "date"):
         return bool(answer_spans(q, text, parts, kind))
     return True

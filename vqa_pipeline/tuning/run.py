@@ -25,6 +25,7 @@ from vqa_pipeline.tuning.devset import DevQuestion, ResolvedQuestion, load_devse
 from vqa_pipeline.tuning.evaluate import Progress, RankingCache, collect_rankings, eval_json
 from vqa_pipeline.tuning.answers import answer_accuracy
 from vqa_pipeline.tuning.report import RetrievalReport, build_report
+from vqa_pipeline.tuning.reranking import RerankResult
 from vqa_pipeline.tuning.study import (
     TuneOptions,
     TuneResult,
@@ -150,3 +151,30 @@ def run_report(db: str | Path, devsets: Sequence[str | Path], options: TuneOptio
     if backend is not None:
         report.answers = answer_accuracy(prep.db, prep.questions, config, backend, progress)
     return report, prep
+
+
+def windows_by_video(cache: RankingCache) -> dict[str, list]:
+    """``{video_id: [(window_id, source, start, end)]}`` of the windows the dev set's videos hold."""
+    out: dict[str, list] = {}
+    for w in cache.windows.values():
+        out.setdefault(w.video_id, []).append((w.window_id, w.source, w.start_s, w.end_s))
+    return out
+
+
+def run_rerank(db: str | Path, devsets: Sequence[str | Path], options: TuneOptions | None = None,
+               on_unknown: Literal["error", "skip"] = "error", progress: Progress | None = None,
+               save: bool = True, prep: Prepared | None = None) -> tuple[RerankResult, Prepared]:
+    """Train the unit re-ranker on the dev split (after the fusion is tuned: its candidates come from
+    the tuned fusion) and store it as ``<db>/reranker.json``; scored on the held-out split."""
+    from vqa_pipeline.answer.rerank import default_reranker
+    from vqa_pipeline.tuning import reranking
+
+    options = options or TuneOptions()
+    if prep is None:
+        prep = prepare(db, devsets, n_hits=options.k, on_unknown=on_unknown, hybrid=False, progress=progress)
+    split = split_questions(prep.cache, options.heldout_fraction, options.split_seed)
+    units = reranking.collect_units(prep.db, prep.questions, windows_by_video(prep.cache), progress=progress)
+    result = reranking.fit_and_score(units, split.dev, split.heldout, baseline=default_reranker())
+    if save:
+        reranking.save(result, prep.db)
+    return result, prep
