@@ -49,6 +49,9 @@ _KIND_CUES: dict[str, tuple[str, ...]] = {
     ),
 }
 _KIND_RES = {k: re.compile("|".join(v), re.IGNORECASE) for k, v in _KIND_CUES.items()}
+_STRONG_OCR = re.compile(r"\b(?:written|shown|on[- ]screen|slides?|typed|banner|sign|caption|card|logo|poster|"
+                         r"board|label|displayed|terminal)\b", re.IGNORECASE)
+_CONTRACTIONS = re.compile(r"\b(what|who|where|when|which|how|that|it|there)['’]s\b", re.IGNORECASE)
 _SPOKEN_OVERRIDES = re.compile(r"\b(?:say|said|says|mention|tell|told|spoken|announce)", re.IGNORECASE)
 
 _YES_NO = re.compile(
@@ -120,10 +123,13 @@ def _clean_anchor(x: str) -> str:
 def analyze(question: str) -> Question:
     """Kind, answer type and order of ``question`` (never raises; odd input gives ``text``)."""
     text = " ".join(str(question).split())
+    text = _CONTRACTIONS.sub(lambda m: m.group(1) + " is", text)
     kinds = {k for k, rx in _KIND_RES.items() if rx.search(text)}
-    if "ocr" in kinds and "asr" in kinds and _SPOKEN_OVERRIDES.search(text) and not re.search(
-            r"\b(?:written|shown|on[- ]screen|slide|typed)\b", text, re.IGNORECASE):
-        kinds.discard("ocr")  # "what does the narrator say the title is" is about speech
+    if "ocr" in kinds and "asr" in kinds:
+        if _STRONG_OCR.search(text):
+            kinds.discard("asr")  # "what does the sign say" is about on-screen text
+        elif _SPOKEN_OVERRIDES.search(text):
+            kinds.discard("ocr")  # "what does the narrator say the title is" is about speech
     answer_type = "text"
     anchor = ""
     if _YES_NO.match(text) and not _WH.search(text.split(",")[0]):
@@ -143,7 +149,7 @@ def analyze(question: str) -> Question:
     m = _FIRST_LAST.search(text)
     if m and answer_type in ("text", "name", "number", "next", "previous"):
         ordinal = m.group(0).lower()
-    if answer_type == "command" or answer_type == "url":
+    if answer_type == "command":
         kinds.add("ocr")
     measure = bool(re.search(r"\bhow (?:long|much|far|fast|heavy|big)\b|\b(?:cost|price|fee|duration)\b", text, re.I))
     return Question(text, frozenset(kinds), answer_type, anchor, tuple(content_words(text)), ordinal, measure)
