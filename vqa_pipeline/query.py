@@ -99,6 +99,8 @@ def _check_question(question: str) -> str:
     return question
 
 
+VIDEO_ROWS = 2000
+"""The most windows read for a "first / last ..." question (the first 66 minutes of 2 s windows)."""
 RERANK_WINDOWS = 30
 """Windows whose units are re-ranked for an answer (and for ``search(..., rerank=True)``)."""
 
@@ -160,8 +162,11 @@ def _reranked(question: str, r: Retrieved):
 def _following(r: Retrieved):
     """Units of the same video around a unit (for "what happens after X")."""
 
-    def around(line):
-        rows = fetch_span(r.table, line.video_id, line.start_s - FOLLOW_WINDOW_S, line.end_s + FOLLOW_WINDOW_S)
+    def around(line, whole: bool = False):
+        if whole:
+            rows = fetch_span(r.table, line.video_id, 0.0, 1e12, limit=VIDEO_ROWS)
+        else:
+            rows = fetch_span(r.table, line.video_id, line.start_s - FOLLOW_WINDOW_S, line.end_s + FOLLOW_WINDOW_S)
         return merge_duplicates([u for row in rows for u in row_units(row, 99.0)])
 
     return around

@@ -72,6 +72,10 @@ def says_dont_know(text: str) -> bool:
     return bool(_DONT_KNOW.search(text))
 
 
+Context = Callable[..., Sequence[PackedLine]]
+"""``context(unit, whole=False)``: units of the unit's video around it (or all of them)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ScoredUnit:
     """A candidate unit with its re-ranker probability and features."""
@@ -200,19 +204,38 @@ def yes_or_no(q: Question, line: PackedLine) -> str:
     return "Yes" if coverage >= 0.75 and same_polarity else "No"
 
 
-def _anchor_unit(q: Question, ranked: Sequence[ScoredUnit]) -> ScoredUnit | None:
-    """The candidate that best matches the "after X" phrase (keywords of X, then the re-ranker)."""
+def _anchor_unit(q: Question, ranked: Sequence[ScoredUnit], top_n: int = 15) -> ScoredUnit | None:
+    """The candidate that best matches the "after X" phrase: the words of X first, then the rest of
+    the question's words (which name the video: "what did Diane hear before ..."), then the re-ranker."""
     anchor_words = set(content_words(q.anchor)) or set(q.words)
+    other = set(q.words) - anchor_words
     best, best_key = None, None
-    for s in ranked:
+    for s in ranked[:top_n]:
         if s.flagged:
             continue
         have = set(content_words(s.line.text)) | set(content_words(kind_word(s.line.kind)))
-        overlap = len(anchor_words & have) / max(len(anchor_words), 1)
-        key = (overlap, s.features.get("sim", 0.0), s.score)
+        overlap = len(anchor_words & have) / max(len(anchor_words), 1) + 0.5 * len(other & have) / max(len(other), 1)
+        key = (round(overlap, 3), s.score)
         if best_key is None or key > best_key:
             best, best_key = s, key
     return best
+
+
+def _nth_unit(q: Question, top: PackedLine, pool: Sequence[PackedLine]) -> PackedLine | None:
+    """For "first / second / last ..." questions: that unit, in time order, of the best unit's video
+    and kind (or the kinds the question names); units that only restate the question are skipped."""
+    kinds = set(q.kinds) or {top.kind}
+    qwords = set(q.words)
+    units = sorted({(ln.start_s, ln.end_s, ln.text): ln for ln in pool
+                    if ln.video_id == top.video_id and ln.kind in kinds and not looks_like_instruction(ln.text)
+                    and not _NON_EVENT.match(clean_text(ln.kind, ln.text))}.values(), key=lambda ln: (ln.start_s, ln.end_s))
+    units = [ln for ln in units if set(content_words(ln.text)) - qwords]
+    if not units:
+        return None
+    index = {"first": 0, "second": 1, "third": 2, "last": -1, "final": -1}.get(q.ordinal)
+    if index is None or (index >= 0 and index >= len(units)):
+        return None
+    return units[index]
 
 
 def _next_unit(q: Question, anchor: PackedLine, later: Sequence[PackedLine]) -> PackedLine | None:
@@ -235,8 +258,7 @@ class Composed:
     typed: bool  # an answer of the question's type was found (not just the best unit quoted)
 
 
-def compose(q: Question, ranked: Sequence[ScoredUnit],
-            following: Callable[[PackedLine], Sequence[PackedLine]] | None = None) -> Composed:
+def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None = None) -> Composed:
     """The extractive answer: the words of the question's type from the best units."""
     usable = [s for s in ranked if not s.flagged]
     top = usable[0]
@@ -250,6 +272,12 @@ def compose(q: Question, ranked: Sequence[ScoredUnit],
                 return Composed(f"{clean_text(nxt.kind, nxt.text)} {_at(nxt)}", (nxt,), True)
     if q.answer_type == "yes_no":
         return Composed(f"{yes_or_no(q, top.line)} {_at(top.line)}", (top.line,), True)
+    if q.ordinal and q.answer_type in ("text", "name", "number") and following is not None:
+        nth = _nth_unit(q, top.line, following(top.line, whole=True))
+        if nth is not None:
+            spans = answer_spans(q, clean_text(nth.kind, nth.text), nth.parts, nth.kind)
+            text = spans[0].text if spans and q.answer_type != "text" else clean_text(nth.kind, nth.text)
+            return Composed(f"{text} {_at(nth)}", (nth,), True)
     if q.answer_type not in ("text", "time", "next", "previous"):
         # The first well-ranked unit that holds an answer of the type; its best span.
         floor = 0.3 * top.score
@@ -284,7 +312,7 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
                     ranks: Ranks | None = None, reranker: Reranker | None = None,
                     abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD,
                     question_vector: np.ndarray | None = None,
-                    following: Callable[[PackedLine], Sequence[PackedLine]] | None = None,
+                    following: Context | None = None,
                     extra_notice: str | None = None, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> Answer:
     """Answer ``question`` from candidate units with ``backend`` (``None``: extractive only).
 
@@ -296,7 +324,8 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
         reranker: the unit re-ranker (default: the packaged one).
         abstain_threshold: see :data:`DEFAULT_ABSTAIN_THRESHOLD`.
         question_vector: the question's e5 query embedding, if already computed.
-        following: units of the same video after/before a given unit (for "what happens after X").
+        following: units of the same video around a given unit (for "what happens after X"), or
+            of the whole video with ``whole=True`` (for "the first ...").
         extra_notice: a remark to carry into the answer's notice (e.g. a fusion-config warning).
         budget_tokens: the reported evidence pack's budget.
     """

@@ -59,6 +59,7 @@ _YES_NO = re.compile(
     r"didn't|does|am)\b", re.IGNORECASE)
 _WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
 
+_WHO = re.compile(r"^\s*(?:who|whom|whose)\b", re.IGNORECASE)
 _TYPE_RULES: tuple[tuple[str, re.Pattern], ...] = (
     ("url", re.compile(r"\b(?:which|what) (?:web ?site|website|url|web address|domain|site)\b|\burl\b|"
                        r"\bweb ?address\b|\bwebsite\b", re.IGNORECASE)),
@@ -70,6 +71,7 @@ _TYPE_RULES: tuple[tuple[str, re.Pattern], ...] = (
                         re.IGNORECASE)),
     ("number", re.compile(
         r"\bhow much\b|\bhow long\b|\bhow old\b|\bhow far\b|\bhow fast\b|\bhow high\b|\bhow hot\b|\bhow big\b|"
+        r"\bhow full\b|\bhow heavy\b|\bhow deep\b|\bhow wide\b|\bhow tall\b|\bhow cold\b|\bhow warm\b|"
         r"\bwhat (?:is |was |are |were )?(?:the )?(?:[\w'’]+ ){0,2}(?:number|price|cost|temperature|percentage|percent|year|"
         r"total|score|amount|extension|code|pin|platform|gate|room|page|speed|distance|weight|height|age|rate|"
         r"fee|figure|revenue|budget|salary|dose|capacity|size|version|channel|floor|seat|flight|bus|line|track|time)\b|"
@@ -140,6 +142,8 @@ def analyze(question: str) -> Question:
             m = after or before
             answer_type = "next" if m is after else "previous"
             anchor = _clean_anchor(m.group("x"))
+        elif _WHO.match(text):
+            answer_type = "name"
         else:
             for name, rx in _TYPE_RULES:
                 if rx.search(text):

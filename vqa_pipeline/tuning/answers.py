@@ -4,8 +4,8 @@ the docs.
 
 Per question (DESIGN.md dev-set format):
 
-- **answer correct**: the answer did not abstain and contains one of ``answer_any``
-  (case-insensitive);
+- **answer correct**: the answer did not abstain and its text, timecodes left out, contains one of
+  ``answer_any`` (case-insensitive);
 - **citation correct**: the answer did not abstain and at least one of its citations is in the
   question's video and relevant to a gold span (the DESIGN.md relevance rule: 0.5 s overlap, or the
   cited span covers the gold span);
@@ -29,8 +29,11 @@ Span = tuple[float, float]
 
 
 def answer_correct(answer: str, accepted: Sequence[str]) -> bool:
-    """DESIGN.md: the answer contains one of ``answer_any`` (case-insensitive)."""
-    low = answer.lower()
+    """DESIGN.md: the answer contains one of ``answer_any`` (case-insensitive). Timecodes are not
+    part of the answer's words: ``1872 [5.3-10.0s]`` does not answer "3"."""
+    from vqa_pipeline.answer.citations import strip_timecodes
+
+    low = strip_timecodes(answer).lower()
     return any(a.lower() in low for a in accepted if a)
 
 
