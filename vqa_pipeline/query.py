@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vqa_pipeline.answer.ask import DEFAULT_ABSTAIN_THRESHOLD, FOLLOW_WINDOW_S, answer_question, rank_units
+from vqa_pipeline.answer.ask import FOLLOW_WINDOW_S, answer_question, rank_units
 from vqa_pipeline.answer.llm import LLMBackend, make_backend
 from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, merge_duplicates, row_lines, row_units
 from vqa_pipeline.answer.rerank import load_reranker, ranks_of, reranker_tags
@@ -232,7 +232,7 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
         llm_url: str | None = None, llm_model: str | None = None, *,
         fusion: FusionConfig | str | Path | None = None, backend: LLMBackend | None = None,
         extractive_only: bool = False, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
-        abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD) -> Answer:
+        abstain_threshold: float | None = None) -> Answer:
     """Answer ``question`` from the indexed evidence, with timecode citations.
 
     Args:
@@ -241,7 +241,8 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
         backend: an explicit backend (overrides ``llm_url``).
         extractive_only: skip the LLM; quote the best evidence lines.
         budget_tokens: budget of the evidence reported with the answer.
-        abstain_threshold: re-ranker probability of the best unit under which the answer abstains.
+        abstain_threshold: re-ranker probability of the best unit under which the answer abstains
+            (default: the re-ranker's calibrated threshold).
 
     The units (whole sentences, on-screen blocks, sound lines) of the best ``max(30, 3k)`` windows
     are re-ranked for the question and the answer is picked from the best of them.

@@ -74,8 +74,9 @@ _TYPE_RULES: tuple[tuple[str, re.Pattern], ...] = (
         r"\bhow full\b|\bhow heavy\b|\bhow deep\b|\bhow wide\b|\bhow tall\b|\bhow cold\b|\bhow warm\b|"
         r"\bwhat (?:is |was |are |were )?(?:the )?(?:[\w'’]+ ){0,2}(?:number|price|cost|temperature|percentage|percent|year|"
         r"total|score|amount|extension|code|pin|platform|gate|room|page|speed|distance|weight|height|age|rate|"
-        r"fee|figure|revenue|budget|salary|dose|capacity|size|version|channel|floor|seat|flight|bus|line|track|time)\b|"
-        r"\bwhich (?:number|platform|gate|room|page|year|extension|floor|channel|track|version|seat|flight|bus|line)\b|"
+        r"fee|figure|revenue|budget|salary|dose|capacity|size|version|channel|floor|seat|flight|bus|track|time)\b|"
+        r"\bwhich (?:number|platform|gate|room|page|year|extension|floor|channel|track|version|seat|flight|bus)\b|"
+        r"\bwhich [\w'’]+ number\b|"
         r"\bwhat time\b|\bwhat digits?\b|\bwhich digits?\b|\bpress\b", re.IGNORECASE)),
     ("name", re.compile(r"^\s*who\b|\bwho(?:se|m)?\b|\bwhat (?:is|was) (?:the |his |her |their )?name\b|"
                         r"\bwhich (?:person|speaker|company|brand|team|city|country|organi[sz]ation)\b|\bnamed\b|"

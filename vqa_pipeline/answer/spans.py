@@ -151,6 +151,9 @@ def numbers_in(q: Question, text: str) -> list[Span]:
         currency = norm[m.span[0] - 1] if m.span[0] > 0 and norm[m.span[0] - 1] in "$€£" else ""
         if (unit or currency) and q.measure:
             pull += 0.3  # "how long" wants "20 minutes", "how much" wants "$149"
+            wanted = _measure_class(q.text)
+            if wanted and unit and _UNIT_CLASS.get(unit.strip().lower()) == wanted:
+                pull += 0.7  # ... and a duration for "how long", not "5 g"
         spans.append(Span(f"{currency}{shown}{unit}", pull))
     return sorted(spans, key=lambda s: -s.score)
 
@@ -176,6 +179,27 @@ _DIGIT_GROUPS = re.compile(r"(?<![\d.])\d+(?:\s?-\s?\d+|\s\d+)+(?!\d|\.\d)")
 _UNITS_AFTER = re.compile(r"^\s*(%|°\s*[CF]?|(?:degrees(?: [A-Z][a-z]+)?|percent|million|billion|thousand|dollars|"
                           r"euros|pounds|minutes|seconds|hours|days|weeks|months|years|km|kilometers|kilometres|"
                           r"miles|kg|kilograms|grams|g|meters|metres|m|liters|litres|ml|GB|MB|TB)\b)")
+
+
+_UNIT_CLASS = {
+    **{u: "time" for u in ("minutes", "seconds", "hours", "days", "weeks", "months", "years")},
+    **{u: "distance" for u in ("km", "kilometers", "kilometres", "miles", "meters", "metres", "m")},
+    **{u: "mass" for u in ("kg", "kilograms", "grams", "g")},
+    **{u: "money" for u in ("dollars", "euros", "pounds")},
+}
+
+
+def _measure_class(question: str) -> str | None:
+    q = question.lower()
+    if re.search(r"\bhow long\b|\bduration\b|\bhow many (?:minutes|hours|seconds|days)\b", q):
+        return "time"
+    if re.search(r"\bhow far\b|\bdistance\b", q):
+        return "distance"
+    if re.search(r"\bhow heavy\b|\bweigh|\bgrams?\b|\bkilos?\b", q):
+        return "mass"
+    if re.search(r"\bcost\b|\bprice\b|\bhow much (?:is|does|do|are)\b|\bfee\b", q):
+        return "money"
+    return None
 
 
 def _unit_after(text: str, end: int) -> str:
