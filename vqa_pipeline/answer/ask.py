@@ -50,6 +50,9 @@ threshold of its own (a trained re-ranker does: ``vqa tune`` calibrates it on th
 SMALL_MODEL_LINES = 3
 MAX_ANSWER_CHARS = 600
 MAX_RANK_QUESTION_CHARS = 1000
+UNSUPPORTED_MIN_SCORE = 0.85
+"""A typed answer from a unit that shares none of the question's own words (see :func:`supports`)
+is given only when the best unit is at least this likely; otherwise ``ask`` abstains."""
 SPAN_WEIGHT = 0.25
 """How much a span's own fit (label match, nearness to the question's words) counts against the
 re-ranker's order when picking the unit a typed answer comes from."""
@@ -64,6 +67,7 @@ _DONT_KNOW = re.compile(
     re.IGNORECASE,
 )
 _NEGATION = re.compile(r"\b(?:not|no|never|none|nobody|nothing|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
+_ANY_EVENT = re.compile(r"\bwhat (?:happens|happened|comes|came|follows|followed)\b", re.IGNORECASE)
 _NON_EVENT = re.compile(r"^(?:silence|dominant colou?rs?\b.*|no speech)$", re.IGNORECASE)
 _FILLER = frozenset(content_words(
     "do done did make made give given take took show shown see seen say said film movie video clip person people "
@@ -261,8 +265,15 @@ def _next_unit(q: Question, anchor: PackedLine, later: Sequence[PackedLine]) -> 
         pool = [ln for ln in later if ln.end_s <= anchor.start_s + 0.3 and ln.text != anchor.text]
         pool.sort(key=lambda ln: (-ln.end_s, -ln.start_s))
     pool = [ln for ln in pool if not looks_like_instruction(ln.text) and not _NON_EVENT.match(clean_text(ln.kind, ln.text))]
-    # the kinds the question names, else the anchor's own ("the card after the seven of clubs")
-    wanted = [ln for ln in pool if ln.kind in (q.kinds or {anchor.kind})]
+    # the kinds the question names; for "what happens next" any event; else the anchor's own kind
+    # ("which card was called after the seven of clubs")
+    if q.kinds:
+        kinds = set(q.kinds)
+    elif _ANY_EVENT.search(q.text):
+        kinds = {"asr", "audio", "ocr"}
+    else:
+        kinds = {anchor.kind}
+    wanted = [ln for ln in pool if ln.kind in kinds]
     return (wanted or pool or [None])[0]
 
 
@@ -287,6 +298,25 @@ class Composed:
     text: str
     cited: tuple[PackedLine, ...]
     typed: bool  # an answer of the question's type was found (not just the best unit quoted)
+    supported: bool = True  # the unit it came from holds one of the question's own words
+
+
+_GENERIC = frozenset(content_words(
+    "name named many much number amount time people person thing things kind type called call happen happens "
+    "video clip recording film day year"))
+
+
+def supports(q: Question, line: PackedLine) -> bool:
+    """Whether a unit holds at least one of the question's words besides names, numbers and generic
+    words (stems count: "edited" ~ "EDITOR"). An answer of the right type from a unit that shares
+    only a name with the question ("How many people attended the 1961 inauguration?" -> a date
+    card saying 1961) is not evidence for it."""
+    names = set(content_words(" ".join(re.findall(r"\b[A-Z][\w'’]*", q.text.split(" ", 1)[-1]))))
+    key = [w for w in q.words if w not in names and w not in _GENERIC and w not in _AUX and not w[0].isdigit()]
+    have = set(content_words(clean_text(line.kind, line.text)))
+    if not key or len(names & have) >= 2:  # "... calling from New Jersey?" -> "This is Diane in New Jersey."
+        return True
+    return any(w in have or any(len(w) >= 5 and len(h) >= 5 and w[:5] == h[:5] for h in have) for w in key)
 
 
 def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None = None) -> Composed:
@@ -324,7 +354,7 @@ def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None
                 if best_key is None or key > best_key:
                     best, best_key = (s.line, spans[0]), key
         if best is not None:
-            return Composed(f"{best[1].text} {_at(best[0])}", (best[0],), True)
+            return Composed(f"{best[1].text} {_at(best[0])}", (best[0],), True, supports(q, best[0]))
     spans = answer_spans(q, clean_text(top.line.kind, top.line.text), top.line.parts, top.line.kind)
     if spans and top.line.kind == "ocr":  # the value after the label the question names
         return Composed(f"{spans[0].text} {_at(top.line)}", (top.line,), True)
@@ -398,6 +428,8 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
     if not usable or usable[0].score < abstain_threshold:
         return done(ABSTAIN_TEXT, True)
     extracted = compose(q, usable, following)
+    if not extracted.supported and usable[0].score < UNSUPPORTED_MIN_SCORE:
+        return done(ABSTAIN_TEXT, True)
     if backend is None:
         return done(extracted.text, False, extracted.cited)
 

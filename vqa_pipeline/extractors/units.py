@@ -154,15 +154,20 @@ def _text_lines(boxes: Sequence[Box]) -> list[Box]:
 
 
 def _same_block(a: Box, b: Box, align_tol: float = 0.04) -> bool:
-    """Whether line ``b`` (below ``a``) continues ``a``'s block."""
+    """Whether line ``b`` (below ``a``) continues ``a``'s block: close below it, of a similar size,
+    and aligned with it (left, centre or right) or under most of the narrower line."""
     h = max(a.height, b.height)
     gap = b.y0 - a.y1
     if gap > 1.6 * h or gap < -0.5 * min(a.height, b.height):
         return False
     if max(a.height, b.height) > 3.0 * min(a.height, b.height):
         return False
+    overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+    if overlap <= 0:
+        return False
     aligned = (abs(a.x0 - b.x0) <= align_tol or abs(a.cx - b.cx) <= align_tol or abs(a.x1 - b.x1) <= align_tol)
-    return aligned and min(a.x1, b.x1) > max(a.x0, b.x0)
+    # a heading at the top left above a large centred value is one block too
+    return aligned or overlap >= 0.5 * min(a.x1 - a.x0, b.x1 - b.x0)
 
 
 def layout_blocks(boxes: Sequence[Box], max_lines: int = MAX_BLOCK_LINES) -> list[list[str]]:
@@ -253,7 +258,7 @@ class EvidenceUnits(Extractor):
     kind = "units"
     modality = "text"
     model_id = "units-sentences-blocks"
-    version = "1"
+    version = "2"
     requires = ("asr", "ocr", "audio", "visual", "vp_tags")
 
     def fields(self) -> list[pa.Field]:
