@@ -31,6 +31,7 @@ from vqa_pipeline.answer.citations import (
     check_citations,
     citation_of,
     content_words,
+    has_related,
     numbers,
     strip_timecodes,
 )
@@ -216,7 +217,7 @@ def _yes_no_support(q: Question, usable: Sequence[ScoredUnit], top_n: int = 5) -
 
     def cover(s: ScoredUnit) -> int:
         have = set(content_words(s.line.text))
-        return sum(1 for w in key if w in have or any(w[:5] == h[:5] for h in have if len(w) >= 5 and len(h) >= 5))
+        return sum(1 for w in key if has_related(w, have))
 
     return max(head, key=lambda s: (cover(s), s.score))
 
@@ -316,7 +317,7 @@ def supports(q: Question, line: PackedLine) -> bool:
     have = set(content_words(clean_text(line.kind, line.text)))
     if not key or len(names & have) >= 2:  # "... calling from New Jersey?" -> "This is Diane in New Jersey."
         return True
-    return any(w in have or any(len(w) >= 5 and len(h) >= 5 and w[:5] == h[:5] for h in have) for w in key)
+    return any(has_related(w, have) for w in key)
 
 
 def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None = None) -> Composed:

@@ -123,6 +123,23 @@ def content_words(text: str) -> list[str]:
     return out
 
 
+def related(a: str, b: str) -> bool:
+    """Two content words of one family: equal, or sharing a stem of four or more letters that is
+    nearly all of the shorter one (``edit`` ~ ``editor``, ``photo`` ~ ``photography``)."""
+    if a == b:
+        return True
+    n = min(len(a), len(b))
+    k = 0
+    while k < n and a[k] == b[k]:
+        k += 1
+    return k >= 4 and k >= n - 2
+
+
+def has_related(word: str, words) -> bool:
+    """Whether ``words`` holds ``word`` or a word of its family (see :func:`related`)."""
+    return word in words or any(related(word, w) for w in words)
+
+
 def _stem(w: str) -> str:
     for suffix in ("ing", "es", "s", "ed"):
         if len(w) > len(suffix) + 2 and w.endswith(suffix):

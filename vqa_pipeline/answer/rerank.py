@@ -10,8 +10,8 @@ that holds the answer. Every unit of the top windows becomes a candidate with th
 ``rr_bm25``         the same in the BM25 list
 ``rr_other``        the same, best over every other vector column (sound labels, CLIP, ...)
 ``sim``             e5 cosine of the question and ``"<kind word>: <unit text>"``
-``kw``              share of the question's content words found in the unit (a shared stem of
-                    five letters counts: "edited" ~ "EDITOR")
+``kw``              share of the question's content words found in the unit (a word of the same
+                    family counts: "edited" ~ "EDITOR", :func:`~vqa_pipeline.answer.citations.related`)
 ``label``           the unit is a block whose label the question names ("EDITOR / Ana Lima" for
                     "who edited ...?"): how well the label matches
 ``num``             share of the question's numbers found in the unit (0 when it has none)
@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vqa_pipeline.answer.citations import content_words
+from vqa_pipeline.answer.citations import content_words, has_related
 from vqa_pipeline.answer.numbers import number_values
 from vqa_pipeline.answer.pack import PackedLine
 from vqa_pipeline.answer.question import Question
@@ -80,10 +80,6 @@ def ranks_of(fused_ranked: Sequence[tuple[str, float]], lists: Mapping[str, Sequ
         scores.setdefault(w, float(s))
     per = {m: {w: i for i, (w, _) in reversed(list(enumerate(lst)))} for m, lst in lists.items()}
     return Ranks(fused, scores, per)
-
-
-def _same_stem(a: str, b: str, n: int = 5) -> bool:
-    return len(a) >= n and len(b) >= n and a[:n] == b[:n]
 
 
 def _rr(rank: int | None) -> float:
@@ -142,7 +138,7 @@ def unit_features(q: Question, line: PackedLine, ranks: Ranks, sim: float, score
         "rr_bm25": _rr(best(ranks.per_model.get(BM25, {}))),
         "rr_other": max((_rr(r) for r in others), default=0.0),
         "sim": float(sim),
-        "kw": sum(1 for w in qwords if w in uwords or any(_same_stem(w, u) for u in uwords)) / len(qwords)
+        "kw": sum(1 for w in qwords if has_related(w, uwords)) / len(qwords)
         if qwords else 0.0,
         "label": max((m for _, m in labelled_values(q, parts)), default=0.0) if len(parts) > 1 else 0.0,
         "num": len(qnums & number_values(line.text)) / len(qnums) if qnums else 0.0,

@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vqa_pipeline.answer.citations import STOPWORDS, content_words
+from vqa_pipeline.answer.citations import STOPWORDS, content_words, has_related
 from vqa_pipeline.answer.numbers import format_number, normalize_numbers, number_mentions, number_values
 from vqa_pipeline.answer.question import Question
 
@@ -68,16 +68,8 @@ def is_label(part: str) -> bool:
 
 
 def _stem_match(word: str, text: str) -> bool:
-    """Whether a question word appears in ``text`` (shared stem of 4+ letters: edited ~ EDITOR)."""
-    w = word.lower()
-    for t in re.findall(r"[a-z]+", text.lower()):
-        n = min(len(w), len(t))
-        k = 0
-        while k < n and w[k] == t[k]:
-            k += 1
-        if k >= 4 and (k >= min(len(w), len(t)) - 2):
-            return True
-    return False
+    """Whether a question word, or one of its family (edited ~ EDITOR), appears in ``text``."""
+    return has_related(word, set(content_words(text)))
 
 
 def labelled_values(q: Question, parts: Sequence[str]) -> list[tuple[str, float]]:

@@ -148,6 +148,10 @@ def test_a_chat_answer_that_adds_the_checked_span_is_kept(film_db, chat_server):
     assert a.answer == "The film was edited by Ana Lima [4.0-8.0s]." and not a.notice
 
 
-def test_reranked_search_puts_the_card_first(film_db):
-    hits = search("Who edited the film?", k=3, db=film_db, rerank=True)
-    assert hits[0].start < 8.0 and hits[0].end > 4.0
+def test_reranked_search_orders_windows_by_their_best_unit(film_db):
+    hits = search("What is the account number?", k=4, db=film_db, rerank=True)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= x <= 1.0 for x in scores)
+    # the two windows of the account sentence (16-18 s and 18-20 s) share its probability and lead
+    assert {(h.start, h.end) for h in hits[:2]} == {(16.0, 18.0), (18.0, 20.0)}
+    assert scores[0] == scores[1] > scores[2]
