@@ -15,7 +15,7 @@ from vqa_pipeline.orchestration.sensors import build_new_videos_sensor
 PROFILE = os.environ.get("VQA_PROFILE", "lite")
 
 defs = dg.Definitions(
-    assets=[videos, windows, build_extraction_assets(PROFILE), *tuning_assets],
+    assets=[videos, windows, build_extraction_assets(), *tuning_assets],
     jobs=[index_video_job],
     sensors=[build_new_videos_sensor(index_video_job)],
     schedules=[reindex_schedule],

@@ -18,7 +18,7 @@ index_video_job = dg.define_asset_job(
 def stale_partitions(settings: VqaSettings, keys: list[str]) -> list[str]:
     """Partitions whose file changed or whose extractor columns are stale (new model version)."""
     from vqa_pipeline.indexing.extract import stale_extractors
-    from vqa_pipeline.indexing.pipeline import resolve_extractors
+    from vqa_pipeline.extractors.registry import resolve_extractors
 
     store = settings.store()
     videos = store.video_records()

@@ -124,7 +124,7 @@ def test_extractor_assets_materialize_with_metadata(corpus, settings):
     vid = next(k for k, v in scan_sources([corpus], {})[0].items() if v[0].endswith("one.mp4"))
     instance.add_dynamic_partitions("videos", [vid])
     resources = {"settings": settings, "runtime": ExtractionRuntime(use_ray=False)}
-    assets = [videos, windows, build_extraction_assets("lite")]
+    assets = [videos, windows, build_extraction_assets()]
     res = dg.materialize(assets, partition_key=vid, instance=instance, resources=resources)
     mats = materializations(res)
     assert {"asr", "ocr", "audio_events", "visual", "text_embeddings"} <= set(mats)
