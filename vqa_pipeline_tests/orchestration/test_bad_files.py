@@ -41,7 +41,8 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def runs(folder, tmp_path_factory):
     """Sensor tick, then the job for every requested partition: file name -> run result."""
-    settings = VqaSettings(source_dir=str(folder), db_dir=str(tmp_path_factory.mktemp("state") / "lance"))
+    settings = VqaSettings(source_dir=str(folder), db_dir=str(tmp_path_factory.mktemp("state") / "lance"),
+                           profile="lite")
     instance = dg.DagsterInstance.ephemeral()
     tick = build_new_videos_sensor(index_video_job)(
         dg.build_sensor_context(instance=instance, resources={"settings": settings})
