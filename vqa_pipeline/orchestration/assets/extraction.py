@@ -127,20 +127,22 @@ def build_extraction_assets(profiles: Sequence[str] = tuple(PROFILES)) -> dg.Ass
         finally:
             runner.close()
         records = store.extraction_records(vid)
-        skipped = []
+        in_profile = {get_extractor_class(n).group for alts in profile_alternatives(settings.profile) for n in alts}
+        skipped: dict[str, list[str]] = {}
         for g in groups:
             ex = active.get(g.key)
             if g.key not in selected:
                 continue
             if ex is None:
-                skipped.append(g.key)
+                why = "no model available here" if g.group in in_profile else f"not in profile {settings.profile!r}"
+                skipped.setdefault(why, []).append(g.key)
                 continue
             rec = records.get((vid, ex.group))
             yield dg.MaterializeResult(
                 asset_key=g.key, metadata=_metadata(ex, rec, outcome, stale, row.get("n_windows") or 0)
             )
-        if skipped:
-            context.log.info(f"profile {settings.profile!r} has no available extractor for: {', '.join(skipped)}")
+        for why, keys in skipped.items():
+            context.log.info(f"skipped ({why}): {', '.join(keys)}")
         for name, why in missing.items():
             context.log.warning(f"extractor {name} not available: {why}")
         context.log.info(json.dumps(outcome))
