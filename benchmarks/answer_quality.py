@@ -1,11 +1,8 @@
 """Answer quality on a dev set: answer accuracy, citation accuracy, abstention, latency.
 
 For every dev-set question (DESIGN.md format) it calls ``vqa_pipeline.query.ask`` and scores:
-- answer accuracy: the answer contains one of ``answer_any`` (case-insensitive), over answerable questions;
-- citation accuracy: at least one citation is on the right video and relevant to a gold span
-  (DESIGN.md relevance rule), over answerable questions;
-- abstention: share of questions with no answer in the video (``answer_any`` empty) that abstain,
-  and share of answerable questions that abstain wrongly.
+answer accuracy, citation accuracy (per question: at least one citation on the right video and
+relevant to a gold span) and abstention, as defined once in ``vqa_pipeline/tuning/answers.py``.
 Each backend is scored: ``extractive`` (no LLM) and ``local`` (Gemma 3 270M) by default;
 ``--llm-url URL --llm-model NAME`` adds an OpenAI-compatible endpoint.
 
@@ -34,29 +31,17 @@ def load_devset(path: Path) -> list[dict]:
 
 
 def score(items: list[dict], answers: list[dict]) -> dict:
-    from vqa_pipeline.retrieval.metrics import source_matches, span_relevant
+    """The package's definitions (vqa_pipeline.tuning.answers), as this table's numbers."""
+    from vqa_pipeline.tuning.answers import aggregate, score_json
 
-    ans_ok = cit_ok = answerable = absent = absent_abstained = wrong_abstain = 0
-    for item, a in zip(items, answers):
-        if not item["answer_any"]:
-            absent += 1
-            absent_abstained += bool(a["abstained"])
-            continue
-        answerable += 1
-        text = a["answer"].lower()
-        ans_ok += any(g.lower() in text for g in item["answer_any"])
-        wrong_abstain += bool(a["abstained"])
-        cit_ok += any(
-            source_matches(c["source"], item["video"]) and any(span_relevant(c["start"], c["end"], s, e) for s, e in item["relevant"])
-            for c in a["citations"]
-        )
+    agg = aggregate(score_json(a, item) for item, a in zip(items, answers))
     return {
-        "answer_acc": ans_ok / max(answerable, 1),
-        "citation_acc": cit_ok / max(answerable, 1),
-        "abstain_absent": absent_abstained / max(absent, 1),
-        "abstain_wrongly": wrong_abstain / max(answerable, 1),
-        "answerable": answerable,
-        "absent": absent,
+        "answer_acc": agg.answer_accuracy or 0.0,
+        "citation_acc": agg.citation_accuracy or 0.0,
+        "abstain_absent": agg.absent_abstained or 0.0,
+        "abstain_wrongly": agg.abstained_wrongly or 0.0,
+        "answerable": agg.n_answerable,
+        "absent": agg.n_absent,
     }
 
 

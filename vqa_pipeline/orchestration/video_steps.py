@@ -14,9 +14,9 @@ from pathlib import Path
 
 from vqa_pipeline.extractors.base import Extractor
 from vqa_pipeline.indexing import decode_cache
-from vqa_pipeline.indexing.extract import ExtractionRunner
 from vqa_pipeline.indexing.pipeline import Indexer
 from vqa_pipeline.indexing.plan import FilePlan
+from vqa_pipeline.indexing.runners import ExtractionRunner
 from vqa_pipeline.indexing.summary import FileOutcome
 from vqa_pipeline.media.decode import decode
 from vqa_pipeline.media.types import DecodedMedia, MediaError, WindowingOptions

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
+from vqa_pipeline.store.catalog import VideoRefError, resolve_video_id
 from vqa_pipeline.store.schema import EVIDENCE_GROUPS, GROUP_KINDS
 from vqa_pipeline.store.tables import Store, StoreError
 
@@ -13,31 +11,18 @@ _KIND_ORDER = {g: i for i, g in enumerate(EVIDENCE_GROUPS)}
 
 
 def resolve_video(store: Store, ref: str) -> dict:
-    """A video row by id, by the path of an indexed file, or by a unique suffix of one.
+    """The video row ``ref`` names: an id, an indexed file's path, or a unique suffix of one
+    (:func:`vqa_pipeline.store.catalog.match_videos`; every name a video has counts).
 
     Raises:
         StoreError: no video matches, or a suffix matches several.
     """
     videos = store.video_records()
-    if ref in videos:
-        return videos[ref]
-    absolute = os.path.abspath(os.path.expanduser(ref))
-    exact = [v for v in videos.values() if absolute in (v.get("sources") or [])]
-    if exact:
-        return exact[0]
-    suffix = ref if ref.startswith(os.sep) else os.sep + ref.lstrip(os.sep)
-    matches = {
-        v["video_id"]: v
-        for v in videos.values()
-        for s in (v.get("sources") or [])
-        if s.endswith(suffix) or Path(s).name == ref
-    }
-    if len(matches) == 1:
-        return next(iter(matches.values()))
-    if not matches:
-        raise StoreError(f"no indexed video matches {ref!r}")
-    names = ", ".join(sorted(m["source"] for m in matches.values())[:4])
-    raise StoreError(f"{ref!r} matches {len(matches)} videos ({names}); give more of the path or the video id")
+    try:
+        vid = resolve_video_id(ref, {v: r.get("sources") or [r.get("source") or ""] for v, r in videos.items()})
+    except VideoRefError as exc:
+        raise StoreError(str(exc)) from None
+    return videos[vid]
 
 
 def line_groups(store: Store) -> list[str]:
