@@ -128,7 +128,7 @@ class TuningSettings(dg.ConfigurableResource):
         return TuneOptions(trials=self.trials, k=self.k, seed=self.seed, heldout_fraction=self.heldout_fraction,
                            storage=self.optuna_storage)
 
-    def on_unknown(self) -> str:
+    def on_unknown(self) -> Literal["error", "skip"]:
         return "skip" if self.skip_unknown else "error"
 
     def reports_path(self) -> Path:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from vqa_pipeline.orchestration.constants import PATHS_TAG
+from vqa_pipeline.orchestration.constants import PARTITION_NAME, PATHS_TAG
 from vqa_pipeline.orchestration.partitions import video_partitions
 from vqa_pipeline.orchestration.resources import VqaSettings
 from vqa_pipeline.orchestration.source_scan import FolderScan, decode_cursor, encode_cursor, known_files, scan_folder
@@ -49,12 +49,12 @@ def build_new_videos_sensor(job) -> dg.SensorDefinition:
                 context.log.warning(f"{path}: {err}")
         if scan.hashed:
             context.log.info(f"hashed {len(scan.hashed)} new or changed file(s)")
-        existing = set(context.instance.get_dynamic_partitions(video_partitions.name))
+        existing = set(context.instance.get_dynamic_partitions(PARTITION_NAME))
         changes = partition_changes(scan, existing, settings.windowing().tag)
         cursor = encode_cursor(scan)
         if not changes.new and not changes.gone:
             return dg.SensorResult(skip_reason=f"no new or removed files under {root}", cursor=cursor)
-        dyn = []
+        dyn: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
         if changes.new:
             dyn.append(video_partitions.build_add_request(changes.new))
         if changes.gone:

@@ -100,7 +100,8 @@ def fusion_weights(context: dg.AssetExecutionContext, settings: VqaSettings,
     }
     if result.heldout_score is not None:
         metadata[f"heldout_ndcg@{result.k}"] = float(result.heldout_score)
-        metadata[f"default_heldout_ndcg@{result.k}"] = float(result.default_heldout)
+        if result.default_heldout is not None:
+            metadata[f"default_heldout_ndcg@{result.k}"] = float(result.default_heldout)
     for m in models:
         metadata[f"weight/{m}"] = float(eff[m])
     return dg.MaterializeResult(metadata=metadata)
