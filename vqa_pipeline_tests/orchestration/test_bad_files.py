@@ -118,7 +118,7 @@ def test_a_good_file_beside_bad_ones_is_indexed(runs, folder):
     assert mats["windows"]["rows"].value == 1 and mats["windows"]["decoded_now"].value is True
     assert mats["videos"]["status"].value == "probed" and mats["videos"]["error"].value == ""
     # The lite profile's groups, each written; the full profile's groups are skipped, not materialized.
-    assert {"asr", "ocr", "audio_events", "visual", "text_embeddings"} <= set(mats)
+    assert {"asr", "ocr", "audio_events", "visual", "text_embeddings", "evidence_units"} <= set(mats)
     assert not {"clip", "clap", "videoprism", "vp_tags"} & set(mats)
     assert all(mats[k]["status"].value in ("ok", "empty") for k in ("asr", "ocr", "visual", "text_embeddings"))
     assert Store(settings.db_dir).get_video(vid)["status"] == "indexed"
