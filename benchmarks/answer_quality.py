@@ -5,10 +5,14 @@ answer accuracy, citation accuracy (per question: at least one citation on the r
 relevant to a gold span) and abstention, as defined once in ``vqa_pipeline/tuning/answers.py``.
 Each backend is scored: ``extractive`` (no LLM) and ``local`` (Gemma 3 270M) by default;
 ``--llm-url URL --llm-model NAME`` adds an OpenAI-compatible endpoint.
+A question's kind comes from its optional ``kind`` key, else from the ``--kinds`` sidecar. When the dev
+set's lines carry a ``split`` key (data/real), the tables are repeated per split; ``--split NAME`` asks
+only that split's questions.
 
 Usage:
     .venv/bin/vqa index data/sample --db /tmp/vqa-sample          # once
     .venv/bin/python benchmarks/answer_quality.py --db /tmp/vqa-sample [--devset data/sample/devset.jsonl]
+    .venv/bin/python benchmarks/answer_quality.py --db /tmp/realdb --devset data/real/devset.jsonl [--split heldout]
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ def main() -> None:
     ap.add_argument("--devset", type=Path, default=SAMPLE / "devset.jsonl")
     ap.add_argument("--kinds", type=Path, default=SAMPLE / "devset_kinds.json",
                     help="optional id -> kind map for a per-kind breakdown")
+    ap.add_argument("--split", help="only the questions whose 'split' key is this (e.g. heldout, dev)")
     ap.add_argument("--backends", default="extractive,local")
     ap.add_argument("--llm-url")
     ap.add_argument("--llm-model")
@@ -60,12 +65,22 @@ def main() -> None:
     from vqa_pipeline.query import ask
 
     items = load_devset(args.devset)
+    if args.split:
+        items = [item for item in items if item.get("split") == args.split]
+        if not items:
+            ap.error(f"no question has split {args.split!r}")
     kinds = json.loads(args.kinds.read_text()) if args.kinds and args.kinds.exists() else {}
+    kinds = {item["id"]: item.get("kind") or kinds.get(item["id"], "?") for item in items}
+    subsets = {"all": list(range(len(items)))}
+    for split in sorted({item["split"] for item in items if "split" in item}):
+        subsets[split] = [i for i, item in enumerate(items) if item.get("split") == split]
+    if len(subsets) == 2:  # one split only: "all" says it already
+        subsets = {"all": subsets["all"]}
     backends = [b for b in args.backends.split(",") if b]
     if args.llm_url:
         backends.append("endpoint")
-    rows = ["| backend | answer acc. | citation acc. | abstains when absent | abstains wrongly | p50 s | p95 s |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| backend | questions | answer acc. | citation acc. | abstains when absent | abstains wrongly | p50 s | p95 s |",
+            "|---|---|---|---|---|---|---|---|"]
     per_kind_rows = []
     for backend in backends:
         kw = {"extractive_only": True} if backend == "extractive" else {}
@@ -80,20 +95,23 @@ def main() -> None:
             answers.append(a)
             print(f"\r{backend}: {i}/{len(items)}", end="", file=sys.stderr)
         print(file=sys.stderr)
-        s = score(items, answers)
-        times.sort()
-        p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
-        rows.append(f"| {backend} | {s['answer_acc']:.2f} | {s['citation_acc']:.2f} | {s['abstain_absent']:.2f} "
-                    f"({s['absent']} q.) | {s['abstain_wrongly']:.2f} | {statistics.median(times):.2f} | {p95:.2f} |")
-        if kinds:
-            groups = defaultdict(list)
-            for item, a in zip(items, answers):
-                groups[kinds.get(item["id"], "?")].append((item, a))
-            for kind, pairs in sorted(groups.items()):
-                ks = score([p[0] for p in pairs], [p[1] for p in pairs])
-                shown = (f"{ks['abstain_absent']:.2f} abstain" if kind == "absent"
-                         else f"{ks['answer_acc']:.2f} / {ks['citation_acc']:.2f}")
-                per_kind_rows.append(f"| {backend} | {kind} | {len(pairs)} | {shown} |")
+        for subset, idx in subsets.items():
+            sub_items, sub_answers = [items[i] for i in idx], [answers[i] for i in idx]
+            sub_times = sorted(times[i] for i in idx)
+            s = score(sub_items, sub_answers)
+            p95 = sub_times[min(len(sub_times) - 1, int(round(0.95 * (len(sub_times) - 1))))]
+            name = backend if len(subsets) == 1 else f"{backend} ({subset})"
+            rows.append(f"| {name} | {len(idx)} | {s['answer_acc']:.2f} | {s['citation_acc']:.2f} | {s['abstain_absent']:.2f} "
+                        f"({s['absent']} q.) | {s['abstain_wrongly']:.2f} | {statistics.median(sub_times):.2f} | {p95:.2f} |")
+            if set(kinds.values()) != {"?"}:
+                groups = defaultdict(list)
+                for item, a in zip(sub_items, sub_answers):
+                    groups[kinds[item["id"]]].append((item, a))
+                for kind, pairs in sorted(groups.items()):
+                    ks = score([p[0] for p in pairs], [p[1] for p in pairs])
+                    shown = (f"{ks['abstain_absent']:.2f} abstain" if kind == "absent"
+                             else f"{ks['answer_acc']:.2f} / {ks['citation_acc']:.2f}")
+                    per_kind_rows.append(f"| {name} | {kind} | {len(pairs)} | {shown} |")
         if args.out:
             with open(args.out, "a") as f:
                 for item, a in zip(items, answers):

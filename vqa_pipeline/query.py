@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vqa_pipeline.answer.ask import DEFAULT_ABSTAIN_THRESHOLD, FOLLOW_WINDOW_S, answer_question, rank_units
+from vqa_pipeline.answer.ask import FOLLOW_WINDOW_S, answer_question, rank_units
 from vqa_pipeline.answer.llm import LLMBackend, make_backend
 from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, merge_duplicates, row_lines, row_units
 from vqa_pipeline.answer.rerank import load_reranker, ranks_of, reranker_tags
@@ -99,6 +99,8 @@ def _check_question(question: str) -> str:
     return question
 
 
+VIDEO_ROWS = 2000
+"""The most windows read for a "first / last ..." question (the first 66 minutes of 2 s windows)."""
 RERANK_WINDOWS = 30
 """Windows whose units are re-ranked for an answer (and for ``search(..., rerank=True)``)."""
 
@@ -160,8 +162,11 @@ def _reranked(question: str, r: Retrieved):
 def _following(r: Retrieved):
     """Units of the same video around a unit (for "what happens after X")."""
 
-    def around(line):
-        rows = fetch_span(r.table, line.video_id, line.start_s - FOLLOW_WINDOW_S, line.end_s + FOLLOW_WINDOW_S)
+    def around(line, whole: bool = False):
+        if whole:
+            rows = fetch_span(r.table, line.video_id, 0.0, 1e12, limit=VIDEO_ROWS)
+        else:
+            rows = fetch_span(r.table, line.video_id, line.start_s - FOLLOW_WINDOW_S, line.end_s + FOLLOW_WINDOW_S)
         return merge_duplicates([u for row in rows for u in row_units(row, 99.0)])
 
     return around
@@ -227,7 +232,7 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
         llm_url: str | None = None, llm_model: str | None = None, *,
         fusion: FusionConfig | str | Path | None = None, backend: LLMBackend | None = None,
         extractive_only: bool = False, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
-        abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD) -> Answer:
+        abstain_threshold: float | None = None) -> Answer:
     """Answer ``question`` from the indexed evidence, with timecode citations.
 
     Args:
@@ -236,7 +241,8 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
         backend: an explicit backend (overrides ``llm_url``).
         extractive_only: skip the LLM; quote the best evidence lines.
         budget_tokens: budget of the evidence reported with the answer.
-        abstain_threshold: re-ranker probability of the best unit under which the answer abstains.
+        abstain_threshold: re-ranker probability of the best unit under which the answer abstains
+            (default: the re-ranker's calibrated threshold).
 
     The units (whole sentences, on-screen blocks, sound lines) of the best ``max(30, 3k)`` windows
     are re-ranked for the question and the answer is picked from the best of them.

@@ -39,17 +39,20 @@ from vqa_pipeline.answer.numbers import number_values
 from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, EvidencePack, PackedLine, format_timecode, merge_duplicates
 from vqa_pipeline.answer.prompt import build_prompt, clip, looks_like_instruction
 from vqa_pipeline.answer.question import Question, analyze
-from vqa_pipeline.answer.rerank import Ranks, Reranker, default_reranker, unit_features
+from vqa_pipeline.answer.rerank import Ranks, Reranker, candidate_features, default_reranker
 from vqa_pipeline.answer.spans import answer_spans, is_label, parts_of
 from vqa_pipeline.answer.types import Answer, AnswerOptions
 from vqa_pipeline.evidence import clean_text, kind_word
 
 DEFAULT_ABSTAIN_THRESHOLD = 0.2
-"""Re-ranker probability of the best unit under which ``ask`` abstains (calibrated on the dev sets:
-see docs/benchmarks.md, "Answer quality")."""
+"""Best-unit probability under which ``ask`` abstains when the re-ranker carries no calibrated
+threshold of its own (a trained re-ranker does: ``vqa tune`` calibrates it on the dev split)."""
 SMALL_MODEL_LINES = 3
 MAX_ANSWER_CHARS = 600
 MAX_RANK_QUESTION_CHARS = 1000
+SPAN_WEIGHT = 0.25
+"""How much a span's own fit (label match, nearness to the question's words) counts against the
+re-ranker's order when picking the unit a typed answer comes from."""
 FOLLOW_WINDOW_S = 30.0
 """How far after an "after X" anchor the next event is looked for."""
 
@@ -70,6 +73,10 @@ _AUX = frozenset("is are was were do does did can could will would should has ha
 
 def says_dont_know(text: str) -> bool:
     return bool(_DONT_KNOW.search(text))
+
+
+Context = Callable[..., Sequence[PackedLine]]
+"""``context(unit, whole=False)``: units of the unit's video around it (or all of them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +132,8 @@ def rank_units(q: Question, lines: Sequence[PackedLine], ranks: Ranks, reranker:
         return []
     qv = np.asarray(question_vector if question_vector is not None else _question_vector(q.text), np.float32).ravel()
     sims = embed_units(lines) @ qv
-    scores = [s for w, s in ranks.fused_score.items()]
-    span = (min(scores), max(scores)) if scores else (0.0, 1.0)
-    out = []
-    for ln, sim in zip(lines, sims):
-        f = unit_features(q, ln, ranks, float(sim), span)
-        out.append(ScoredUnit(ln, reranker.score(f), f, looks_like_instruction(ln.text)))
+    out = [ScoredUnit(ln, reranker.score(f), f, looks_like_instruction(ln.text))
+           for ln, f in zip(lines, candidate_features(q, lines, ranks, sims))]
     order = sorted(range(len(out)), key=lambda i: -out[i].score)
     return [out[i] for i in order]
 
@@ -200,19 +203,53 @@ def yes_or_no(q: Question, line: PackedLine) -> str:
     return "Yes" if coverage >= 0.75 and same_polarity else "No"
 
 
-def _anchor_unit(q: Question, ranked: Sequence[ScoredUnit]) -> ScoredUnit | None:
-    """The candidate that best matches the "after X" phrase (keywords of X, then the re-ranker)."""
+def _yes_no_support(q: Question, usable: Sequence[ScoredUnit], top_n: int = 5) -> ScoredUnit:
+    """The unit a yes/no question is about: among the best units, the one holding most of the
+    question's words other than names (names mostly say which recording: "the Kestrel Museum")."""
+    head = usable[:top_n]
+    names = set(content_words(" ".join(re.findall(r"\b[A-Z][\w'’]*", q.text.split(" ", 1)[-1]))))
+    key = [w for w in q.words if w not in _AUX and w not in names] or [w for w in q.words if w not in _AUX]
+
+    def cover(s: ScoredUnit) -> int:
+        have = set(content_words(s.line.text))
+        return sum(1 for w in key if w in have or any(w[:5] == h[:5] for h in have if len(w) >= 5 and len(h) >= 5))
+
+    return max(head, key=lambda s: (cover(s), s.score))
+
+
+def _anchor_unit(q: Question, ranked: Sequence[ScoredUnit], top_n: int = 15) -> ScoredUnit | None:
+    """The candidate that best matches the "after X" phrase: the words of X first, then the rest of
+    the question's words (which name the video: "what did Diane hear before ..."), then the re-ranker."""
     anchor_words = set(content_words(q.anchor)) or set(q.words)
+    other = set(q.words) - anchor_words
     best, best_key = None, None
-    for s in ranked:
+    for s in ranked[:top_n]:
         if s.flagged:
             continue
         have = set(content_words(s.line.text)) | set(content_words(kind_word(s.line.kind)))
-        overlap = len(anchor_words & have) / max(len(anchor_words), 1)
-        key = (overlap, s.features.get("sim", 0.0), s.score)
+        overlap = len(anchor_words & have) / max(len(anchor_words), 1) + 0.5 * len(other & have) / max(len(other), 1)
+        key = (round(overlap, 3), s.score)
         if best_key is None or key > best_key:
             best, best_key = s, key
     return best
+
+
+def _nth_unit(q: Question, top: PackedLine, pool: Sequence[PackedLine]) -> PackedLine | None:
+    """For "first / second / last ..." questions: that unit, in time order, of the best unit's video
+    and kind (or the kinds the question names); units that only restate the question are skipped."""
+    has_speech = any(ln.video_id == top.video_id and ln.kind == "asr" for ln in pool)
+    kinds = set(q.kinds) or ({"asr"} if has_speech else {top.kind})
+    qwords = set(q.words)
+    units = sorted({(ln.start_s, ln.end_s, ln.text): ln for ln in pool
+                    if ln.video_id == top.video_id and ln.kind in kinds and not looks_like_instruction(ln.text)
+                    and not _NON_EVENT.match(clean_text(ln.kind, ln.text))}.values(), key=lambda ln: (ln.start_s, ln.end_s))
+    units = [ln for ln in units if set(content_words(ln.text)) - qwords]
+    if not units:
+        return None
+    index = {"first": 0, "second": 1, "third": 2, "last": -1, "final": -1}.get(q.ordinal)
+    if index is None or (index >= 0 and index >= len(units)):
+        return None
+    return units[index]
 
 
 def _next_unit(q: Question, anchor: PackedLine, later: Sequence[PackedLine]) -> PackedLine | None:
@@ -224,8 +261,25 @@ def _next_unit(q: Question, anchor: PackedLine, later: Sequence[PackedLine]) -> 
         pool = [ln for ln in later if ln.end_s <= anchor.start_s + 0.3 and ln.text != anchor.text]
         pool.sort(key=lambda ln: (-ln.end_s, -ln.start_s))
     pool = [ln for ln in pool if not looks_like_instruction(ln.text) and not _NON_EVENT.match(clean_text(ln.kind, ln.text))]
-    wanted = [ln for ln in pool if ln.kind in q.kinds] if q.kinds else [ln for ln in pool if ln.kind in ("asr", "audio", "ocr")]
+    # the kinds the question names, else the anchor's own ("the card after the seven of clubs")
+    wanted = [ln for ln in pool if ln.kind in (q.kinds or {anchor.kind})]
     return (wanted or pool or [None])[0]
+
+
+def _named_part(q: Question, line: PackedLine) -> str | None:
+    """In an on-screen block, the one line that holds the question's words and more (``Chapter 1``
+    of ``Sense and Sensibility / Chapter 1 / Jane Austen`` for "which chapter ...?")."""
+    parts = parts_of(line.text, line.parts) if line.kind == "ocr" else []
+    if len(parts) < 2:
+        return None
+    qwords = set(q.words)
+    scored = []
+    for p in parts:
+        have = set(content_words(p))
+        hit = len(have & qwords)
+        if hit and have - qwords:
+            scored.append((hit, -len(p), p))
+    return max(scored)[2] if scored else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,8 +289,7 @@ class Composed:
     typed: bool  # an answer of the question's type was found (not just the best unit quoted)
 
 
-def compose(q: Question, ranked: Sequence[ScoredUnit],
-            following: Callable[[PackedLine], Sequence[PackedLine]] | None = None) -> Composed:
+def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None = None) -> Composed:
     """The extractive answer: the words of the question's type from the best units."""
     usable = [s for s in ranked if not s.flagged]
     top = usable[0]
@@ -249,19 +302,35 @@ def compose(q: Question, ranked: Sequence[ScoredUnit],
             if nxt is not None:
                 return Composed(f"{clean_text(nxt.kind, nxt.text)} {_at(nxt)}", (nxt,), True)
     if q.answer_type == "yes_no":
-        return Composed(f"{yes_or_no(q, top.line)} {_at(top.line)}", (top.line,), True)
+        support = _yes_no_support(q, usable)
+        return Composed(f"{yes_or_no(q, support.line)} {_at(support.line)}", (support.line,), True)
+    if q.ordinal and q.answer_type in ("text", "name", "number") and following is not None:
+        nth = _nth_unit(q, top.line, following(top.line, whole=True))
+        if nth is not None:
+            spans = answer_spans(q, clean_text(nth.kind, nth.text), nth.parts, nth.kind)
+            text = spans[0].text if spans and q.answer_type != "text" else clean_text(nth.kind, nth.text)
+            return Composed(f"{text} {_at(nth)}", (nth,), True)
     if q.answer_type not in ("text", "time", "next", "previous"):
-        # The first well-ranked unit that holds an answer of the type; its best span.
+        # Among the well-ranked units holding an answer of the type, the best unit-and-span pair:
+        # a value under the label the question names, a number next to the question's words.
         floor = 0.3 * top.score
-        for s in usable[:8]:
+        best, best_key = None, None
+        for rank, s in enumerate(usable[:6]):
             if s.score < floor:
                 break
             spans = answer_spans(q, clean_text(s.line.kind, s.line.text), s.line.parts, s.line.kind)
             if spans:
-                return Composed(f"{spans[0].text} {_at(s.line)}", (s.line,), True)
+                key = s.score / top.score + SPAN_WEIGHT * min(spans[0].score, 4.0) - 0.05 * rank
+                if best_key is None or key > best_key:
+                    best, best_key = (s.line, spans[0]), key
+        if best is not None:
+            return Composed(f"{best[1].text} {_at(best[0])}", (best[0],), True)
     spans = answer_spans(q, clean_text(top.line.kind, top.line.text), top.line.parts, top.line.kind)
     if spans and top.line.kind == "ocr":  # the value after the label the question names
         return Composed(f"{spans[0].text} {_at(top.line)}", (top.line,), True)
+    part = _named_part(q, top.line)
+    if part:
+        return Composed(f"{part} {_at(top.line)}", (top.line,), False)
     return Composed(f"{clean_text(top.line.kind, top.line.text)} {_at(top.line)}", (top.line,), False)
 
 
@@ -282,9 +351,9 @@ def _time_order(lines: Sequence[PackedLine]) -> list[PackedLine]:
 
 def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePack, backend: LLMBackend | None, *,
                     ranks: Ranks | None = None, reranker: Reranker | None = None,
-                    abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD,
+                    abstain_threshold: float | None = None,
                     question_vector: np.ndarray | None = None,
-                    following: Callable[[PackedLine], Sequence[PackedLine]] | None = None,
+                    following: Context | None = None,
                     extra_notice: str | None = None, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> Answer:
     """Answer ``question`` from candidate units with ``backend`` (``None``: extractive only).
 
@@ -294,20 +363,25 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
         backend: the LLM, or ``None`` for an extractive answer.
         ranks: where the candidates' windows ranked (default: from the lines' priorities).
         reranker: the unit re-ranker (default: the packaged one).
-        abstain_threshold: see :data:`DEFAULT_ABSTAIN_THRESHOLD`.
+        abstain_threshold: best-unit probability under which to abstain (default: the re-ranker's
+            calibrated one, else :data:`DEFAULT_ABSTAIN_THRESHOLD`).
         question_vector: the question's e5 query embedding, if already computed.
-        following: units of the same video after/before a given unit (for "what happens after X").
+        following: units of the same video around a given unit (for "what happens after X"), or
+            of the whole video with ``whole=True`` (for "the first ...").
         extra_notice: a remark to carry into the answer's notice (e.g. a fusion-config warning).
         budget_tokens: the reported evidence pack's budget.
     """
+    reranker = reranker or default_reranker()
+    if abstain_threshold is None:
+        abstain_threshold = (reranker.abstain_threshold if reranker.abstain_threshold is not None
+                             else DEFAULT_ABSTAIN_THRESHOLD)
     lines = list(candidates.lines if isinstance(candidates, EvidencePack) else candidates)
     lines = merge_duplicates(lines)
     lines.sort(key=lambda ln: (ln.priority, ln.start_s))
     options = AnswerOptions(backend.name if backend else "extractive", abstain_threshold, budget_tokens)
     notices = [extra_notice] if extra_notice else []
     q = analyze(clip(question, MAX_RANK_QUESTION_CHARS))
-    ranked = rank_units(q, lines, ranks or ranks_from_priorities(lines), reranker or default_reranker(),
-                        question_vector)
+    ranked = rank_units(q, lines, ranks or ranks_from_priorities(lines), reranker, question_vector)
     pack = pack_units(ranked, budget_tokens)
     evidence = tuple(pack.strings())
 

@@ -108,6 +108,11 @@ def _words_value(tokens: list[str]) -> str | None:
     value = _cardinal(tokens)
     if value is not None:
         return str(value)
+    # clock times: "nine thirty" -> 9:30, "eleven forty-five" -> 11:45
+    if len(tokens) in (2, 3) and tokens[0] in _UNITS and 1 <= _UNITS[tokens[0]] <= 12:
+        rest = _cardinal(tokens[1:])
+        if rest is not None and 10 <= rest < 60 and (tokens[1] in _TENS or tokens[1] in ("ten", "fifteen")):
+            return f"{_UNITS[tokens[0]]}:{rest:02d}"
     # years and the like: "nineteen eighty four" -> 1984, "twenty twenty four" -> 2024
     for cut in range(1, len(tokens)):
         a, b = _cardinal(tokens[:cut]), _cardinal(tokens[cut:])
@@ -144,7 +149,20 @@ def normalize_numbers(text: str) -> str:
                            else f"{m.group(2)}{m.group(3)}", text)
     text = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), text)
     text = _ORDINAL_SUFFIX.sub(r"\1", text)
-    return _NUMBER_WORD.sub(_replace_words, text)
+    text = _NUMBER_WORD.sub(_replace_words, text)
+    return _CLOCK_PHRASE.sub(_clock_phrase, text)
+
+
+_CLOCK_PHRASE = re.compile(r"\b(half|quarter) (past|to) (\d{1,2})\b|\b(\d{1,2}) o'?clock\b", re.IGNORECASE)
+
+
+def _clock_phrase(m: re.Match) -> str:
+    if m.group(4):
+        return f"{int(m.group(4))}:00"
+    hour = int(m.group(3))
+    if m.group(1).lower() == "half":
+        return f"{hour}:30" if m.group(2).lower() == "past" else f"{(hour - 1) or 12}:30"
+    return f"{hour}:15" if m.group(2).lower() == "past" else f"{(hour - 1) or 12}:45"
 
 
 @dataclass(frozen=True, slots=True)

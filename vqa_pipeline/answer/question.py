@@ -49,6 +49,9 @@ _KIND_CUES: dict[str, tuple[str, ...]] = {
     ),
 }
 _KIND_RES = {k: re.compile("|".join(v), re.IGNORECASE) for k, v in _KIND_CUES.items()}
+_STRONG_OCR = re.compile(r"\b(?:written|shown|on[- ]screen|slides?|typed|banner|sign|caption|card|logo|poster|"
+                         r"board|label|displayed|terminal)\b", re.IGNORECASE)
+_CONTRACTIONS = re.compile(r"\b(what|who|where|when|which|how|that|it|there)['’]s\b", re.IGNORECASE)
 _SPOKEN_OVERRIDES = re.compile(r"\b(?:say|said|says|mention|tell|told|spoken|announce)", re.IGNORECASE)
 
 _YES_NO = re.compile(
@@ -56,6 +59,7 @@ _YES_NO = re.compile(
     r"didn't|does|am)\b", re.IGNORECASE)
 _WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
 
+_WHO = re.compile(r"^\s*(?:who|whom|whose)\b", re.IGNORECASE)
 _TYPE_RULES: tuple[tuple[str, re.Pattern], ...] = (
     ("url", re.compile(r"\b(?:which|what) (?:web ?site|website|url|web address|domain|site)\b|\burl\b|"
                        r"\bweb ?address\b|\bwebsite\b", re.IGNORECASE)),
@@ -67,10 +71,12 @@ _TYPE_RULES: tuple[tuple[str, re.Pattern], ...] = (
                         re.IGNORECASE)),
     ("number", re.compile(
         r"\bhow much\b|\bhow long\b|\bhow old\b|\bhow far\b|\bhow fast\b|\bhow high\b|\bhow hot\b|\bhow big\b|"
+        r"\bhow full\b|\bhow heavy\b|\bhow deep\b|\bhow wide\b|\bhow tall\b|\bhow cold\b|\bhow warm\b|"
         r"\bwhat (?:is |was |are |were )?(?:the )?(?:[\w'’]+ ){0,2}(?:number|price|cost|temperature|percentage|percent|year|"
         r"total|score|amount|extension|code|pin|platform|gate|room|page|speed|distance|weight|height|age|rate|"
-        r"fee|figure|revenue|budget|salary|dose|capacity|size|version|channel|floor|seat|flight|bus|line|track|time)\b|"
-        r"\bwhich (?:number|platform|gate|room|page|year|extension|floor|channel|track|version|seat|flight|bus|line)\b|"
+        r"fee|figure|revenue|budget|salary|dose|capacity|size|version|channel|floor|seat|flight|bus|track|time)\b|"
+        r"\bwhich (?:number|platform|gate|room|page|year|extension|floor|channel|track|version|seat|flight|bus)\b|"
+        r"\bwhich [\w'’]+ number\b|"
         r"\bwhat time\b|\bwhat digits?\b|\bwhich digits?\b|\bpress\b", re.IGNORECASE)),
     ("name", re.compile(r"^\s*who\b|\bwho(?:se|m)?\b|\bwhat (?:is|was) (?:the |his |her |their )?name\b|"
                         r"\bwhich (?:person|speaker|company|brand|team|city|country|organi[sz]ation)\b|\bnamed\b|"
@@ -120,10 +126,13 @@ def _clean_anchor(x: str) -> str:
 def analyze(question: str) -> Question:
     """Kind, answer type and order of ``question`` (never raises; odd input gives ``text``)."""
     text = " ".join(str(question).split())
+    text = _CONTRACTIONS.sub(lambda m: m.group(1) + " is", text)
     kinds = {k for k, rx in _KIND_RES.items() if rx.search(text)}
-    if "ocr" in kinds and "asr" in kinds and _SPOKEN_OVERRIDES.search(text) and not re.search(
-            r"\b(?:written|shown|on[- ]screen|slide|typed)\b", text, re.IGNORECASE):
-        kinds.discard("ocr")  # "what does the narrator say the title is" is about speech
+    if "ocr" in kinds and "asr" in kinds:
+        if _STRONG_OCR.search(text):
+            kinds.discard("asr")  # "what does the sign say" is about on-screen text
+        elif _SPOKEN_OVERRIDES.search(text):
+            kinds.discard("ocr")  # "what does the narrator say the title is" is about speech
     answer_type = "text"
     anchor = ""
     if _YES_NO.match(text) and not _WH.search(text.split(",")[0]):
@@ -134,6 +143,8 @@ def analyze(question: str) -> Question:
             m = after or before
             answer_type = "next" if m is after else "previous"
             anchor = _clean_anchor(m.group("x"))
+        elif _WHO.match(text):
+            answer_type = "name"
         else:
             for name, rx in _TYPE_RULES:
                 if rx.search(text):
@@ -143,7 +154,7 @@ def analyze(question: str) -> Question:
     m = _FIRST_LAST.search(text)
     if m and answer_type in ("text", "name", "number", "next", "previous"):
         ordinal = m.group(0).lower()
-    if answer_type == "command" or answer_type == "url":
+    if answer_type == "command":
         kinds.add("ocr")
     measure = bool(re.search(r"\bhow (?:long|much|far|fast|heavy|big)\b|\b(?:cost|price|fee|duration)\b", text, re.I))
     return Question(text, frozenset(kinds), answer_type, anchor, tuple(content_words(text)), ordinal, measure)

@@ -20,6 +20,9 @@ that holds the answer. Every unit of the top windows becomes a candidate with th
 ``kind_mismatch``   it names one and the unit is of another kind
 ``type_match``      the unit holds an answer of the question's type (a number not in the
                     question, a name, a URL, a command); 1 for untyped questions
+``video_rr``        1 / (1 + best fused rank of any window of the unit's video)
+``video_kw``        share of the question's content words found anywhere in that video's
+                    candidates (which recording the question is about: "Northwind", "Diane")
 ``asr`` ... ``visual``  one-hot unit kind
 ``log_len``         log(1 + characters) / 6
 ==================  ==========================================================================
@@ -54,7 +57,7 @@ log = logging.getLogger(__name__)
 
 FEATURES: tuple[str, ...] = (
     "fused_rr", "fused_score", "rr_text", "rr_bm25", "rr_other", "sim", "kw", "label", "num", "kind_match",
-    "kind_mismatch", "type_match", *KINDS, "log_len",
+    "kind_mismatch", "type_match", "video_rr", "video_kw", *KINDS, "log_len",
 )
 RERANKER_FILE = "reranker.json"
 TEXT_COLUMN = "emb_text"
@@ -87,7 +90,35 @@ def _rr(rank: int | None) -> float:
     return 0.0 if rank is None else 1.0 / (1.0 + rank)
 
 
-def unit_features(q: Question, line: PackedLine, ranks: Ranks, sim: float, score_range: tuple[float, float]) -> dict[str, float]:
+@dataclass(frozen=True, slots=True)
+class VideoContext:
+    """Per video among the candidates: its best fused rank and the words of its units."""
+
+    best_rank: Mapping[str, int]
+    words: Mapping[str, frozenset[str]]
+
+
+def video_context(lines: Sequence[PackedLine], ranks: Ranks) -> VideoContext:
+    best: dict[str, int] = {}
+    words: dict[str, set[str]] = {}
+    for ln in lines:
+        for w in ln.window_ids:
+            if w in ranks.fused:
+                best[ln.video_id] = min(best.get(ln.video_id, 10**6), ranks.fused[w])
+        words.setdefault(ln.video_id, set()).update(content_words(ln.text))
+    return VideoContext(best, {v: frozenset(ws) for v, ws in words.items()})
+
+
+def candidate_features(q: Question, lines: Sequence[PackedLine], ranks: Ranks, sims: Sequence[float]) -> list[dict[str, float]]:
+    """Feature dicts of every candidate unit of one question."""
+    scores = list(ranks.fused_score.values())
+    span = (min(scores), max(scores)) if scores else (0.0, 1.0)
+    ctx = video_context(lines, ranks)
+    return [unit_features(q, ln, ranks, float(sim), span, ctx) for ln, sim in zip(lines, sims)]
+
+
+def unit_features(q: Question, line: PackedLine, ranks: Ranks, sim: float, score_range: tuple[float, float],
+                  videos: VideoContext | None = None) -> dict[str, float]:
     """The feature values of one candidate unit (see the module docstring)."""
     wins = line.window_ids
 
@@ -118,6 +149,9 @@ def unit_features(q: Question, line: PackedLine, ranks: Ranks, sim: float, score
         "kind_match": float(bool(q.kinds) and line.kind in q.kinds),
         "kind_mismatch": float(bool(q.kinds) and line.kind not in q.kinds),
         "type_match": float(has_answer_type(q, text, line.parts, line.kind)),
+        "video_rr": _rr(videos.best_rank.get(line.video_id)) if videos else _rr(fused),
+        "video_kw": (sum(1 for w in qwords if w in videos.words.get(line.video_id, ())) / len(qwords)
+                     if videos and qwords else 0.0),
         "log_len": math.log1p(len(line.text)) / 6.0,
     }
     for k in KINDS:
@@ -134,12 +168,15 @@ class Reranker:
         bias: intercept.
         model_tags: ``{component: tag}`` the model was trained with (stale when they differ).
         info: how it was trained (questions, examples, held-out scores).
+        abstain_threshold: best-unit probability under which ``ask`` abstains, calibrated on the
+            dev split with this model (``None``: the answer step's default).
     """
 
     weights: Mapping[str, float]
     bias: float = 0.0
     model_tags: Mapping[str, str] = field(default_factory=dict)
     info: Mapping[str, object] = field(default_factory=dict)
+    abstain_threshold: float | None = None
 
     def score(self, features: Mapping[str, float]) -> float:
         """Probability that the unit is relevant."""
@@ -148,7 +185,8 @@ class Reranker:
 
     def to_dict(self) -> dict:
         return {"features": list(FEATURES), "weights": dict(self.weights), "bias": self.bias,
-                "model_tags": dict(self.model_tags), "info": dict(self.info)}
+                "model_tags": dict(self.model_tags), "info": dict(self.info),
+                "abstain_threshold": self.abstain_threshold}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Reranker:
@@ -157,7 +195,11 @@ class Reranker:
         weights = {str(k): float(v) for k, v in data["weights"].items()}
         if any(not math.isfinite(v) for v in weights.values()):
             raise ValueError("re-ranker weights must be finite numbers")
-        return cls(weights, float(data.get("bias", 0.0)), dict(data.get("model_tags") or {}), dict(data.get("info") or {}))
+        threshold = data.get("abstain_threshold")
+        if threshold is not None and not (isinstance(threshold, (int, float)) and 0.0 <= float(threshold) <= 1.0):
+            raise ValueError("abstain_threshold must be a probability")
+        return cls(weights, float(data.get("bias", 0.0)), dict(data.get("model_tags") or {}), dict(data.get("info") or {}),
+                   None if threshold is None else float(threshold))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -31,7 +31,7 @@ from vqa_pipeline.answer.question import Question
 
 URL = re.compile(r"\b(?:https?://)?(?:www\.)?[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|org|net|edu|gov|io|"
                  r"co|uk|de|fr|nl|eu|info|dev|app|ai|tv|me|us|ca|au)\b(?:/[^\s]*)?", re.IGNORECASE)
-_PROMPT = re.compile(r"^\s*(?:[\w.-]+@[\w.-]+(?::[~\w/.-]*)?)?\s*[$#%>]\s+(?P<cmd>\S.*)$")
+_PROMPT = re.compile(r"^\s*(?:\([\w.-]+\)\s*)?(?:[\w.-]+@[\w.-]+)?(?::?[~\w/.-]*)?\s*[$#%>]\s+(?P<cmd>\S.*)$")
 COMMANDS = frozenset(
     "ls cd cp mv rm mkdir cat echo grep find git pip python python3 npm node docker make curl wget sudo apt "
     "apt-get ssh scp tar chmod chown kubectl vqa pytest cargo go java javac gcc conda brew systemctl export "
@@ -126,6 +126,11 @@ def numbers_in(q: Question, text: str) -> list[Span]:
     counts: dict[str, int] = {}
     for _, word in hits:
         counts[word] = counts.get(word, 0) + 1
+    starts = {pos - len(word): word for pos, word in hits}  # where each question word begins
+    count_q = q.answer_type == "count"
+    year_q = bool(re.search(r"\byear\b", q.text, re.IGNORECASE))
+    percent_q = bool(re.search(r"\bhow full\b|\bpercent|\bshare\b|\bmargin\b|\brate\b", q.text, re.IGNORECASE))
+    clock_q = bool(_CLOCK_QUESTION.search(q.text))
     spans = []
     for m in mentions:
         pull = 0.0
@@ -133,22 +138,68 @@ def numbers_in(q: Question, text: str) -> list[Span]:
             d = m.span[0] - pos
             weight = 1.0 / counts[word]
             pull = max(pull, weight * ((1.5 if 0 <= d <= 40 else 1.0) / (1.0 + abs(d) / 20.0)))
+        if count_q and any(0 < b - m.span[1] <= 12 for b in starts):
+            pull += 1.0  # "3 failed", "three islands": the count stands before the counted noun
+        if percent_q and norm[m.span[1]:m.span[1] + 1] == "%":
+            pull += 1.0
+        if year_q:
+            pull += 1.0 if re.fullmatch(r"1[5-9]\d\d|20\d\d", m.digits) else -0.5
         unit = _unit_after(norm, m.span[1])
         shown = m.digits if re.search(r"[: -]", m.digits) else format_number(m.value)
+        if clock_q:
+            shown = _clock(m.digits, m.value)
         currency = norm[m.span[0] - 1] if m.span[0] > 0 and norm[m.span[0] - 1] in "$€£" else ""
         if (unit or currency) and q.measure:
             pull += 0.3  # "how long" wants "20 minutes", "how much" wants "$149"
+            wanted = _measure_class(q.text)
+            if wanted and unit and _UNIT_CLASS.get(unit.strip().lower()) == wanted:
+                pull += 0.7  # ... and a duration for "how long", not "5 g"
         spans.append(Span(f"{currency}{shown}{unit}", pull))
     return sorted(spans, key=lambda s: -s.score)
+
+
+_CLOCK_QUESTION = re.compile(r"\b(?:what|which) time\b|\bat what time\b|\bwhen (?:does|do|will|is|did) .*\b(?:open|close|"
+                             r"start|end|begin|finish|leave|arrive|depart)s?\b", re.IGNORECASE)
+
+
+def _clock(digits: str, value: float) -> str:
+    """``1130`` -> ``11:30`` for a question about a time of day (``9:30`` stays)."""
+    if ":" in digits or not float(value).is_integer():
+        return digits
+    v = int(value)
+    if 100 <= v <= 2359 and v % 100 < 60:
+        return f"{v // 100}:{v % 100:02d}"
+    return str(v)
 
 
 _CODE_QUESTION = re.compile(r"\b(?:account|pin|code|extension|phone|telephone|id|digits?|password|reference|"
                             r"serial|(?:call|dial|ring)(?:ed)? (?:back|us)?|number (?:to|should|do))\b", re.IGNORECASE)
 _DIGIT_GROUPS = re.compile(r"(?<![\d.])\d+(?:\s?-\s?\d+|\s\d+)+(?!\d|\.\d)")
 
-_UNITS_AFTER = re.compile(r"^\s*(%|°\s*[CF]?|degrees(?: [A-Z][a-z]+)?|percent|million|billion|thousand|dollars|"
-                          r"euros|pounds|minutes|seconds|hours|days|km|kilometers|miles|kg|meters|metres)\b",
-                          re.IGNORECASE)
+_UNITS_AFTER = re.compile(r"^\s*(%|°\s*[CF]?|(?:degrees(?: [A-Z][a-z]+)?|percent|million|billion|thousand|dollars|"
+                          r"euros|pounds|minutes|seconds|hours|days|weeks|months|years|km|kilometers|kilometres|"
+                          r"miles|kg|kilograms|grams|g|meters|metres|m|liters|litres|ml|GB|MB|TB)\b)")
+
+
+_UNIT_CLASS = {
+    **{u: "time" for u in ("minutes", "seconds", "hours", "days", "weeks", "months", "years")},
+    **{u: "distance" for u in ("km", "kilometers", "kilometres", "miles", "meters", "metres", "m")},
+    **{u: "mass" for u in ("kg", "kilograms", "grams", "g")},
+    **{u: "money" for u in ("dollars", "euros", "pounds")},
+}
+
+
+def _measure_class(question: str) -> str | None:
+    q = question.lower()
+    if re.search(r"\bhow long\b|\bduration\b|\bhow many (?:minutes|hours|seconds|days)\b", q):
+        return "time"
+    if re.search(r"\bhow far\b|\bdistance\b", q):
+        return "distance"
+    if re.search(r"\bhow heavy\b|\bweigh|\bgrams?\b|\bkilos?\b", q):
+        return "mass"
+    if re.search(r"\bcost\b|\bprice\b|\bhow much (?:is|does|do|are)\b|\bfee\b", q):
+        return "money"
+    return None
 
 
 def _unit_after(text: str, end: int) -> str:
@@ -175,20 +226,37 @@ def dates_in(text: str) -> list[Span]:
     return sorted(spans, key=lambda s: -s.score)
 
 
+_NOT_NAME = frozenset(
+    "and but or so the a an i i'm im hi hello hey well yes no my our your his her their this that these those "
+    "welcome thanks thank please today tomorrow yesterday now then here there it it's its we you he she they "
+    "mr mrs ms dr episode chapter part step page slide".split())
+
+
+def _trim_name(words: list[str]) -> list[str]:
+    while words and words[0].lower().strip(".,'’") in _NOT_NAME:
+        words = words[1:]
+    while words and words[-1].lower().strip(".,'’") in _NOT_NAME:
+        words = words[:-1]
+    return words
+
+
 def names_in(q: Question, text: str) -> list[Span]:
-    """Capitalized word sequences that are neither question words nor labels, longest first."""
+    """Capitalized word sequences that are neither question words nor labels, best first: longer
+    names, and names near the question's own words ("originally from Chicago" for "... from?")."""
     qwords = set(q.words)
+    anchors = [m.end() for m in re.finditer(r"[^\W\d_]+", text) if (content_words(m.group(0)) or [""])[0] in qwords]
     spans = []
     for m in _NAME.finditer(text):
-        name = m.group(0).strip()
-        words = content_words(name)
-        if not words or all(w in qwords or w in STOPWORDS for w in words):
+        words = _trim_name(m.group(0).split())
+        name = " ".join(words)
+        cw = content_words(name)
+        if not words or not cw or all(w in qwords or w in STOPWORDS for w in cw) or is_label(name):
             continue
-        if name.lower() in ("i", "the", "a") or is_label(name):
-            continue
-        first = m.start() == 0 or text[m.start() - 2:m.start()].strip() in (".", "!", "?", "/")
-        single = len(name.split()) == 1
-        score = len(name.split()) + (0.0 if not (first and single) else -0.8)
+        start = m.start() + m.group(0).find(words[0])
+        first = start == 0 or text[max(0, start - 2):start].strip() in (".", "!", "?", "/")
+        single = len(words) == 1
+        near = max((1.0 / (1.0 + abs(start - a) / 15.0) for a in anchors), default=0.0)
+        score = min(len(words), 3) + near + (-0.8 if first and single else 0.0)
         spans.append(Span(name, score))
     return sorted(spans, key=lambda s: -s.score)
 
@@ -197,16 +265,20 @@ def urls_in(text: str) -> list[Span]:
     return [Span(m.group(0).rstrip(".,;"), 1.0) for m in URL.finditer(text)]
 
 
-def commands_in(parts: Sequence[str]) -> list[Span]:
-    """Terminal commands of a block's lines: after a prompt first, then lines starting with a command."""
+def commands_in(parts: Sequence[str], q: Question | None = None) -> list[Span]:
+    """Terminal commands of a block's lines: after a prompt first, then lines starting with a
+    command; the ones sharing words with the question first ("which command ran the tests?")."""
+    qwords = set(q.words) if q is not None else set()
     out = []
     for p in parts:
         m = _PROMPT.match(p)
-        if m:
-            out.append(Span(m.group("cmd").strip(), 2.0))
-        elif p.split() and p.split()[0].lower() in COMMANDS:
-            out.append(Span(p.strip(), 1.0))
-    return out
+        cmd, base = (m.group("cmd").strip(), 2.0) if m else (p.strip(), 1.0)
+        if not m and not (p.split() and p.split()[0].lower() in COMMANDS):
+            continue
+        words = set(content_words(cmd))
+        bonus = sum(1 for w in qwords if any(w[:4] == x[:4] for x in words if len(w) >= 4 and len(x) >= 4))
+        out.append(Span(cmd, base + bonus))
+    return sorted(out, key=lambda s: -s.score)
 
 
 def answer_spans(q: Question, text: str, parts: Sequence[str] = (), kind: str = "") -> list[Span]:
@@ -235,7 +307,7 @@ def answer_spans(q: Question, text: str, parts: Sequence[str] = (), kind: str = 
     if t == "url":
         return urls_in(text)
     if t == "command":
-        return commands_in(ps)
+        return commands_in(ps, q)
     if labelled and kind == "ocr":
         return [Span(v, 1.0 + m) for v, m in labelled]
     return []

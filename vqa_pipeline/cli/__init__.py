@@ -99,13 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tune", help="learn the fusion weights on a dev set (Optuna) and store them for queries",
                        description="Optuna (seeded TPE) over fusion method, per-model weights, rrf_k and "
                        "temperatures, maximizing nDCG@K on the dev split; reports the held-out score and "
-                       "writes <db>/fusion.json. The study is kept in $VQA_HOME/optuna.db and resumes.")
+                       "writes <db>/fusion.json. The study is kept in $VQA_HOME/optuna.db and resumes. Then the "
+                       "evidence re-ranker is trained on the same dev split (<db>/reranker.json).")
     eval_options(p)
     p.add_argument("--trials", type=int, default=200, help="Optuna trials (default 200)")
     p.add_argument("--k", type=int, default=10, help="optimize nDCG@K (default 10)")
     p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
     p.add_argument("--heldout", type=float, default=0.3,
-                   help="share of each video's questions held out from tuning (default 0.3)")
+                   help="share of each video's questions held out from tuning (default 0.3; a dev set "
+                   "with a 'split' key on its lines fixes the split instead)")
+    p.add_argument("--no-reranker", action="store_true",
+                   help="tune the fusion only (default: then train the evidence re-ranker -> <db>/reranker.json)")
     p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("doctor", help="list every extractor, whether it can load here, and why not")

@@ -11,7 +11,8 @@ from vqa_pipeline.cli.common import CliError, print_json
 class _EvalProgress:
     """tqdm bars on stderr for the per-question searches and the Optuna trials."""
 
-    LABELS = {"search": "searching", "trial": "tuning", "cv": "cross-validating", "answer": "answering"}
+    LABELS = {"search": "searching", "trial": "tuning", "cv": "cross-validating", "answer": "answering",
+              "units": "re-ranker candidates"}
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
@@ -85,14 +86,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from vqa_pipeline.tuning.run import run_tune
+    from vqa_pipeline.tuning.run import run_rerank, run_tune
     from vqa_pipeline.tuning.study import TuneOptions
 
     bar = _EvalProgress(enabled=not args.quiet)
+    rerank = None
     try:
         options = TuneOptions(trials=args.trials, k=args.k, seed=args.seed, heldout_fraction=args.heldout)
-        result, path, prep = run_tune(args.db, args.devset, options,
-                                      on_unknown="skip" if args.skip_unknown else "error", progress=bar)
+        on_unknown = "skip" if args.skip_unknown else "error"
+        result, path, prep = run_tune(args.db, args.devset, options, on_unknown=on_unknown, progress=bar)
+        if not args.no_reranker:
+            rerank, _ = run_rerank(args.db, args.devset, options, on_unknown=on_unknown, progress=bar, prep=prep)
     except _tuning_errors() as exc:
         raise _tuning_error(exc) from None
     finally:
@@ -101,7 +105,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     cfg = result.config
     if args.json:
-        print_json({"config": cfg.to_dict(), "path": str(path), **result.record()})
+        out = {"config": cfg.to_dict(), "path": str(path), **result.record()}
+        if rerank is not None:
+            out["reranker"] = {"path": str(rerank.path), "dev": rerank.dev, "heldout": rerank.heldout}
+        print_json(out)
         return 0
     held = "-" if result.heldout_score is None else f"{result.heldout_score:.3f}"
     dheld = "-" if result.default_heldout is None else f"{result.default_heldout:.3f}"
@@ -115,4 +122,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
         f"{m} {cfg.temperature(m):.2f}" for m in prep.cache.models)
     print(f"config: {cfg.method}; weights {weights}; {extra}")
     print(f"saved to {path} (queries on this index use it from now on)")
+    if rerank is not None:
+        for split, scores in (("dev", rerank.dev), ("held-out", rerank.heldout)):
+            line = "; ".join(f"{name} nDCG@10 {v['ndcg@10']:.3f} MRR {v['mrr']:.3f}" for name, v in scores.items()
+                             if v.get("n"))
+            if line:
+                print(f"re-ranker, {split}: {line}")
+        print(f"re-ranker saved to {rerank.path}")
     return 0

@@ -27,27 +27,37 @@ def resolve_video(store: Store, ref: str) -> dict:
 
 def line_groups(store: Store) -> list[str]:
     """Column groups that hold evidence lines in this index, in display order."""
-    groups = [n[: -len("_lines")] for n in store.windows.schema.names if n.endswith("_lines")]
+    groups = [n[: -len("_lines")] for n in store.windows.schema.names if n.endswith("_lines") and n != "units_lines"]
     return sorted(groups, key=lambda g: (_KIND_ORDER.get(g, len(_KIND_ORDER)), g))
 
 
 def lines_for_video(store: Store, video_id: str) -> list[dict]:
     """Every distinct evidence line of a video, in time order: ``{start, end, kind, text}``.
 
-    A line stored in several windows (text on screen for 6 s) is returned once.
+    Where the index holds evidence units (whole spoken sentences, on-screen blocks), those are the
+    lines; windows without units give their per-model lines. A line stored in several windows
+    (text on screen for 6 s, a sentence across a window edge) is returned once.
     """
     groups = line_groups(store)
-    rows = store.windows_for(video_id, columns=[f"{g}_lines" for g in groups])
+    has_units = "units" in store.windows.schema.names
+    rows = store.windows_for(video_id, columns=[f"{g}_lines" for g in groups] + (["units"] if has_units else []))
     seen: set[tuple] = set()
     out: list[dict] = []
+
+    def add(kind: str, start: float, end: float, text: str) -> None:
+        key = (round(start, 3), round(end, 3), kind, text)
+        if key not in seen:
+            seen.add(key)
+            out.append({"start": start, "end": end, "kind": kind, "text": text})
+
     for r in rows:
+        if r.get("units") is not None:
+            for u in r["units"]:
+                add(u["kind"], u["start_s"], u["end_s"], u["text"])
+            continue
         for g in groups:
             for ln in r.get(f"{g}_lines") or []:
-                kind = GROUP_KINDS.get(g, g)
-                key = (round(ln["start_s"], 3), round(ln["end_s"], 3), kind, ln["text"])
-                if key not in seen:
-                    seen.add(key)
-                    out.append({"start": ln["start_s"], "end": ln["end_s"], "kind": kind, "text": ln["text"]})
+                add(GROUP_KINDS.get(g, g), ln["start_s"], ln["end_s"], ln["text"])
     out.sort(key=lambda x: (x["start"], _KIND_ORDER.get(x["kind"], 9), x["end"]))
     return out
 

@@ -216,13 +216,15 @@ def fetch_windows(table, window_ids: Sequence[str], vector_columns: Sequence[str
     return {r["window_id"]: r for r in rows}
 
 
-def fetch_span(table, video_id: str, start_s: float, end_s: float) -> list[dict]:
-    """Rows of one video's windows overlapping ``[start_s, end_s]``, in time order."""
+def fetch_span(table, video_id: str, start_s: float, end_s: float, limit: int | None = None) -> list[dict]:
+    """Rows of one video's windows overlapping ``[start_s, end_s]``, in time order (the first
+    ``limit`` of them when given)."""
     if not ID_PATTERN.match(video_id) or not (math.isfinite(start_s) and math.isfinite(end_s)):
         return []
     pred = f"video_id = '{video_id}' AND end_s > {start_s:.6f} AND start_s < {end_s:.6f}"
     rows = table.search().where(pred).select(_line_columns(set(table.schema.names))).limit(None).to_arrow().to_pylist()
-    return sorted(rows, key=lambda r: (r["start_s"], r["window_index"]))
+    rows.sort(key=lambda r: (r["start_s"], r["window_index"]))
+    return rows[:limit] if limit is not None else rows
 
 
 def fetch_neighbours(table, rows: Iterable[Mapping], offsets: Sequence[int] = (-1, 1)) -> dict[str, dict]:

@@ -4,8 +4,8 @@ the docs.
 
 Per question (DESIGN.md dev-set format):
 
-- **answer correct**: the answer did not abstain and contains one of ``answer_any``
-  (case-insensitive);
+- **answer correct**: the answer did not abstain and its text, timecodes left out, contains one of
+  ``answer_any`` (case-insensitive), starting at a word (``1240`` does not answer ``2``);
 - **citation correct**: the answer did not abstain and at least one of its citations is in the
   question's video and relevant to a gold span (the DESIGN.md relevance rule: 0.5 s overlap, or the
   cited span covers the gold span);
@@ -17,6 +17,7 @@ Accuracies are means over the answerable questions; ``absent_abstained`` over th
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -29,9 +30,20 @@ Span = tuple[float, float]
 
 
 def answer_correct(answer: str, accepted: Sequence[str]) -> bool:
-    """DESIGN.md: the answer contains one of ``answer_any`` (case-insensitive)."""
-    low = answer.lower()
-    return any(a.lower() in low for a in accepted if a)
+    """DESIGN.md: the answer contains one of ``answer_any`` (case-insensitive). The timecodes are not
+    part of the answer, and an accepted answer must start at a word and, when it ends in a digit,
+    end at one: ``1240`` does not contain the answer ``2``, but ``5 grams`` contains ``5 gram``."""
+    from vqa_pipeline.answer.citations import strip_timecodes
+
+    low = strip_timecodes(answer).lower() + " "
+    for a in accepted:
+        a = a.lower()
+        if not a.strip():
+            continue
+        pattern = ("(?<![\\w])" if a[0].isalnum() else "") + re.escape(a) + ("(?![\\d])" if a[-1].isdigit() else "")
+        if re.search(pattern, low):
+            return True
+    return False
 
 
 def citation_relevant(source: str, start_s: float, end_s: float, video: str, relevant: Iterable[Span]) -> bool:

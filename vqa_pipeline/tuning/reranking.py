@@ -2,8 +2,9 @@
 
 For every answerable dev-set question the query path runs once (:func:`vqa_pipeline.query.retrieve`
 with the index's tuned fusion): the units of the best windows become candidates with their
-features (:mod:`vqa_pipeline.answer.rerank`) and a label, relevant when the unit lies in a gold
-span of the question's video (DESIGN.md rule). A logistic model is fitted on the dev split and
+features (:mod:`vqa_pipeline.answer.rerank`) and a label: the unit lies in a gold span of the
+question's video (DESIGN.md rule) and holds one of its accepted answers (numbers and case
+normalized), so a colour line in the window of a spoken answer is not a positive. A logistic model is fitted on the dev split and
 scored on the held-out split by what ``search(..., rerank=True)`` returns: the windows ordered by
 their best unit, against the fused order (nDCG@10, MRR, and the share of questions whose best unit
 is relevant).
@@ -11,6 +12,7 @@ is relevant).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from vqa_pipeline.answer.ask import embed_units
+from vqa_pipeline.answer.numbers import normalize_numbers
 from vqa_pipeline.answer.pack import merge_duplicates
 from vqa_pipeline.answer.question import analyze
-from vqa_pipeline.answer.rerank import RERANKER_FILE, Reranker, ranks_of, reranker_tags, train, unit_features
+from vqa_pipeline.answer.rerank import RERANKER_FILE, Reranker, candidate_features, ranks_of, reranker_tags, train
 from vqa_pipeline.retrieval.metrics import RetrievedWindow, mrr, ndcg_at_k, span_relevant, spans_hit
 from vqa_pipeline.store.catalog import source_matches
 from vqa_pipeline.tuning.devset import ResolvedQuestion
@@ -48,12 +51,11 @@ class QuestionUnits:
 
 def collect_units(db: str | Path, questions: Sequence[ResolvedQuestion], windows_per_video: dict[str, list],
                   n_rows: int = 30, progress: Progress | None = None) -> list[QuestionUnits]:
-    """Candidates of every answerable question (see the module docstring)."""
+    """Candidates of every question (see the module docstring); absent questions have no positive."""
     from vqa_pipeline.query import candidate_units, retrieve
 
     out = []
-    answerable = [r for r in questions if r.question.answerable]
-    for i, r in enumerate(answerable):
+    for i, r in enumerate(questions):
         q = r.question
         got = retrieve(q.question, 10, None, None, db, None, n_rows=n_rows)
         lines = merge_duplicates(candidate_units(got))
@@ -64,19 +66,28 @@ def collect_units(db: str | Path, questions: Sequence[ResolvedQuestion], windows
 
             qv = embed_query(q.question)
         sims = embed_units(lines) @ np.asarray(qv, np.float32)
-        ranks = ranks_of(got.fused.ranked, got.lists)
-        scores = list(ranks.fused_score.values())
-        span = (min(scores), max(scores)) if scores else (0.0, 1.0)
-        feats = [unit_features(qa, ln, ranks, float(s), span) for ln, s in zip(lines, sims)]
-        labels = [source_matches(ln.source, q.video) and any(span_relevant(ln.start_s, ln.end_s, a, b)
-                                                              for a, b in q.relevant) for ln in lines]
+        feats = candidate_features(qa, lines, ranks_of(got.fused.ranked, got.lists), sims)
+        in_span = [source_matches(ln.source, q.video) and any(span_relevant(ln.start_s, ln.end_s, a, b)
+                                                               for a, b in q.relevant) for ln in lines]
+        holds = [contains_answer(ln.text, q.answer_any) for ln in lines]
+        labels = [a and b for a, b in zip(in_span, holds)]
         wins = [(row["window_id"], row["source"], float(row["start_s"]), float(row["end_s"])) for row in got.rows]
         n_rel = sum(1 for w in windows_per_video.get(r.video_id, ())
                     if spans_hit(RetrievedWindow(w[1], w[2], w[3]), q.gold))
         out.append(QuestionUnits(r, feats, labels, [ln.window_ids for ln in lines], wins, n_rel))
         if progress is not None:
-            progress("units", {"done": i + 1, "n": len(answerable)})
+            progress("units", {"done": i + 1, "n": len(questions)})
     return out
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w.:%$]+", " ", normalize_numbers(text).casefold()).split())
+
+
+def contains_answer(text: str, accepted: Sequence[str]) -> bool:
+    """Whether a unit's text holds one of the accepted answers (spoken numbers and case normalized)."""
+    t = _norm(text)
+    return any(a.strip() and _norm(a) and _norm(a) in t for a in accepted)
 
 
 def _metrics(qu: QuestionUnits, order: Sequence[int], k: int = 10) -> tuple[float, float]:
@@ -133,16 +144,39 @@ class RerankResult:
     path: Path | None = None
 
 
+def calibrate_abstention(questions: Sequence[QuestionUnits], model: Reranker, max_wrong: float = 0.10) -> float:
+    """The best-unit probability threshold that abstains on the most absent questions while
+    abstaining on at most ``max_wrong`` of the answerable ones (ties: the lower threshold)."""
+    def top(qu: QuestionUnits) -> float:
+        return max((model.score(f) for f in qu.features), default=0.0)
+
+    answerable = sorted(top(u) for u in questions if u.resolved.question.answerable)
+    absent = [top(u) for u in questions if not u.resolved.question.answerable]
+    if not answerable:
+        return 0.0
+    allowed = int(max_wrong * len(answerable))  # answerable questions that may fall under it
+    ceiling = answerable[allowed] if allowed < len(answerable) else 1.0
+    below = sorted(s for s in absent if s < ceiling)
+    # just above the highest absent score that stays under the ceiling (abstain on it, not on more)
+    return float(min(ceiling, below[-1] + 1e-6)) if below else 0.0
+
+
 def fit_and_score(units: Sequence[QuestionUnits], dev_ids: Sequence[str], heldout_ids: Sequence[str],
                   l2: float = DEFAULT_L2, baseline: Reranker | None = None) -> RerankResult:
-    """Fit on the dev questions; score fused, baseline (the packaged model) and trained orders."""
+    """Fit on the dev questions; score fused, baseline (the packaged model) and trained orders;
+    calibrate the abstention threshold on the dev split (its absent questions included)."""
     t0 = time.perf_counter()
-    dev = [u for u in units if u.id in set(dev_ids)]
-    held = [u for u in units if u.id in set(heldout_ids)]
-    examples = [(f, lab) for u in dev for f, lab in zip(u.features, u.labels)]
+    dev_set, held_set = set(dev_ids), set(heldout_ids)
+    absent_dev = [u for u in units if not u.resolved.question.answerable and u.resolved.question.split != "heldout"]
+    dev = [u for u in units if u.id in dev_set]
+    held = [u for u in units if u.id in held_set]
+    # A question whose answer no candidate unit holds (recognition errors) teaches nothing.
+    examples = [(f, lab) for u in dev if any(u.labels) for f, lab in zip(u.features, u.labels)]
     model = train(examples, l2=l2, model_tags=reranker_tags(),
                   info={"dev_questions": len(dev), "examples": len(examples), "positives": sum(lab for _, lab in examples),
                         "l2": l2})
+    model = Reranker(model.weights, model.bias, model.model_tags, model.info,
+                     calibrate_abstention([*dev, *absent_dev], model))
     result = RerankResult(model)
     for name, qs, out in (("dev", dev, result.dev), ("heldout", held, result.heldout)):
         out["fused"] = score(qs, None).to_dict()
@@ -156,7 +190,8 @@ def fit_and_score(units: Sequence[QuestionUnits], dev_ids: Sequence[str], heldou
 def save(result: RerankResult, db: str | Path) -> Path:
     path = Path(db) / RERANKER_FILE
     model = Reranker(result.model.weights, result.model.bias, result.model.model_tags,
-                     {**result.model.info, "dev": result.dev, "heldout": result.heldout})
+                     {**result.model.info, "dev": result.dev, "heldout": result.heldout},
+                     result.model.abstain_threshold)
     model.save(path)
     result.path = path
     return path
