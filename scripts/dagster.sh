@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Runs a dagster command against the project's own instance (.vqa/dagster, sqlite) and the sample
-# corpus unless VQA_SOURCE_DIR says otherwise. Examples:
+# Runs a dagster command against the project's own instance (.vqa/dagster, sqlite) with the local
+# deployment's settings; each variable below keeps a value you set. Examples:
 #   bash scripts/dagster.sh dev                         # the UI on http://127.0.0.1:3000
 #   bash scripts/dagster.sh asset materialize --select videos,windows --partition <video id>
+#   VQA_SOURCE_DIR=~/clips VQA_PROFILE=full bash scripts/dagster.sh dev
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.vqa/dagster}"
+export VQA_DEPLOYMENT="${VQA_DEPLOYMENT:-local}"
+export VQA_HOME="${VQA_HOME:-$PWD/.vqa}"
+export VQA_DB="${VQA_DB:-$VQA_HOME/lance}"
 export VQA_SOURCE_DIR="${VQA_SOURCE_DIR:-$PWD/data/sample}"
+export VQA_PROFILE="${VQA_PROFILE:-lite}"
+export VQA_DEVSET="${VQA_DEVSET:-$PWD/data/sample/devset.jsonl}"
 export HF_HUB_OFFLINE=1
 mkdir -p "$DAGSTER_HOME"
 [ -f "$DAGSTER_HOME/dagster.yaml" ] || sed "s#base_dir: .vqa/dagster#base_dir: $DAGSTER_HOME#" dagster.yaml > "$DAGSTER_HOME/dagster.yaml"

@@ -4,8 +4,10 @@ INDEXING_GROUP = "indexing"
 EXTRACTION_GROUP = "extraction"
 PARTITION_NAME = "videos"
 PATHS_TAG = "vqa/paths"
+VIDEOS_ASSET = "videos"
+WINDOWS_ASSET = "windows"
 
-# Column group -> asset name, for the extractor assets.
+# Column group -> asset name, for the extractor assets (other groups keep their own name).
 GROUP_ASSETS = {
     "asr": "asr",
     "ocr": "ocr",

@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from vqa_pipeline.orchestration.constants import EXTRACTION_GROUP, INDEXING_GROUP, PATHS_TAG
+from vqa_pipeline.orchestration.constants import EXTRACTION_GROUP, INDEXING_GROUP, PARTITION_NAME, PATHS_TAG
 from vqa_pipeline.orchestration.partitions import video_partitions
 from vqa_pipeline.orchestration.resources import VqaSettings
 
@@ -17,8 +17,8 @@ index_video_job = dg.define_asset_job(
 
 def stale_partitions(settings: VqaSettings, keys: list[str]) -> list[str]:
     """Partitions whose file changed or whose extractor columns are stale (new model version)."""
+    from vqa_pipeline.extractors.registry import resolve_extractors
     from vqa_pipeline.indexing.extract import stale_extractors
-    from vqa_pipeline.indexing.pipeline import resolve_extractors
 
     store = settings.store()
     videos = store.video_records()
@@ -28,16 +28,16 @@ def stale_partitions(settings: VqaSettings, keys: list[str]) -> list[str]:
     for vid in keys:
         row = videos.get(vid)
         if row is None or row["status"] == "probed" or row["windowing"] != settings.windowing().tag:
-            out.append(vid)
+            out.append(vid)  # no windows yet, or windows of other options
         elif row["status"] == "indexed" and stale_extractors(records, vid, exs):
-            out.append(vid)
+            out.append(vid)  # a model changed
     return out
 
 
 @dg.schedule(job=index_video_job, cron_schedule="0 3 * * *", default_status=dg.DefaultScheduleStatus.RUNNING)
 def reindex_schedule(context: dg.ScheduleEvaluationContext, settings: VqaSettings):
     """Daily: re-run every video whose windows or extractor columns are stale or failed."""
-    keys = list(context.instance.get_dynamic_partitions(video_partitions.name))
+    keys = list(context.instance.get_dynamic_partitions(PARTITION_NAME))
     stale = stale_partitions(settings, keys)
     if not stale:
         return dg.SkipReason(f"all {len(keys)} videos are up to date")

@@ -1,7 +1,6 @@
 """The Dagster project: definitions load, the sensor adds partitions, assets materialize per video."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,22 +8,35 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from vqa_pipeline.media.hashing import content_hash, video_id_for
 from vqa_pipeline.orchestration.assets.indexing import videos, windows
 from vqa_pipeline.orchestration.constants import PATHS_TAG
 from vqa_pipeline.orchestration.definitions import defs
-from vqa_pipeline.orchestration.resources import VqaSettings
-from vqa_pipeline.orchestration.sensors import build_new_videos_sensor
 from vqa_pipeline.orchestration.jobs import index_video_job, stale_partitions
+from vqa_pipeline.orchestration.resources import DEPLOYMENTS, VqaSettings
+from vqa_pipeline.orchestration.sensors import build_new_videos_sensor
 from vqa_pipeline.store import Store
 from vqa_pipeline_tests.media_factory import make_clip
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_every_job_and_asset_resolves():
-    assert defs.resolve_job_def("index_video") is not None
-    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"videos", "windows", "asr", "ocr", "audio_events", "visual", "text_embeddings"} <= keys
+def content_id(path: Path) -> str:
+    return video_id_for(content_hash(path))
+
+
+@pytest.mark.parametrize("deployment", sorted(DEPLOYMENTS))
+def test_every_job_and_asset_resolves(deployment):
+    deployed = dg.Definitions(assets=defs.assets, jobs=defs.jobs, sensors=defs.sensors, schedules=defs.schedules,
+                              resources=DEPLOYMENTS[deployment], executor=defs.executor)
+    jobs = {job.name for job in deployed.resolve_all_job_defs()}
+    assert "index_video" in jobs
+    for name in jobs:
+        assert deployed.resolve_job_def(name) is not None
+    keys = {k.to_user_string() for k in deployed.resolve_asset_graph().get_all_asset_keys()}
+    # Every profile's column groups, whatever VQA_PROFILE says.
+    assert {"videos", "windows", "asr", "ocr", "audio_events", "visual", "text_embeddings",
+            "clip", "clap", "videoprism", "vp_tags"} <= keys
 
 
 def materializations(result) -> dict:
@@ -45,7 +57,7 @@ def corpus(tmp_path):
 
 @pytest.fixture
 def settings(corpus, tmp_path):
-    return VqaSettings(source_dir=str(corpus), db_dir=str(tmp_path / "state" / "lance"))
+    return VqaSettings(source_dir=str(corpus), db_dir=str(tmp_path / "state" / "lance"), profile="lite")
 
 
 def test_sensor_adds_and_removes_partitions_by_content(corpus, settings):
@@ -68,10 +80,7 @@ def test_sensor_adds_and_removes_partitions_by_content(corpus, settings):
 
 def test_videos_and_windows_materialize_for_a_partition(corpus, settings):
     instance = dg.DagsterInstance.ephemeral()
-    from vqa_pipeline.indexing.scan import scan_sources
-
-    by_id, _ = scan_sources([corpus], {})
-    vid = next(k for k, v in by_id.items() if v[0].endswith("one.mp4"))
+    vid = content_id(corpus / "one.mp4")
     instance.add_dynamic_partitions("videos", [vid])
     res = dg.materialize([videos, windows], partition_key=vid, instance=instance, resources={"settings": settings})
     assert res.success
@@ -87,18 +96,9 @@ def test_videos_and_windows_materialize_for_a_partition(corpus, settings):
     assert stale_partitions(settings, [vid]) == [vid]  # extractors have not run yet
 
 
-def test_dagster_cli_materializes_windows(corpus, tmp_path):
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path / "dh"),
-        "VQA_SOURCE_DIR": str(corpus),
-        "VQA_HOME": str(tmp_path / "state"),
-        "HF_HUB_OFFLINE": "1",
-    }
-    (tmp_path / "dh").mkdir()
-    from vqa_pipeline.indexing.scan import scan_sources
-
-    vid = sorted(scan_sources([corpus], {})[0])[0]
+def test_dagster_cli_materializes_windows(corpus, dagster_env):
+    env = {**dagster_env, "VQA_SOURCE_DIR": str(corpus)}
+    vid = content_id(corpus / "one.mp4")
     code = (
         "import dagster as dg; i = dg.DagsterInstance.get(); "
         f"i.add_dynamic_partitions('videos', ['{vid}'])"
@@ -111,20 +111,18 @@ def test_dagster_cli_materializes_windows(corpus, tmp_path):
         env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert Store(tmp_path / "state" / "lance").count_windows(vid) >= 1
+    assert Store(env["VQA_DB"]).count_windows(vid) >= 1
 
 
 @pytest.mark.slow
 def test_extractor_assets_materialize_with_metadata(corpus, settings):
     from vqa_pipeline.orchestration.assets.extraction import build_extraction_assets
     from vqa_pipeline.orchestration.resources import ExtractionRuntime
-    from vqa_pipeline.indexing.scan import scan_sources
-
     instance = dg.DagsterInstance.ephemeral()
-    vid = next(k for k, v in scan_sources([corpus], {})[0].items() if v[0].endswith("one.mp4"))
+    vid = content_id(corpus / "one.mp4")
     instance.add_dynamic_partitions("videos", [vid])
     resources = {"settings": settings, "runtime": ExtractionRuntime(use_ray=False)}
-    assets = [videos, windows, build_extraction_assets("lite")]
+    assets = [videos, windows, build_extraction_assets()]
     res = dg.materialize(assets, partition_key=vid, instance=instance, resources=resources)
     mats = materializations(res)
     assert {"asr", "ocr", "audio_events", "visual", "text_embeddings"} <= set(mats)

@@ -1,7 +1,6 @@
 """The evaluation assets on a small real index: `devset`, `fusion_weights`, `retrieval_report`."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,8 +55,8 @@ def test_fusion_weights_and_report_materialize_with_metrics_and_plot(index, monk
     monkeypatch.setenv("VQA_HOME", str(index / "state"))
     db = index / "state" / "lance"
     resources = {
-        "settings": VqaSettings(source_dir=str(SAMPLE), db_dir=str(db)),
-        "tuning": TuningSettings(devsets=[str(index / "devset.jsonl")], trials=30, cv_folds=2, answers="off"),
+        "settings": VqaSettings(source_dir=str(SAMPLE), db_dir=str(db), profile="lite"),
+        "tuning": TuningSettings(devset_path=str(index / "devset.jsonl"), trials=30, cv_folds=2, answers="off"),
     }
     res = dg.materialize([devset, fusion_weights, retrieval_report], resources=resources,
                          instance=dg.DagsterInstance.ephemeral())
@@ -82,8 +81,8 @@ def test_a_dev_set_naming_videos_not_indexed_fails_the_devset_asset(index, tmp_p
     bad.write_text(json.dumps({"id": "x", "video": "garden.mp4", "question": "q", "answer_any": [],
                                "relevant": [[0, 1]]}) + "\n")
     resources = {
-        "settings": VqaSettings(source_dir=str(SAMPLE), db_dir=str(index / "state" / "lance")),
-        "tuning": TuningSettings(devsets=[str(bad)], answers="off"),
+        "settings": VqaSettings(source_dir=str(SAMPLE), db_dir=str(index / "state" / "lance"), profile="lite"),
+        "tuning": TuningSettings(devset_path=str(bad), answers="off"),
     }
     res = dg.materialize([devset], resources=resources, instance=dg.DagsterInstance.ephemeral(),
                          raise_on_error=False)
@@ -92,17 +91,14 @@ def test_a_dev_set_naming_videos_not_indexed_fails_the_devset_asset(index, tmp_p
     assert "not usable in this index (garden.mp4)" in failure.user_failure_data.description
 
 
-def test_dagster_cli_materializes_the_evaluation_assets(index, tmp_path):
+def test_dagster_cli_materializes_the_evaluation_assets(index, tmp_path, dagster_env):
     config = tmp_path / "run.yaml"
     config.write_text("resources:\n  tuning:\n    config:\n      trials: 10\n      cv_folds: 0\n      answers: \"off\"\n")
-    (tmp_path / "dh").mkdir()
     env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path / "dh"),
+        **dagster_env,
         "VQA_HOME": str(tmp_path / "state"),
         "VQA_DB": str(index / "state" / "lance"),
         "VQA_DEVSET": str(index / "devset.jsonl"),
-        "HF_HUB_OFFLINE": "1",
     }
     dagster = str(Path(sys.executable).parent / "dagster")
     out = subprocess.run(

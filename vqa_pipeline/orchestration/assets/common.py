@@ -7,9 +7,9 @@ from pathlib import Path
 import dagster as dg
 
 from vqa_pipeline.indexing.plan import FilePlan, plan_file
-from vqa_pipeline.indexing.scan import scan_sources
 from vqa_pipeline.orchestration.constants import PATHS_TAG
 from vqa_pipeline.orchestration.resources import VqaSettings
+from vqa_pipeline.orchestration.source_scan import known_files, scan_folder
 from vqa_pipeline.store import Store
 
 
@@ -21,7 +21,7 @@ def partition_paths(context: dg.AssetExecutionContext, settings: VqaSettings, st
         paths = [Path(p) for p in json.loads(tagged)]
         if any(p.exists() for p in paths):
             return [p for p in paths if p.exists()]
-    by_id, _ = scan_sources([settings.source_path()], store.file_records())
+    by_id = scan_folder(settings.source_path(), {}, known=lambda: known_files(store)).by_id()
     paths = [Path(p) for p in by_id.get(vid, [])]
     if not paths:
         raise dg.Failure(f"no file under {settings.source_path()} has content id {vid} (moved or changed?)")

@@ -8,73 +8,16 @@ the chart in the asset's metadata.
 
 
 import base64
-import os
 from pathlib import Path
-from typing import Literal
 
 import dagster as dg
-from pydantic import Field
 
-from vqa_pipeline.config import state_dir
 from vqa_pipeline.orchestration.constants import GROUP_ASSETS
-from vqa_pipeline.orchestration.resources import VqaSettings
+from vqa_pipeline.orchestration.resources import TuningSettings, VqaSettings
 
 EVALUATION_GROUP = "evaluation"
-ENV_DEVSET = "VQA_DEVSET"
-DEFAULT_DEVSET = "data/sample/devset.jsonl"
 
-
-def _default_devsets() -> list[str]:
-    env = os.environ.get(ENV_DEVSET)
-    return [p for p in env.split(os.pathsep) if p] if env else [DEFAULT_DEVSET]
-
-
-class TuningSettings(dg.ConfigurableResource):
-    """Dev sets, the Optuna study and the report of the evaluation assets."""
-
-    devsets: list[str] = Field(
-        default_factory=_default_devsets,
-        description=f"Dev-set files (JSON Lines, DESIGN.md format). Env: {ENV_DEVSET} ({os.pathsep}-separated); "
-        f"default {DEFAULT_DEVSET}.",
-    )
-    skip_unknown: bool = Field(default=False, description="Skip questions naming videos that are not indexed "
-                               "(default: fail with the list of them).")
-    trials: int = Field(default=200, description="Optuna trials (a resumed study runs only the missing ones).")
-    k: int = Field(default=10, description="Objective: mean nDCG@k on the dev split.")
-    seed: int = Field(default=0, description="TPE sampler seed.")
-    heldout_fraction: float = Field(default=0.3, description="Share of each video's questions held out from tuning.")
-    cv_folds: int = Field(default=5, description="Cross-validation folds for the report's estimate of the tuning "
-                          "procedure (0: none).")
-    answers: Literal["auto", "off"] = Field(default="auto", description="Answer and citation accuracy in the "
-                                            "report: auto = when an LLM backend is available; off = never.")
-    llm_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for the answers "
-                                "(default: the local Gemma 3 270M when installed).")
-    llm_model: str | None = Field(default=None, description="Model name at llm_url.")
-    optuna_storage: str | None = Field(default=None, description="Optuna storage URL (default: "
-                                       "sqlite:///<state>/optuna.db).")
-    report_dir: str | None = Field(default=None, description="Where the report files go (default <state>/reports).")
-
-    def options(self):
-        from vqa_pipeline.tuning.study import TuneOptions
-
-        return TuneOptions(trials=self.trials, k=self.k, seed=self.seed, heldout_fraction=self.heldout_fraction,
-                           storage=self.optuna_storage)
-
-    def on_unknown(self) -> str:
-        return "skip" if self.skip_unknown else "error"
-
-    def reports_path(self) -> Path:
-        return Path(self.report_dir) if self.report_dir else state_dir() / "reports"
-
-    def backend(self):
-        """The answer backend, or ``None`` when answers are off or no backend can run here."""
-        if self.answers == "off":
-            return None
-        from vqa_pipeline.answer.llm import make_backend
-
-        backend = make_backend(self.llm_url, self.llm_model)
-        ok, _ = backend.availability()
-        return backend if ok else None
+__all__ = ["EVALUATION_GROUP", "TuningSettings", "devset", "fusion_weights", "retrieval_report", "tuning_assets"]
 
 
 def _fail(exc: Exception) -> dg.Failure:
@@ -96,7 +39,7 @@ def devset(context: dg.AssetExecutionContext, settings: VqaSettings, tuning: Tun
     from vqa_pipeline.tuning.devset import load_devset, resolve_devset
 
     try:
-        questions = load_devset(tuning.devsets)
+        questions = load_devset(tuning.devset_files())
         resolved, unknown = resolve_devset(questions, video_catalog(open_index(settings.db_dir)),
                                            tuning.on_unknown())
     except _errors() as exc:
@@ -105,7 +48,7 @@ def devset(context: dg.AssetExecutionContext, settings: VqaSettings, tuning: Tun
         context.log.warning(f"{q.origin}: video {q.video!r} is not indexed; question skipped")
     videos = sorted({r.question.video for r in resolved})
     return dg.MaterializeResult(metadata={
-        "files": dg.MetadataValue.json([str(Path(p).absolute()) for p in tuning.devsets]),
+        "files": dg.MetadataValue.json([str(Path(p).absolute()) for p in tuning.devset_files()]),
         "questions": len(questions),
         "answerable": sum(r.question.answerable for r in resolved),
         "absent": sum(not r.question.answerable for r in resolved),
@@ -125,7 +68,7 @@ def fusion_weights(context: dg.AssetExecutionContext, settings: VqaSettings,
     from vqa_pipeline.tuning.study import effective_weights
 
     try:
-        result, path, prep = run_tune(settings.db_dir, tuning.devsets, tuning.options(), tuning.on_unknown())
+        result, path, prep = run_tune(settings.db_dir, tuning.devset_files(), tuning.options(), tuning.on_unknown())
     except _errors() as exc:
         raise _fail(exc) from None
     for note in prep.notes:
@@ -157,7 +100,8 @@ def fusion_weights(context: dg.AssetExecutionContext, settings: VqaSettings,
     }
     if result.heldout_score is not None:
         metadata[f"heldout_ndcg@{result.k}"] = float(result.heldout_score)
-        metadata[f"default_heldout_ndcg@{result.k}"] = float(result.default_heldout)
+        if result.default_heldout is not None:
+            metadata[f"default_heldout_ndcg@{result.k}"] = float(result.default_heldout)
     for m in models:
         metadata[f"weight/{m}"] = float(eff[m])
     return dg.MaterializeResult(metadata=metadata)
@@ -175,7 +119,7 @@ def retrieval_report(context: dg.AssetExecutionContext, settings: VqaSettings,
     if backend is None and tuning.answers != "off":
         context.log.info("no LLM backend available: answer accuracy is not computed")
     try:
-        report, _ = run_report(settings.db_dir, tuning.devsets, tuning.options(), tuning.on_unknown(),
+        report, _ = run_report(settings.db_dir, tuning.devset_files(), tuning.options(), tuning.on_unknown(),
                                backend=backend, cv_folds=tuning.cv_folds)
     except _errors() as exc:
         raise _fail(exc) from None
