@@ -25,7 +25,7 @@ from vqa_pipeline.answer.numbers import normalize_numbers
 from vqa_pipeline.answer.pack import merge_duplicates
 from vqa_pipeline.answer.question import analyze
 from vqa_pipeline.answer.rerank import RERANKER_FILE, Reranker, candidate_features, ranks_of, reranker_tags, train
-from vqa_pipeline.retrieval.metrics import RetrievedWindow, mrr, ndcg_at_k, span_relevant, spans_hit
+from vqa_pipeline.retrieval.metrics import RetrievedWindow, mrr, ndcg_at_k, recall_at_k, span_relevant, spans_hit
 from vqa_pipeline.store.catalog import source_matches
 from vqa_pipeline.tuning.devset import ResolvedQuestion
 
@@ -90,10 +90,14 @@ def contains_answer(text: str, accepted: Sequence[str]) -> bool:
     return any(a.strip() and _norm(a) and _norm(a) in t for a in accepted)
 
 
-def _metrics(qu: QuestionUnits, order: Sequence[int], k: int = 10) -> tuple[float, float]:
+def _metrics(qu: QuestionUnits, order: Sequence[int], k: int = 10) -> tuple[float, float, float, float]:
+    """nDCG@k, Recall@5, Recall@10 and MRR of one window order (DESIGN.md relevance)."""
     gold = qu.resolved.question.gold
-    rel = [bool(spans_hit(RetrievedWindow(qu.windows[i][1], qu.windows[i][2], qu.windows[i][3]), gold)) for i in order]
-    return ndcg_at_k(rel, k, max(qu.n_relevant_windows, 1)), mrr(rel)
+    hits = [spans_hit(RetrievedWindow(qu.windows[i][1], qu.windows[i][2], qu.windows[i][3]), gold) for i in order]
+    rel = [bool(h) for h in hits]
+    n_spans = len(gold.spans)
+    return (ndcg_at_k(rel, k, max(qu.n_relevant_windows, 1)), recall_at_k(hits, n_spans, 5),
+            recall_at_k(hits, n_spans, 10), mrr(rel))
 
 
 def reranked_order(qu: QuestionUnits, model: Reranker) -> list[int]:
@@ -112,27 +116,31 @@ class RerankScores:
 
     n: int = 0
     ndcg10: float = 0.0
+    recall5: float = 0.0
+    recall10: float = 0.0
     mrr: float = 0.0
     top_unit_relevant: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"n": self.n, "ndcg@10": self.ndcg10, "mrr": self.mrr, "top_unit_relevant": self.top_unit_relevant}
+        return {"n": self.n, "ndcg@10": self.ndcg10, "recall@5": self.recall5, "recall@10": self.recall10,
+                "mrr": self.mrr, "top_unit_relevant": self.top_unit_relevant}
 
 
 def score(questions: Sequence[QuestionUnits], model: Reranker | None) -> RerankScores:
-    """Fused order (``model=None``) or re-ranked order, averaged over ``questions``."""
+    """Fused order (``model=None``) or re-ranked order, averaged over ``questions``; with a model,
+    also the share of questions whose best unit is labelled relevant (holds the answer)."""
     if not questions:
         return RerankScores()
-    nd, rr, top = [], [], []
+    per, top = [], []
     for qu in questions:
         order = list(range(len(qu.windows))) if model is None else reranked_order(qu, model)
-        a, b = _metrics(qu, order)
-        nd.append(a)
-        rr.append(b)
+        per.append(_metrics(qu, order))
         if model is not None and qu.features:
             best = max(range(len(qu.features)), key=lambda i: model.score(qu.features[i]))
             top.append(float(qu.labels[best]))
-    return RerankScores(len(questions), float(np.mean(nd)), float(np.mean(rr)), float(np.mean(top)) if top else 0.0)
+    m = np.mean(np.array(per), axis=0)
+    return RerankScores(len(questions), float(m[0]), float(m[1]), float(m[2]), float(m[3]),
+                        float(np.mean(top)) if top else 0.0)
 
 
 @dataclass(slots=True)

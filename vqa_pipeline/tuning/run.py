@@ -146,6 +146,9 @@ def run_report(db: str | Path, devsets: Sequence[str | Path], options: TuneOptio
     if not tuned:
         notes.append("no usable tuned config: `fused_tuned` is left out (run `vqa tune`)")
     report = build_report(prep.cache, split, config if tuned else None, record, notes)
+    reranked = _reranked_row(prep, split, progress)
+    if reranked is not None:
+        report.systems.append(reranked)
     if cv_folds:
         report.tuning = {**(report.tuning or {}), "cv": cross_validate(prep.cache, options, cv_folds, progress)}
     if backend is not None:
@@ -178,3 +181,29 @@ def run_rerank(db: str | Path, devsets: Sequence[str | Path], options: TuneOptio
     if save:
         reranking.save(result, prep.db)
     return result, prep
+
+
+def _reranked_row(prep: Prepared, split, progress: Progress | None = None):
+    """The report row of the index's stored re-ranker (``None`` when there is none, or it is stale)."""
+    from vqa_pipeline.answer.rerank import RERANKER_FILE, load_reranker, reranker_tags
+    from vqa_pipeline.tuning import reranking
+    from vqa_pipeline.tuning.report import SystemScores
+
+    if not (prep.db / RERANKER_FILE).is_file():
+        return None
+    model, warning = load_reranker(prep.db, reranker_tags())
+    if warning:
+        prep.notes.append(warning)
+        return None
+    units = [u for u in reranking.collect_units(prep.db, [r for r in prep.questions if r.question.answerable],
+                                                windows_by_video(prep.cache), progress=progress)
+             if u.id in {q.id for q in prep.cache.questions}]
+    parts = {"heldout": set(split.heldout), "dev": set(split.dev), "all": {u.id for u in units}}
+    scores = {}
+    for name, ids in parts.items():
+        sub = [u for u in units if u.id in ids]
+        if sub:
+            d = reranking.score(sub, model).to_dict()
+            scores[name] = {k: d[k] for k in ("ndcg@10", "recall@5", "recall@10", "mrr")}
+    return SystemScores("reranked", "fused", "evidence units re-ranked (<db>/reranker.json) over the tuned fusion",
+                        scores)

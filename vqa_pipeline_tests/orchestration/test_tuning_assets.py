@@ -1,4 +1,4 @@
-"""The evaluation assets on a small real index: `devset`, `fusion_weights`, `retrieval_report`."""
+"""The evaluation assets on a small real index: `devset`, `fusion_weights`, `reranker`, `retrieval_report`."""
 
 import json
 import subprocess
@@ -13,6 +13,7 @@ from vqa_pipeline.orchestration.assets.tuning import (
     TuningSettings,
     devset,
     fusion_weights,
+    reranker,
     retrieval_report,
 )
 from vqa_pipeline.orchestration.definitions import defs
@@ -46,9 +47,11 @@ def materializations(result) -> dict:
 
 def test_the_assets_are_in_the_evaluation_group():
     graph = defs.resolve_asset_graph()
-    for key in ("devset", "fusion_weights", "retrieval_report"):
+    for key in ("devset", "fusion_weights", "reranker", "retrieval_report"):
         assert graph.get(dg.AssetKey(key)).group_name == EVALUATION_GROUP
     assert dg.AssetKey("text_embeddings") in graph.get(dg.AssetKey("fusion_weights")).parent_keys
+    assert {dg.AssetKey("fusion_weights"), dg.AssetKey("evidence_units")} <= graph.get(dg.AssetKey("reranker")).parent_keys
+    assert dg.AssetKey("reranker") in graph.get(dg.AssetKey("retrieval_report")).parent_keys
 
 
 def test_fusion_weights_and_report_materialize_with_metrics_and_plot(index, monkeypatch):
@@ -58,7 +61,7 @@ def test_fusion_weights_and_report_materialize_with_metrics_and_plot(index, monk
         "settings": VqaSettings(source_dir=str(SAMPLE), db_dir=str(db), profile="lite"),
         "tuning": TuningSettings(devset_path=str(index / "devset.jsonl"), trials=30, cv_folds=2, answers="off"),
     }
-    res = dg.materialize([devset, fusion_weights, retrieval_report], resources=resources,
+    res = dg.materialize([devset, fusion_weights, reranker, retrieval_report], resources=resources,
                          instance=dg.DagsterInstance.ephemeral())
     assert res.success
     mats = materializations(res)
@@ -67,8 +70,11 @@ def test_fusion_weights_and_report_materialize_with_metrics_and_plot(index, monk
     assert 0.0 < fw["dev_ndcg@10"].value <= 1.0 and 0.0 <= fw["heldout_ndcg@10"].value <= 1.0
     assert fw["trials"].value == 30 and fw["method"].value in ("rrf", "zscore")
     assert (db / "fusion.json").is_file() and (index / "state" / "optuna.db").is_file()
+    rr = mats["reranker"]
+    assert (db / "reranker.json").is_file() and 0.0 <= rr["abstain_threshold"].value <= 1.0
+    assert 0.0 <= rr["dev/reranked/ndcg@10"].value <= 1.0 and rr["examples"].value > 0
     rep = mats["retrieval_report"]
-    for system in ("emb_text", "bm25", "lancedb_hybrid_rrf", "rrf_unweighted", "fused_tuned"):
+    for system in ("emb_text", "bm25", "lancedb_hybrid_rrf", "rrf_unweighted", "fused_tuned", "reranked"):
         for metric in ("ndcg@10", "recall@5", "recall@10", "mrr"):
             assert 0.0 <= rep[f"{system}/{metric}"].value <= 1.0
     md = rep["report"].value
@@ -103,9 +109,10 @@ def test_dagster_cli_materializes_the_evaluation_assets(index, tmp_path, dagster
     dagster = str(Path(sys.executable).parent / "dagster")
     out = subprocess.run(
         [dagster, "asset", "materialize", "-m", "vqa_pipeline.orchestration.definitions",
-         "--select", "devset,fusion_weights,retrieval_report", "-c", str(config)],
+         "--select", "devset,fusion_weights,reranker,retrieval_report", "-c", str(config)],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "state" / "reports" / "retrieval_report.png").is_file()
     assert (tmp_path / "state" / "optuna.db").is_file()
+    assert (index / "state" / "lance" / "reranker.json").is_file()

@@ -1,7 +1,8 @@
-"""`devset`, `fusion_weights` and `retrieval_report`: thin wrappers over vqa_pipeline.tuning.
+"""`devset`, `fusion_weights`, `reranker` and `retrieval_report`: thin wrappers over vqa_pipeline.tuning.
 
 Not partitioned: they read the whole index (every video partition of the extraction assets).
-`fusion_weights` writes ``<db>/fusion.json``, which queries load automatically;
+`fusion_weights` writes ``<db>/fusion.json`` and `reranker` ``<db>/reranker.json``, which queries
+load automatically;
 `retrieval_report` writes ``<state>/reports/retrieval_report.{png,md,json}`` and shows the table and
 the chart in the asset's metadata.
 """
@@ -17,7 +18,8 @@ from vqa_pipeline.orchestration.resources import TuningSettings, VqaSettings
 
 EVALUATION_GROUP = "evaluation"
 
-__all__ = ["EVALUATION_GROUP", "TuningSettings", "devset", "fusion_weights", "retrieval_report", "tuning_assets"]
+__all__ = ["EVALUATION_GROUP", "TuningSettings", "devset", "fusion_weights", "reranker", "retrieval_report",
+           "tuning_assets"]
 
 
 def _fail(exc: Exception) -> dg.Failure:
@@ -107,7 +109,39 @@ def fusion_weights(context: dg.AssetExecutionContext, settings: VqaSettings,
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(group_name=EVALUATION_GROUP, deps=[fusion_weights], kinds={"pillow"})
+@dg.asset(group_name=EVALUATION_GROUP, deps=[fusion_weights, GROUP_ASSETS["units"]], kinds={"numpy"})
+def reranker(context: dg.AssetExecutionContext, settings: VqaSettings, tuning: TuningSettings) -> dg.MaterializeResult:
+    """The evidence-unit re-ranker, trained on the dev split over the tuned fusion and scored on the
+    held-out split; stored as ``<db>/reranker.json`` (with its calibrated abstention threshold),
+    which ``ask`` and ``search(rerank=True)`` load."""
+    from vqa_pipeline.tuning.run import run_rerank
+
+    try:
+        result, _ = run_rerank(settings.db_dir, tuning.devset_files(), tuning.options(), tuning.on_unknown())
+    except _errors() as exc:
+        raise _fail(exc) from None
+    rows = ["| split | order | nDCG@10 | MRR | best unit holds the answer |", "|---|---|---|---|---|"]
+    for split, scores in (("dev", result.dev), ("held-out", result.heldout)):
+        for name, v in scores.items():
+            if v.get("n"):
+                rows.append(f"| {split} | {name} | {v['ndcg@10']:.3f} | {v['mrr']:.3f} | "
+                            f"{v['top_unit_relevant'] if name != 'fused' else '-'} |")
+    metadata: dict = {
+        "path": dg.MetadataValue.path(str(result.path)),
+        "abstain_threshold": float(result.model.abstain_threshold or 0.0),
+        "examples": int(result.model.info.get("examples", 0)),
+        "weights": dg.MetadataValue.json(dict(result.model.weights)),
+        "scores": dg.MetadataValue.md("\n".join(rows)),
+    }
+    for split, scores in (("dev", result.dev), ("heldout", result.heldout)):
+        for name in ("fused", "reranked"):
+            if scores.get(name, {}).get("n"):
+                metadata[f"{split}/{name}/ndcg@10"] = float(scores[name]["ndcg@10"])
+                metadata[f"{split}/{name}/mrr"] = float(scores[name]["mrr"])
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(group_name=EVALUATION_GROUP, deps=[fusion_weights, reranker], kinds={"matplotlib"})
 def retrieval_report(context: dg.AssetExecutionContext, settings: VqaSettings,
                      tuning: TuningSettings) -> dg.MaterializeResult:
     """nDCG@10, Recall@5/10 and MRR per model, fused, and baselines (BM25, LanceDB hybrid RRF, unweighted
@@ -153,4 +187,4 @@ def retrieval_report(context: dg.AssetExecutionContext, settings: VqaSettings,
     return dg.MaterializeResult(metadata=metadata)
 
 
-tuning_assets = [devset, fusion_weights, retrieval_report]
+tuning_assets = [devset, fusion_weights, reranker, retrieval_report]
