@@ -13,6 +13,8 @@ Usage:
     .venv/bin/vqa index data/sample --db /tmp/vqa-sample          # once
     .venv/bin/python benchmarks/answer_quality.py --db /tmp/vqa-sample [--devset data/sample/devset.jsonl]
     .venv/bin/python benchmarks/answer_quality.py --db /tmp/realdb --devset data/real/devset.jsonl [--split heldout]
+    .venv/bin/python benchmarks/answer_quality.py --db X --devset data/real/devset.jsonl --rescore answers.jsonl
+        # today's scoring of the answers an older commit wrote with --out (before/after with one scorer)
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ def main() -> None:
     ap.add_argument("--llm-url")
     ap.add_argument("--llm-model")
     ap.add_argument("--out", type=Path, help="write every answer as JSON lines here")
+    ap.add_argument("--rescore", type=Path, metavar="ANSWERS",
+                    help="score the answers of an earlier --out file (e.g. from an older commit) instead of asking")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     from vqa_pipeline.query import ask
@@ -79,22 +83,36 @@ def main() -> None:
     backends = [b for b in args.backends.split(",") if b]
     if args.llm_url:
         backends.append("endpoint")
+    earlier: dict[str, dict[str, dict]] = {}
+    if args.rescore:
+        for line in args.rescore.read_text().splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                earlier.setdefault(rec["backend"], {})[rec["id"]] = rec  # the last run of a question wins
+        backends = [b for b in backends if b in earlier] or sorted(earlier)
     rows = ["| backend | questions | answer acc. | citation acc. | abstains when absent | abstains wrongly | p50 s | p95 s |",
             "|---|---|---|---|---|---|---|---|"]
     per_kind_rows = []
     for backend in backends:
-        kw = {"extractive_only": True} if backend == "extractive" else {}
-        if backend == "endpoint":
-            kw = {"llm_url": args.llm_url, "llm_model": args.llm_model}
-        ask("warm up", db=args.db, **kw)  # model loads are not part of the latency
         answers, times = [], []
-        for i, item in enumerate(items, 1):
-            t0 = time.perf_counter()
-            a = ask(item["question"], db=args.db, **kw).to_json()
-            times.append(time.perf_counter() - t0)
-            answers.append(a)
-            print(f"\r{backend}: {i}/{len(items)}", end="", file=sys.stderr)
-        print(file=sys.stderr)
+        if args.rescore:
+            missing = [item["id"] for item in items if item["id"] not in earlier[backend]]
+            if missing:
+                ap.error(f"{args.rescore} has no {backend} answer for {', '.join(missing[:5])}")
+            answers = [earlier[backend][item["id"]] for item in items]
+            times = [float("nan")] * len(items)
+        else:
+            kw = {"extractive_only": True} if backend == "extractive" else {}
+            if backend == "endpoint":
+                kw = {"llm_url": args.llm_url, "llm_model": args.llm_model}
+            ask("warm up", db=args.db, **kw)  # model loads are not part of the latency
+            for i, item in enumerate(items, 1):
+                t0 = time.perf_counter()
+                a = ask(item["question"], db=args.db, **kw).to_json()
+                times.append(time.perf_counter() - t0)
+                answers.append(a)
+                print(f"\r{backend}: {i}/{len(items)}", end="", file=sys.stderr)
+            print(file=sys.stderr)
         for subset, idx in subsets.items():
             sub_items, sub_answers = [items[i] for i in idx], [answers[i] for i in idx]
             sub_times = sorted(times[i] for i in idx)
@@ -112,7 +130,7 @@ def main() -> None:
                     shown = (f"{ks['abstain_absent']:.2f} abstain" if kind == "absent"
                              else f"{ks['answer_acc']:.2f} / {ks['citation_acc']:.2f}")
                     per_kind_rows.append(f"| {name} | {kind} | {len(pairs)} | {shown} |")
-        if args.out:
+        if args.out and not args.rescore:
             with open(args.out, "a") as f:
                 for item, a in zip(items, answers):
                     f.write(json.dumps({"backend": backend, "id": item["id"], **a}) + "\n")
