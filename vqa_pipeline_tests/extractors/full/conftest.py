@@ -2,7 +2,8 @@
 
 Checkpoints are built once per session with the libraries' own model classes (tiny configurations)
 and saved the way users' downloads are laid out; every test loads them back through the project's
-loaders. Tests that need a library skip (``pytest.importorskip``) when its extra is not installed.
+loaders. Tests that need a library skip when its extra is not installed, and fail under CI, which
+installs the full profile (``vqa_pipeline_tests/needs.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from vqa_pipeline_tests.extractors.conftest import SR, make_media, pink_noise, place, sine
+from vqa_pipeline_tests.needs import full_profile_expected, missing, require_module
 
 
 @pytest.fixture(autouse=True)
@@ -88,8 +90,8 @@ def ckpt_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def clip_ckpt(ckpt_root) -> Path:
-    pytest.importorskip("torch")
-    pytest.importorskip("open_clip")
+    require_module("torch", full_profile=True)
+    require_module("open_clip", full_profile=True)
     from vqa_pipeline.extractors.full.testing import build_clip_checkpoint
 
     return build_clip_checkpoint(ckpt_root / "clip-tiny", tiny=True)
@@ -98,13 +100,12 @@ def clip_ckpt(ckpt_root) -> Path:
 @pytest.fixture(scope="session")
 def clap_ckpt(ckpt_root) -> tuple[Path, Path]:
     """(checkpoint file, roberta text-encoder folder)."""
-    pytest.importorskip("torch")
-    pytest.importorskip("torchlibrosa")
-    pytest.importorskip("transformers")
+    for name in ("torch", "torchlibrosa", "transformers"):
+        require_module(name, full_profile=True)
     from vqa_pipeline.extractors.models import module_available
 
     if not module_available("laion_clap"):
-        pytest.skip("laion_clap is not installed (pip install --no-deps laion_clap==1.1.5)")
+        missing("laion_clap is not installed (pip install --no-deps laion_clap==1.1.5)", required=full_profile_expected())
     from vqa_pipeline.extractors.full.testing import build_clap_checkpoint, build_roberta_dir
 
     text = build_roberta_dir(ckpt_root / "roberta-tiny")
@@ -114,11 +115,11 @@ def clap_ckpt(ckpt_root) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def vp_ckpt(ckpt_root) -> tuple[Path, Path]:
     """(VideoPrismClipModel folder without a tokenizer, SentencePiece model file)."""
-    pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    pytest.importorskip("sentencepiece")
+    require_module("torch", full_profile=True)
+    transformers = require_module("transformers", full_profile=True)
+    require_module("sentencepiece", full_profile=True)
     if not hasattr(transformers, "VideoPrismClipModel"):
-        pytest.skip(f"transformers {transformers.__version__} has no VideoPrism (needs >= 5.15)")
+        missing(f"transformers {transformers.__version__} has no VideoPrism (needs >= 5.15)", required=full_profile_expected())
     from vqa_pipeline.extractors.full.testing import build_spm_model, build_videoprism_checkpoint
 
     return build_videoprism_checkpoint(ckpt_root / "vp-tiny"), build_spm_model(ckpt_root / "c4_en-tiny.model")

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from vqa_pipeline_tests.extractors.full.conftest import cos, hf_cache_entry
+from vqa_pipeline_tests.needs import require_module
 
-pytest.importorskip("torch")
-pytest.importorskip("torchlibrosa")
+require_module("torch", full_profile=True)
+require_module("torchlibrosa", full_profile=True)
 
 from vqa_pipeline.extractors.full import clap as clap_mod  # noqa: E402
 from vqa_pipeline.extractors.full.clap import LaionClap, prepare_audio  # noqa: E402

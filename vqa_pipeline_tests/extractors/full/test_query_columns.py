@@ -1,9 +1,9 @@
 """A full-profile vector column is searched with its own text tower by the query side."""
 
-import pytest
+from vqa_pipeline_tests.needs import require_module
 
-pytest.importorskip("torch")
-pytest.importorskip("open_clip")
+require_module("torch", full_profile=True)
+require_module("open_clip", full_profile=True)
 
 from vqa_pipeline.indexing.pipeline import index_paths  # noqa: E402
 from vqa_pipeline.retrieval.search import encode_question, open_windows_table, search_columns  # noqa: E402
