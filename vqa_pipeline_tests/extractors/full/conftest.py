@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from vqa_pipeline_tests.extractors.conftest import SR, make_media, pink_noise, place, sine
+from vqa_pipeline.corpus import synth
+from vqa_pipeline_tests.extractors.conftest import SR, beep, make_media, noise_burst
 from vqa_pipeline_tests.needs import full_profile_expected, missing, require_module
 
 
@@ -66,20 +67,19 @@ def hf_cache_entry(cache: Path, repo_id: str, source: Path, revision: str = "012
 def scene_frame(t: float, width: int = 640, height: int = 360) -> Image.Image:
     """Blue for t < 2 s, then red with a white square that moves; yellow from 4 s."""
     color = (20, 60, 200) if t < 2.0 else (200, 30, 30) if t < 4.0 else (230, 210, 20)
-    im = Image.new("RGB", (width, height), color)
+    im = synth.solid_frame(color, size=(width, height))
     if t >= 2.0:
         x = int((t % 2.0) / 2.0 * (width - 100))
-        ImageDraw.Draw(im).rectangle((x, 100, x + 100, 200), fill=(255, 255, 255))
+        synth.draw_shape(im, "square", (x + 50, 150), 50, (255, 255, 255))
     return im
 
 
 @pytest.fixture(scope="session")
 def clip_media():
     """6 s, three distinct 2 s windows, two keyframes per window, a beep / noise / silence track."""
-    audio = np.zeros(int(6.0 * SR), np.float32)
-    audio += (np.random.default_rng(3).standard_normal(audio.size) * 1e-4).astype(np.float32)
-    place(audio, sine(1000.0, 1.5), 0.2)
-    place(audio, pink_noise(1.5), 2.3)
+    audio = synth.noise_floor(6.0, std=1e-4, seed=3).astype(np.float32)
+    synth.mix_in(audio, beep(1.5), 0.2)
+    synth.mix_in(audio, noise_burst(1.5), 2.3)
     return make_media(video_id="full-clip", duration_s=6.0, audio=audio, keyframe_every_s=1.0, frame=scene_frame)
 
 
