@@ -205,21 +205,21 @@ class _FasterWhisper(Extractor):
                 cpu_threads=self.options.get("cpu_threads", self.options.get("threads")),
             )
 
+    def _beam_size(self) -> int:
+        return int(self.options.get("beam_size", DEFAULT_BEAM_SIZE))
+
+    def _segments(self, audio: np.ndarray, chunks: list[dict[str, int]] | None):
+        """faster-whisper's ``(segments, info)`` for ``audio``, hearing only ``chunks`` (see :func:`transcribe_speech`)."""
+        self.load()
+        return transcribe_speech(self._model, audio, chunks, language=self.options.get("language", self.default_language),
+                                 beam_size=self._beam_size(), word_timestamps=True, condition_on_previous_text=False)
+
     def transcribe(self, audio: np.ndarray, chunks: list[dict[str, int]] | None = None) -> tuple[list[dict], str, float]:
         """Words ``[{word, start_s, end_s, prob}]`` in media time, detected language, its probability.
 
         ``chunks``: the speech to hear (:func:`transcription_chunks`); ``None``: faster-whisper's own VAD.
         """
-        self.load()
-        segments, info = transcribe_speech(
-            self._model,
-            audio,
-            chunks,
-            language=self.options.get("language", self.default_language),
-            beam_size=int(self.options.get("beam_size", DEFAULT_BEAM_SIZE)),
-            word_timestamps=True,
-            condition_on_previous_text=False,
-        )
+        segments, info = self._segments(audio, chunks)
         words = []
         for seg in segments:
             for w in seg.words or ():
