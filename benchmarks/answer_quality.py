@@ -1,17 +1,18 @@
 """Answer quality on a dev set: answer accuracy, citation accuracy, abstention, latency.
 
 For every dev-set question (DESIGN.md format) it calls ``vqa_pipeline.query.ask`` and scores:
-- answer accuracy: the answer contains one of ``answer_any`` (case-insensitive), over answerable questions;
-- citation accuracy: at least one citation is on the right video and relevant to a gold span
-  (DESIGN.md relevance rule), over answerable questions;
-- abstention: share of questions with no answer in the video (``answer_any`` empty) that abstain,
-  and share of answerable questions that abstain wrongly.
+answer accuracy, citation accuracy (per question: at least one citation on the right video and
+relevant to a gold span) and abstention, as defined once in ``vqa_pipeline/tuning/answers.py``.
 Each backend is scored: ``extractive`` (no LLM) and ``local`` (Gemma 3 270M) by default;
 ``--llm-url URL --llm-model NAME`` adds an OpenAI-compatible endpoint.
+A question's kind comes from its optional ``kind`` key, else from the ``--kinds`` sidecar. When the dev
+set's lines carry a ``split`` key (data/real), the tables are repeated per split; ``--split NAME`` asks
+only that split's questions.
 
 Usage:
     .venv/bin/vqa index data/sample --db /tmp/vqa-sample          # once
     .venv/bin/python benchmarks/answer_quality.py --db /tmp/vqa-sample [--devset data/sample/devset.jsonl]
+    .venv/bin/python benchmarks/answer_quality.py --db /tmp/realdb --devset data/real/devset.jsonl [--split heldout]
 """
 
 from __future__ import annotations
@@ -34,29 +35,17 @@ def load_devset(path: Path) -> list[dict]:
 
 
 def score(items: list[dict], answers: list[dict]) -> dict:
-    from vqa_pipeline.retrieval.metrics import source_matches, span_relevant
+    """The package's definitions (vqa_pipeline.tuning.answers), as this table's numbers."""
+    from vqa_pipeline.tuning.answers import aggregate, score_json
 
-    ans_ok = cit_ok = answerable = absent = absent_abstained = wrong_abstain = 0
-    for item, a in zip(items, answers):
-        if not item["answer_any"]:
-            absent += 1
-            absent_abstained += bool(a["abstained"])
-            continue
-        answerable += 1
-        text = a["answer"].lower()
-        ans_ok += any(g.lower() in text for g in item["answer_any"])
-        wrong_abstain += bool(a["abstained"])
-        cit_ok += any(
-            source_matches(c["source"], item["video"]) and any(span_relevant(c["start"], c["end"], s, e) for s, e in item["relevant"])
-            for c in a["citations"]
-        )
+    agg = aggregate(score_json(a, item) for item, a in zip(items, answers))
     return {
-        "answer_acc": ans_ok / max(answerable, 1),
-        "citation_acc": cit_ok / max(answerable, 1),
-        "abstain_absent": absent_abstained / max(absent, 1),
-        "abstain_wrongly": wrong_abstain / max(answerable, 1),
-        "answerable": answerable,
-        "absent": absent,
+        "answer_acc": agg.answer_accuracy or 0.0,
+        "citation_acc": agg.citation_accuracy or 0.0,
+        "abstain_absent": agg.absent_abstained or 0.0,
+        "abstain_wrongly": agg.abstained_wrongly or 0.0,
+        "answerable": agg.n_answerable,
+        "absent": agg.n_absent,
     }
 
 
@@ -66,6 +55,7 @@ def main() -> None:
     ap.add_argument("--devset", type=Path, default=SAMPLE / "devset.jsonl")
     ap.add_argument("--kinds", type=Path, default=SAMPLE / "devset_kinds.json",
                     help="optional id -> kind map for a per-kind breakdown")
+    ap.add_argument("--split", help="only the questions whose 'split' key is this (e.g. heldout, dev)")
     ap.add_argument("--backends", default="extractive,local")
     ap.add_argument("--llm-url")
     ap.add_argument("--llm-model")
@@ -75,12 +65,22 @@ def main() -> None:
     from vqa_pipeline.query import ask
 
     items = load_devset(args.devset)
+    if args.split:
+        items = [item for item in items if item.get("split") == args.split]
+        if not items:
+            ap.error(f"no question has split {args.split!r}")
     kinds = json.loads(args.kinds.read_text()) if args.kinds and args.kinds.exists() else {}
+    kinds = {item["id"]: item.get("kind") or kinds.get(item["id"], "?") for item in items}
+    subsets = {"all": list(range(len(items)))}
+    for split in sorted({item["split"] for item in items if "split" in item}):
+        subsets[split] = [i for i, item in enumerate(items) if item.get("split") == split]
+    if len(subsets) == 2:  # one split only: "all" says it already
+        subsets = {"all": subsets["all"]}
     backends = [b for b in args.backends.split(",") if b]
     if args.llm_url:
         backends.append("endpoint")
-    rows = ["| backend | answer acc. | citation acc. | abstains when absent | abstains wrongly | p50 s | p95 s |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| backend | questions | answer acc. | citation acc. | abstains when absent | abstains wrongly | p50 s | p95 s |",
+            "|---|---|---|---|---|---|---|---|"]
     per_kind_rows = []
     for backend in backends:
         kw = {"extractive_only": True} if backend == "extractive" else {}
@@ -95,20 +95,23 @@ def main() -> None:
             answers.append(a)
             print(f"\r{backend}: {i}/{len(items)}", end="", file=sys.stderr)
         print(file=sys.stderr)
-        s = score(items, answers)
-        times.sort()
-        p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
-        rows.append(f"| {backend} | {s['answer_acc']:.2f} | {s['citation_acc']:.2f} | {s['abstain_absent']:.2f} "
-                    f"({s['absent']} q.) | {s['abstain_wrongly']:.2f} | {statistics.median(times):.2f} | {p95:.2f} |")
-        if kinds:
-            groups = defaultdict(list)
-            for item, a in zip(items, answers):
-                groups[kinds.get(item["id"], "?")].append((item, a))
-            for kind, pairs in sorted(groups.items()):
-                ks = score([p[0] for p in pairs], [p[1] for p in pairs])
-                shown = (f"{ks['abstain_absent']:.2f} abstain" if kind == "absent"
-                         else f"{ks['answer_acc']:.2f} / {ks['citation_acc']:.2f}")
-                per_kind_rows.append(f"| {backend} | {kind} | {len(pairs)} | {shown} |")
+        for subset, idx in subsets.items():
+            sub_items, sub_answers = [items[i] for i in idx], [answers[i] for i in idx]
+            sub_times = sorted(times[i] for i in idx)
+            s = score(sub_items, sub_answers)
+            p95 = sub_times[min(len(sub_times) - 1, int(round(0.95 * (len(sub_times) - 1))))]
+            name = backend if len(subsets) == 1 else f"{backend} ({subset})"
+            rows.append(f"| {name} | {len(idx)} | {s['answer_acc']:.2f} | {s['citation_acc']:.2f} | {s['abstain_absent']:.2f} "
+                        f"({s['absent']} q.) | {s['abstain_wrongly']:.2f} | {statistics.median(sub_times):.2f} | {p95:.2f} |")
+            if set(kinds.values()) != {"?"}:
+                groups = defaultdict(list)
+                for item, a in zip(sub_items, sub_answers):
+                    groups[kinds[item["id"]]].append((item, a))
+                for kind, pairs in sorted(groups.items()):
+                    ks = score([p[0] for p in pairs], [p[1] for p in pairs])
+                    shown = (f"{ks['abstain_absent']:.2f} abstain" if kind == "absent"
+                             else f"{ks['answer_acc']:.2f} / {ks['citation_acc']:.2f}")
+                    per_kind_rows.append(f"| {name} | {kind} | {len(pairs)} | {shown} |")
         if args.out:
             with open(args.out, "a") as f:
                 for item, a in zip(items, answers):

@@ -489,11 +489,11 @@ def index_sample(paths: list[str], db: str, use_ray: bool, window: float, stride
     from vqa_pipeline.store import Store
 
     store = Store(db)
-    from vqa_pipeline.indexing.extract import InlineRunner
+    from vqa_pipeline.indexing.runners import InlineRunner
 
     runner = InlineRunner(options or {})
     if use_ray:
-        from vqa_pipeline.orchestration.ray_runner import RayOptions, RayRunner
+        from vqa_pipeline.indexing.ray_runner import RayOptions, RayRunner
 
         runner = RayRunner(RayOptions(extractor_options=options or {}))
     try:

@@ -383,14 +383,14 @@ def main(argv: list[str] | None = None) -> int:
         sampler.mark()
         t = time.perf_counter()
         if args.no_ray:
-            from vqa_pipeline.indexing.extract import InlineRunner
+            from vqa_pipeline.indexing.runners import InlineRunner
 
             opts = {}
             if args.threads:
                 opts = {n: {"threads": args.threads} for n in ("whisper-base", "rapidocr", "yamnet", "visual-stats", "e5-small")}
             runner = InlineRunner(opts)
         else:
-            from vqa_pipeline.orchestration.ray_runner import RayOptions, RayRunner
+            from vqa_pipeline.indexing.ray_runner import RayOptions, RayRunner
 
             runner = RayRunner(RayOptions(address=args.ray_address, threads_per_actor=args.threads or 1))
         info["runner_start_s"] = time.perf_counter() - t

@@ -23,6 +23,9 @@ fi
 # pip's "Location ... is ignored" warnings come from a machine-wide index config; hide only those.
 pip_install() { .venv/bin/python -m pip install -q "$@" 2> >(grep -v "is ignored" >&2); }
 # llm: llama-cpp-python compiles from source the first time (about 14 minutes on 2 cores; pip caches it).
+# A portable CPU build (AVX2, no AVX-512/AMX): a native build on a CPU that reports AMX tiles dies
+# with "Illegal instruction" where the kernel does not grant AMX state to processes (seen here).
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON}"
 EXTRAS="lite,tune,llm,dev"
 # VQA_SETUP_FULL=1 adds the full-profile model libraries (torch 2.14.1, open_clip, LAION-CLAP,
 # transformers, PaddlePaddle; several GB). Their weights are never downloaded: see extractors/full/.

@@ -15,22 +15,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vqa_pipeline.answer.ask import DEFAULT_ABSTAIN_THRESHOLD, answer_question
+from vqa_pipeline.answer.ask import DEFAULT_ABSTAIN_THRESHOLD, FOLLOW_WINDOW_S, answer_question, rank_units
 from vqa_pipeline.answer.llm import LLMBackend, make_backend
-from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, boundary_offsets, build_pack, row_lines
+from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, merge_duplicates, row_lines, row_units
+from vqa_pipeline.answer.rerank import load_reranker, ranks_of, reranker_tags
 from vqa_pipeline.answer.types import Answer, Citation
-from vqa_pipeline.retrieval.fuse import FusedRanking, FusionConfig, fuse, load_fusion_config
+from vqa_pipeline.extractors.text_embed import E5Small
+from vqa_pipeline.retrieval.fuse import FusedRanking, FusionConfig, fuse, index_fusion
+from vqa_pipeline.retrieval.retrievers import index_retrievers
 from vqa_pipeline.retrieval.search import (
-    E5_SMALL,
-    VECTOR_RETRIEVERS,
     QueryError,
+    fetch_span,
+    candidate_depth,
     clip_question,
     encode_question,
-    fetch_neighbours,
     fetch_windows,
     make_filter,
-    open_windows_table,
-    retriever_tags,
+    open_index,
     row_vector_scores,
     search_columns,
     usable_vector_columns,
@@ -41,9 +42,6 @@ __all__ = ["Answer", "Citation", "QueryError", "SearchHit", "ask", "search"]
 log = logging.getLogger(__name__)
 
 FALLBACK_DB_DIR = Path(".vqa/lance")
-FUSION_FILE = "fusion.json"
-"""Tuned fusion config looked up in the database folder when no ``fusion`` argument is given."""
-MIN_CANDIDATES = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,45 +99,82 @@ def _check_question(question: str) -> str:
     return question
 
 
-def _fusion(fusion: FusionConfig | str | Path | None, db: Path) -> tuple[FusionConfig, str | None]:
-    if isinstance(fusion, FusionConfig):
-        return fusion, None
-    if fusion is None:
-        path = db / FUSION_FILE
-        if not path.is_file():
-            return FusionConfig(), None
-        return load_fusion_config(path, retriever_tags())
-    return load_fusion_config(fusion, retriever_tags())
+VIDEO_ROWS = 2000
+"""The most windows read for a "first / last ..." question (the first 66 minutes of 2 s windows)."""
+RERANK_WINDOWS = 30
+"""Windows whose units are re-ranked for an answer (and for ``search(..., rerank=True)``)."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Retrieved:
+class Retrieved:
     table: object
+    db: Path
     fused: FusedRanking
+    lists: dict
     rows: list[dict]
     question_vectors: dict
     notice: str | None
+    encoders: dict
+
+    def e5_vector(self):
+        return next((v for c, v in self.question_vectors.items() if self.encoders[c].name == E5Small.name), None)
 
 
-def _retrieve(question: str, k: int, videos, time_range, db, fusion) -> _Retrieved:
+def retrieve(question: str, k: int, videos, time_range, db, fusion, n_rows: int | None = None) -> Retrieved:
+    """Search every retriever, fuse, and fetch the rows of the best ``max(k, n_rows)`` windows."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     db_path = Path(db) if db is not None else default_db()
-    table = open_windows_table(db_path)
+    table = open_index(db_path)
     flt = make_filter(table, videos, time_range)
-    config, notice = _fusion(fusion, db_path)
-    cols = usable_vector_columns(table)
-    qvecs = encode_question(clip_question(question), cols)
-    lists = search_columns(table, question, k=max(MIN_CANDIDATES, 5 * k), flt=flt, question_vectors=qvecs)
+    retrievers = index_retrievers(table)
+    config, notice, _ = index_fusion(db_path, retrievers.tags(), fusion)
+    cols = usable_vector_columns(table, retrievers.encoders)
+    qvecs = encode_question(clip_question(question), cols, retrievers.encoders)
+    lists = search_columns(table, question, k=candidate_depth(k), flt=flt, retrievers=retrievers.encoders,
+                           question_vectors=qvecs)
     fused = fuse(lists, config)
-    top = [wid for wid, _ in fused.ranked[:k]]
+    top = [wid for wid, _ in fused.ranked[:max(k, n_rows or k)]]
     rows_by_id = fetch_windows(table, top, cols)
-    return _Retrieved(table, fused, [rows_by_id[w] for w in top if w in rows_by_id], qvecs, notice)
+    notices = [n for n in (*retrievers.notices, notice) if n]
+    return Retrieved(table, db_path, fused, lists, [rows_by_id[w] for w in top if w in rows_by_id], qvecs,
+                      "; ".join(notices) or None, retrievers.encoders)
+
+
+def candidate_units(r: Retrieved) -> list:
+    """Every evidence unit of the retrieved windows, prioritized by the window's fused rank."""
+    lines = []
+    for rank, row in enumerate(r.rows):
+        lines += row_units(row, float(rank))
+    return lines
+
+
+def _reranked(question: str, r: Retrieved):
+    """The retrieved windows' units scored by the index's re-ranker (or the packaged one)."""
+    from vqa_pipeline.answer.question import analyze
+
+    reranker, notice = load_reranker(r.db, reranker_tags())
+    q = analyze(clip_question(question))
+    lines = merge_duplicates(candidate_units(r))
+    return rank_units(q, lines, ranks_of(r.fused.ranked, r.lists), reranker, r.e5_vector()), reranker, notice
+
+
+def _following(r: Retrieved):
+    """Units of the same video around a unit (for "what happens after X")."""
+
+    def around(line, whole: bool = False):
+        if whole:
+            rows = fetch_span(r.table, line.video_id, 0.0, 1e12, limit=VIDEO_ROWS)
+        else:
+            rows = fetch_span(r.table, line.video_id, line.start_s - FOLLOW_WINDOW_S, line.end_s + FOLLOW_WINDOW_S)
+        return merge_duplicates([u for row in rows for u in row_units(row, 99.0)])
+
+    return around
 
 
 def search(question: str, k: int = 10, videos: Sequence[str] | None = None,
            time_range: tuple[float, float] | None = None, db: str | Path | None = None, *,
-           fusion: FusionConfig | str | Path | None = None) -> list[SearchHit]:
+           fusion: FusionConfig | str | Path | None = None, rerank: bool = False) -> list[SearchHit]:
     """The ``k`` best windows for ``question``, best first.
 
     Args:
@@ -151,26 +186,45 @@ def search(question: str, k: int = 10, videos: Sequence[str] | None = None,
         db: LanceDB folder (default: ``vqa_pipeline.config.default_db_dir()`` or ``.vqa/lance``).
         fusion: a :class:`FusionConfig`, a JSON file, or ``None`` for ``<db>/fusion.json`` if
             present, else the defaults (:class:`FusionConfig()`).
+        rerank: order the top windows by their best evidence unit for this question (the
+            re-ranker ``ask`` uses: question kind, answer type, e5 similarity); slower.
 
     Raises:
         ValueError: empty question or ``k < 1``.
         QueryError: no database, no or empty ``windows`` table, bad time range.
     """
     _check_question(question)
-    r = _retrieve(question, k, videos, time_range, db, fusion)
+    r = retrieve(question, k, videos, time_range, db, fusion, n_rows=RERANK_WINDOWS if rerank else None)
     fused_score = dict(r.fused.ranked)
+    rows = r.rows[:k]
+    scores = {row["window_id"]: fused_score[row["window_id"]] for row in r.rows}
+    if rerank:
+        ranked, _, _ = _reranked(question, r)
+        rows, scores = rerank_windows(r.rows, ranked, k)
     hits = []
-    for row in r.rows:
+    for row in rows:
         wid = row["window_id"]
-        scores = row_vector_scores(row, r.question_vectors)
+        per_model = row_vector_scores(row, r.question_vectors)
         for model, s in r.fused.per_model.get(wid, {}).items():
-            scores.setdefault(model, s)
+            per_model.setdefault(model, s)
         hits.append(SearchHit(
             video_id=row["video_id"], source=row["source"], start=float(row["start_s"]), end=float(row["end_s"]),
-            score=fused_score[wid], scores=dict(sorted(scores.items())),
+            score=scores[wid], scores=dict(sorted(per_model.items())),
             evidence=[ln.format() for ln in row_lines(row)], window_id=wid,
         ))
     return hits
+
+
+def rerank_windows(rows: Sequence[dict], ranked, k: int) -> tuple[list[dict], dict[str, float]]:
+    """Windows ordered by their best unit's re-ranker probability (fused order breaks ties and
+    places windows without units last)."""
+    best: dict[str, float] = {}
+    for s in ranked:
+        for w in s.line.window_ids:
+            best[w] = max(best.get(w, 0.0), s.score)
+    order = sorted(range(len(rows)), key=lambda i: (-best.get(rows[i]["window_id"], -1.0), i))
+    out = [rows[i] for i in order[:k]]
+    return out, {row["window_id"]: best.get(row["window_id"], 0.0) for row in out}
 
 
 def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
@@ -178,35 +232,31 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
         llm_url: str | None = None, llm_model: str | None = None, *,
         fusion: FusionConfig | str | Path | None = None, backend: LLMBackend | None = None,
         extractive_only: bool = False, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
-        neighbours: str = "auto", abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD) -> Answer:
+        abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD) -> Answer:
     """Answer ``question`` from the indexed evidence, with timecode citations.
 
     Args:
-        question, k, videos, time_range, db, fusion: as for :func:`search` (``k`` windows are packed).
+        question, k, videos, time_range, db, fusion: as for :func:`search`.
         llm_url, llm_model: an OpenAI-compatible endpoint and model; default: the local Gemma 3 270M.
         backend: an explicit backend (overrides ``llm_url``).
         extractive_only: skip the LLM; quote the best evidence lines.
-        budget_tokens: evidence pack budget.
-        neighbours: ``"auto"`` (add adjacent windows when a line touches a window edge), ``"always"``
-            or ``"never"``.
-        abstain_threshold: support score under which the answer abstains.
+        budget_tokens: budget of the evidence reported with the answer.
+        abstain_threshold: re-ranker probability of the best unit under which the answer abstains.
+
+    The units (whole sentences, on-screen blocks, sound lines) of the best ``max(30, 3k)`` windows
+    are re-ranked for the question and the answer is picked from the best of them.
 
     Raises:
         ValueError: empty question, ``k < 1``, or ``llm_url`` without ``llm_model``.
         QueryError: no database, no or empty ``windows`` table, bad time range.
     """
     _check_question(question)
-    if neighbours not in ("auto", "always", "never"):
-        raise ValueError(f"neighbours must be auto, always or never, got {neighbours!r}")
     if backend is None and not extractive_only:
         backend = make_backend(llm_url, llm_model)
-    r = _retrieve(question, k, videos, time_range, db, fusion)
-    near = {}
-    if neighbours != "never" and r.rows:
-        offsets = {row["window_id"]: ((-1, 1) if neighbours == "always" else boundary_offsets(row)) for row in r.rows}
-        for o in (-1, 1):
-            near.update(fetch_neighbours(r.table, [row for row in r.rows if o in offsets[row["window_id"]]], (o,)))
-    pack = build_pack(r.rows, near.values(), budget_tokens=budget_tokens)
-    e5_vector = next((v for c, v in r.question_vectors.items() if VECTOR_RETRIEVERS[c] is E5_SMALL), None)
-    return answer_question(question, pack, None if extractive_only else backend, abstain_threshold=abstain_threshold,
-                           question_vector=e5_vector, extra_notice=r.notice)
+    r = retrieve(question, k, videos, time_range, db, fusion, n_rows=max(RERANK_WINDOWS, 3 * k))
+    ranked, reranker, notice = _reranked(question, r)
+    notices = "; ".join(n for n in (r.notice, notice) if n) or None
+    return answer_question(question, [s.line for s in ranked], None if extractive_only else backend,
+                           ranks=ranks_of(r.fused.ranked, r.lists), reranker=reranker,
+                           abstain_threshold=abstain_threshold, question_vector=r.e5_vector(),
+                           following=_following(r), extra_notice=notices, budget_tokens=budget_tokens)

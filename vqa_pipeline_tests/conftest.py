@@ -52,6 +52,6 @@ def sample_db(sample, sample_rows, tmp_path_factory):
 
 @pytest.fixture()
 def sample_table(sample_db):
-    from vqa_pipeline.retrieval.search import open_windows_table
+    from vqa_pipeline.retrieval.search import open_index
 
-    return open_windows_table(sample_db)
+    return open_index(sample_db)

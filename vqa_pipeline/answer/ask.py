@@ -1,25 +1,28 @@
-"""Answering a question from an evidence pack, designed around small models.
+"""Answering a question from candidate evidence units, designed around small models.
 
 Steps:
 
-1. Rank the pack's lines against the question (:func:`~vqa_pipeline.answer.support.rank_lines`).
-   Lines that read like instructions to a model are withheld from it (and never quoted as the
-   answer); they stay in the returned evidence, which is data.
-2. Abstain when the best line's support score is under the threshold (see
-   :data:`DEFAULT_ABSTAIN_THRESHOLD`).
-3. Show the model only the supporting lines (a small model sees the few best, a chat model the
-   whole pack), quoted as untrusted data.
-4. Check the answer: every number and most content words must appear in the evidence, and every
-   timecode must match an evidence line (others are dropped). An answer without a surviving
-   timecode gets the timecode of the line its words come from. An answer that fails the checks,
-   a model that is unavailable or fails, or a small model's "I don't know" give way to an
-   extractive answer (the best lines with their timecodes) with a notice.
+1. Analyze the question (:mod:`question`): the evidence kind it names, its answer type, an
+   "after X" anchor.
+2. Re-rank the candidate units (:mod:`rerank`: retrieval ranks, e5 similarity, keyword and number
+   overlap, kind and answer-type match). Units that read like instructions to a model are never
+   shown to one nor quoted as the answer; they stay in the evidence, which is data.
+3. Abstain when the best unit's probability is under the threshold (:data:`DEFAULT_ABSTAIN_THRESHOLD`).
+4. Pick the answer's words (:mod:`spans`): a number, a name, a URL, a command, the value after a
+   label; yes or no with the supporting unit; for "what happens after X" the unit that follows X
+   in the same video. Otherwise the best unit itself (a whole sentence or block).
+5. A model may rephrase: its answer is kept only when it passes the checks (numbers and words from
+   the evidence, timecodes that match a unit, not an echo of the question or of a label) and adds
+   a checked span (for a typed question: it contains a span of that type from the evidence). A
+   small model's "I don't know" is not trusted; a chat model's is, unless the evidence answers
+   the question's type directly.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,30 +30,28 @@ from vqa_pipeline.answer.citations import (
     best_grounding,
     check_citations,
     citation_of,
-    extractive_answer,
+    content_words,
     numbers,
     strip_timecodes,
 )
 from vqa_pipeline.answer.llm import LLMBackend, LLMError
-from vqa_pipeline.answer.pack import EvidencePack, PackedLine, format_timecode
-from vqa_pipeline.answer.prompt import build_prompt, clip
-from vqa_pipeline.answer.support import ScoredLine, rank_lines
+from vqa_pipeline.answer.numbers import number_values
+from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, EvidencePack, PackedLine, format_timecode, merge_duplicates
+from vqa_pipeline.answer.prompt import build_prompt, clip, looks_like_instruction
+from vqa_pipeline.answer.question import Question, analyze
+from vqa_pipeline.answer.rerank import Ranks, Reranker, default_reranker, unit_features
+from vqa_pipeline.answer.spans import answer_spans, is_label, parts_of
 from vqa_pipeline.answer.types import Answer, AnswerOptions
+from vqa_pipeline.evidence import clean_text, kind_word
 
-DEFAULT_ABSTAIN_THRESHOLD = 0.83
-"""Support score (e5 cosine + 0.15 x keyword overlap) of the best line under which ``ask``
-abstains. Tuned on the test corpus of ``vqa_pipeline_tests/retrieval/sample_windows.py`` (20
-answerable and 12 unrelated questions): answerable questions scored 0.86-1.04, unrelated ones that
-share no word with the evidence 0.76-0.80 (e5-small similarities are compressed into roughly
-0.7-0.95). Unrelated questions sharing one word with a line ("recipe for chocolate cake" vs
-"RECIPE: COUNTRY LOAF") scored 0.86-0.89 and are *not* caught. Re-tune on a real dev set."""
-
-SMALL_MODEL_MARGIN = 0.06
-"""A small model is shown the best line plus lines scoring within this margin of it."""
-MIN_GROUNDING_SMALL = 0.6
-MIN_GROUNDING_CHAT = 0.5
+DEFAULT_ABSTAIN_THRESHOLD = 0.2
+"""Re-ranker probability of the best unit under which ``ask`` abstains (calibrated on the dev sets:
+see docs/benchmarks.md, "Answer quality")."""
+SMALL_MODEL_LINES = 3
 MAX_ANSWER_CHARS = 600
 MAX_RANK_QUESTION_CHARS = 1000
+FOLLOW_WINDOW_S = 30.0
+"""How far after an "after X" anchor the next event is looked for."""
 
 ABSTAIN_TEXT = "I don't know: the indexed videos do not seem to contain the answer."
 NO_EVIDENCE_TEXT = "I don't know: no evidence was found for this question."
@@ -59,12 +60,237 @@ _DONT_KNOW = re.compile(
     r"|\bnot\s+(?:mentioned|stated|given|found|in\s+the\s+evidence)\b|\bno\s+(?:information|evidence)\b",
     re.IGNORECASE,
 )
-_CONTINUE_GAP_S = 0.2
-"""Two speech lines this close are one sentence cut at a window edge (pauses between sentences are longer)."""
+_NEGATION = re.compile(r"\b(?:not|no|never|none|nobody|nothing|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
+_NON_EVENT = re.compile(r"^(?:silence|dominant colou?rs?\b.*|no speech)$", re.IGNORECASE)
+_FILLER = frozenset(content_words(
+    "do done did make made give given take took show shown see seen say said film movie video clip person people "
+    "thing things one someone something part work worked"))
+_AUX = frozenset("is are was were do does did can could will would should has have had am be".split())
 
 
 def says_dont_know(text: str) -> bool:
     return bool(_DONT_KNOW.search(text))
+
+
+Context = Callable[..., Sequence[PackedLine]]
+"""``context(unit, whole=False)``: units of the unit's video around it (or all of them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredUnit:
+    """A candidate unit with its re-ranker probability and features."""
+
+    line: PackedLine
+    score: float
+    features: dict
+    flagged: bool
+
+
+# ----------------------------------------------------------------------------------------------
+# ranking
+
+
+_passage_cache: dict[str, np.ndarray] = {}
+
+
+def embed_units(lines: Sequence[PackedLine]) -> np.ndarray:
+    """e5 passage vectors of ``"<kind word>: <text>"`` per unit (cached per text in this process)."""
+    from vqa_pipeline.extractors.text_embed import embed_passages
+
+    texts = [f"{kind_word(ln.kind)}: {clean_text(ln.kind, ln.text)}" for ln in lines]
+    missing = sorted({t for t in texts if t not in _passage_cache})
+    if missing:
+        if len(_passage_cache) > 50_000:
+            _passage_cache.clear()
+        for t, v in zip(missing, embed_passages(missing)):
+            _passage_cache[t] = v
+    return np.stack([_passage_cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+
+def _question_vector(question: str) -> np.ndarray:
+    from vqa_pipeline.extractors.text_embed import embed_query
+
+    return embed_query(question)
+
+
+def ranks_from_priorities(lines: Sequence[PackedLine]) -> Ranks:
+    """Ranks when only a pack is known: each window ranks at its lines' priority."""
+    fused: dict[str, int] = {}
+    for ln in lines:
+        for w in ln.window_ids:
+            fused[w] = min(fused.get(w, 10**6), int(ln.priority))
+    return Ranks(fused, {w: -float(r) for w, r in fused.items()}, {})
+
+
+def rank_units(q: Question, lines: Sequence[PackedLine], ranks: Ranks, reranker: Reranker,
+               question_vector: np.ndarray | None = None) -> list[ScoredUnit]:
+    """Candidate units scored by the re-ranker, best first (ties keep candidate order)."""
+    if not lines:
+        return []
+    qv = np.asarray(question_vector if question_vector is not None else _question_vector(q.text), np.float32).ravel()
+    sims = embed_units(lines) @ qv
+    scores = [s for w, s in ranks.fused_score.items()]
+    span = (min(scores), max(scores)) if scores else (0.0, 1.0)
+    out = []
+    for ln, sim in zip(lines, sims):
+        f = unit_features(q, ln, ranks, float(sim), span)
+        out.append(ScoredUnit(ln, reranker.score(f), f, looks_like_instruction(ln.text)))
+    order = sorted(range(len(out)), key=lambda i: -out[i].score)
+    return [out[i] for i in order]
+
+
+def pack_units(ranked: Sequence[ScoredUnit], budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> EvidencePack:
+    """The best units that fit the budget, grouped by video (best first) and in time order."""
+    from vqa_pipeline.answer.pack import estimate_tokens, video_header
+
+    chosen: list[tuple[int, PackedLine]] = []
+    used, headers = 0, set()
+    for i, s in enumerate(ranked):
+        ln = s.line
+        cost = estimate_tokens(ln.format()) + 1 + (0 if ln.video_id in headers else
+                                                   estimate_tokens(video_header(ln.video_id, ln.source)) + 1)
+        if used + cost > budget_tokens:
+            continue
+        used += cost
+        headers.add(ln.video_id)
+        chosen.append((i, ln))
+    first = {}
+    for i, ln in chosen:
+        first.setdefault(ln.video_id, i)
+    lines = tuple(ln for _, ln in sorted(chosen, key=lambda x: (first[x[1].video_id], x[1].start_s, x[1].end_s)))
+    return EvidencePack(lines, budget_tokens, used, len(ranked) - len(chosen))
+
+
+# ----------------------------------------------------------------------------------------------
+# composing the answer
+
+
+def _at(ln: PackedLine) -> str:
+    return format_timecode(ln.start_s, ln.end_s)
+
+
+def is_echo(answer: str, q: Question, labels: Sequence[str] = ()) -> bool:
+    """Whether an answer says nothing beyond the question's own words and the evidence's labels."""
+    words = set(content_words(strip_timecodes(answer)))
+    label_words = {w for lab in labels for w in content_words(lab)}
+    extra = words - set(q.words) - label_words - _FILLER
+    nums = number_values(strip_timecodes(answer)) - number_values(q.text)
+    return not extra and not nums
+
+
+def _labels(lines: Sequence[PackedLine]) -> list[str]:
+    return [p for ln in lines for p in parts_of(ln.text, ln.parts) if is_label(p)]
+
+
+def yes_or_no(q: Question, line: PackedLine) -> str:
+    """``Yes`` when the unit states the question's proposition, else ``No``.
+
+    Every name and number of the question must be in the unit, most of its other words too, and
+    both must be negated alike ("open on Sundays" vs "closed on Sundays" is a no).
+    """
+    text = line.text
+    unit_words = set(content_words(text))
+    words = [w for w in q.words if w not in _AUX]
+    if not words:
+        return "No"
+    key = [w for w in content_words(" ".join(re.findall(r"\b[A-Z][a-z]+\b|\d+(?:\.\d+)?", q.text.split(" ", 1)[-1])))]
+    if any(w not in unit_words for w in key):
+        return "No"
+    q_nums, u_nums = number_values(q.text), number_values(text)
+    if q_nums and not q_nums <= u_nums:
+        return "No"
+    coverage = sum(1 for w in words if w in unit_words) / len(words)
+    same_polarity = len(_NEGATION.findall(q.text)) % 2 == len(_NEGATION.findall(text)) % 2
+    return "Yes" if coverage >= 0.75 and same_polarity else "No"
+
+
+def _anchor_unit(q: Question, ranked: Sequence[ScoredUnit], top_n: int = 15) -> ScoredUnit | None:
+    """The candidate that best matches the "after X" phrase: the words of X first, then the rest of
+    the question's words (which name the video: "what did Diane hear before ..."), then the re-ranker."""
+    anchor_words = set(content_words(q.anchor)) or set(q.words)
+    other = set(q.words) - anchor_words
+    best, best_key = None, None
+    for s in ranked[:top_n]:
+        if s.flagged:
+            continue
+        have = set(content_words(s.line.text)) | set(content_words(kind_word(s.line.kind)))
+        overlap = len(anchor_words & have) / max(len(anchor_words), 1) + 0.5 * len(other & have) / max(len(other), 1)
+        key = (round(overlap, 3), s.score)
+        if best_key is None or key > best_key:
+            best, best_key = s, key
+    return best
+
+
+def _nth_unit(q: Question, top: PackedLine, pool: Sequence[PackedLine]) -> PackedLine | None:
+    """For "first / second / last ..." questions: that unit, in time order, of the best unit's video
+    and kind (or the kinds the question names); units that only restate the question are skipped."""
+    kinds = set(q.kinds) or {top.kind}
+    qwords = set(q.words)
+    units = sorted({(ln.start_s, ln.end_s, ln.text): ln for ln in pool
+                    if ln.video_id == top.video_id and ln.kind in kinds and not looks_like_instruction(ln.text)
+                    and not _NON_EVENT.match(clean_text(ln.kind, ln.text))}.values(), key=lambda ln: (ln.start_s, ln.end_s))
+    units = [ln for ln in units if set(content_words(ln.text)) - qwords]
+    if not units:
+        return None
+    index = {"first": 0, "second": 1, "third": 2, "last": -1, "final": -1}.get(q.ordinal)
+    if index is None or (index >= 0 and index >= len(units)):
+        return None
+    return units[index]
+
+
+def _next_unit(q: Question, anchor: PackedLine, later: Sequence[PackedLine]) -> PackedLine | None:
+    """The first unit after (or, for ``previous``, before) the anchor, preferring the kinds asked for."""
+    if q.answer_type == "next":
+        pool = [ln for ln in later if ln.start_s >= anchor.end_s - 0.3 and ln.text != anchor.text]
+        pool.sort(key=lambda ln: (ln.start_s, ln.end_s))
+    else:
+        pool = [ln for ln in later if ln.end_s <= anchor.start_s + 0.3 and ln.text != anchor.text]
+        pool.sort(key=lambda ln: (-ln.end_s, -ln.start_s))
+    pool = [ln for ln in pool if not looks_like_instruction(ln.text) and not _NON_EVENT.match(clean_text(ln.kind, ln.text))]
+    wanted = [ln for ln in pool if ln.kind in q.kinds] if q.kinds else [ln for ln in pool if ln.kind in ("asr", "audio", "ocr")]
+    return (wanted or pool or [None])[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    text: str
+    cited: tuple[PackedLine, ...]
+    typed: bool  # an answer of the question's type was found (not just the best unit quoted)
+
+
+def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None = None) -> Composed:
+    """The extractive answer: the words of the question's type from the best units."""
+    usable = [s for s in ranked if not s.flagged]
+    top = usable[0]
+    if q.answer_type in ("next", "previous"):
+        anchor = _anchor_unit(q, usable)
+        if anchor is not None:
+            later = list(following(anchor.line)) if following is not None else []
+            later += [s.line for s in usable if s.line.video_id == anchor.line.video_id]
+            nxt = _next_unit(q, anchor.line, later)
+            if nxt is not None:
+                return Composed(f"{clean_text(nxt.kind, nxt.text)} {_at(nxt)}", (nxt,), True)
+    if q.answer_type == "yes_no":
+        return Composed(f"{yes_or_no(q, top.line)} {_at(top.line)}", (top.line,), True)
+    if q.ordinal and q.answer_type in ("text", "name", "number") and following is not None:
+        nth = _nth_unit(q, top.line, following(top.line, whole=True))
+        if nth is not None:
+            spans = answer_spans(q, clean_text(nth.kind, nth.text), nth.parts, nth.kind)
+            text = spans[0].text if spans and q.answer_type != "text" else clean_text(nth.kind, nth.text)
+            return Composed(f"{text} {_at(nth)}", (nth,), True)
+    if q.answer_type not in ("text", "time", "next", "previous"):
+        # The first well-ranked unit that holds an answer of the type; its best span.
+        floor = 0.3 * top.score
+        for s in usable[:8]:
+            if s.score < floor:
+                break
+            spans = answer_spans(q, clean_text(s.line.kind, s.line.text), s.line.parts, s.line.kind)
+            if spans:
+                return Composed(f"{spans[0].text} {_at(s.line)}", (s.line,), True)
+    spans = answer_spans(q, clean_text(top.line.kind, top.line.text), top.line.parts, top.line.kind)
+    if spans and top.line.kind == "ocr":  # the value after the label the question names
+        return Composed(f"{spans[0].text} {_at(top.line)}", (top.line,), True)
+    return Composed(f"{clean_text(top.line.kind, top.line.text)} {_at(top.line)}", (top.line,), False)
 
 
 def _clean_output(text: str, small: bool) -> str:
@@ -75,140 +301,102 @@ def _clean_output(text: str, small: bool) -> str:
     return text[:MAX_ANSWER_CHARS]
 
 
-def _continuations(best: PackedLine, lines: Sequence[PackedLine]) -> list[PackedLine]:
-    """Speech lines right before/after ``best`` in the same video (a sentence cut at a window edge)."""
-    if best.kind != "asr":
-        return []
-
-    def ends_sentence(text: str) -> bool:
-        return text.rstrip().endswith((".", "?", "!"))
-
-    return [
-        ln for ln in lines
-        if ln is not best and ln.kind == "asr" and ln.video_id == best.video_id
-        and ((0 <= ln.start_s - best.end_s <= _CONTINUE_GAP_S and not ends_sentence(best.text))
-             or (0 <= best.start_s - ln.end_s <= _CONTINUE_GAP_S and not ends_sentence(ln.text)))
-    ]
-
-
 def _time_order(lines: Sequence[PackedLine]) -> list[PackedLine]:
-    first = {}
+    first: dict[str, int] = {}
     for i, ln in enumerate(lines):
         first.setdefault(ln.video_id, i)
     return sorted(dict.fromkeys(lines), key=lambda ln: (first[ln.video_id], ln.start_s, ln.end_s))
 
 
-def select_support(ranked: Sequence[ScoredLine], backend: LLMBackend | None) -> list[PackedLine]:
-    """Lines to show the model, in time order within each video."""
-    usable = [s for s in ranked if not s.flagged]
-    if not usable:
-        return []
-    if backend is not None and not backend.small:
-        return _time_order([s.line for s in usable[: backend.max_lines]])
-    limit = backend.max_lines if backend is not None else 2
-    best = usable[0]
-    cont = _continuations(best.line, [s.line for s in usable])
-    if cont:
-        # One sentence cut at a window edge is shown whole, as one line.
-        best_line = join_lines(sorted([best.line, *cont], key=lambda ln: ln.start_s))
-        rest = [s.line for s in usable[1:limit] if s.line not in cont and s.score >= best.score - SMALL_MODEL_MARGIN]
-        return _time_order([best_line, *rest])
-    return _time_order([s.line for s in usable[:limit] if s.score >= best.score - SMALL_MODEL_MARGIN])
-
-
-def join_lines(lines: Sequence[PackedLine]) -> PackedLine:
-    """Adjacent lines of one video and kind as one line spanning them all."""
-    first = lines[0]
-    if len(lines) == 1:
-        return first
-    return PackedLine(first.video_id, first.source, min(ln.start_s for ln in lines), max(ln.end_s for ln in lines),
-                      first.kind, " ".join(ln.text for ln in lines), min(ln.priority for ln in lines),
-                      tuple(dict.fromkeys(w for ln in lines for w in ln.window_ids)))
-
-
-def _extractive(ranked: Sequence[ScoredLine]) -> tuple[str, list[PackedLine]]:
-    usable = [s for s in ranked if not s.flagged]
-    if not usable:
-        return NO_EVIDENCE_TEXT, []
-    best = usable[0]
-    cont = _continuations(best.line, [u.line for u in usable])
-    if cont:
-        lines = [join_lines(sorted([best.line, *cont[:1]], key=lambda ln: ln.start_s))]
-    else:
-        lines = _time_order([best.line] + [s.line for s in usable[1:2] if s.score >= best.score - 0.02])
-    return extractive_answer(lines), lines
-
-
-def answer_question(question: str, pack: EvidencePack, backend: LLMBackend | None, *,
+def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePack, backend: LLMBackend | None, *,
+                    ranks: Ranks | None = None, reranker: Reranker | None = None,
                     abstain_threshold: float = DEFAULT_ABSTAIN_THRESHOLD,
                     question_vector: np.ndarray | None = None,
-                    extra_notice: str | None = None) -> Answer:
-    """Answer ``question`` from ``pack`` with ``backend`` (``None``: extractive only).
+                    following: Context | None = None,
+                    extra_notice: str | None = None, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> Answer:
+    """Answer ``question`` from candidate units with ``backend`` (``None``: extractive only).
 
     Args:
-        question: the question (used for ranking and in the prompt, clipped there).
-        pack: the evidence pack.
+        question: the question.
+        candidates: candidate units (or a pack); duplicates are merged.
         backend: the LLM, or ``None`` for an extractive answer.
+        ranks: where the candidates' windows ranked (default: from the lines' priorities).
+        reranker: the unit re-ranker (default: the packaged one).
         abstain_threshold: see :data:`DEFAULT_ABSTAIN_THRESHOLD`.
         question_vector: the question's e5 query embedding, if already computed.
+        following: units of the same video around a given unit (for "what happens after X"), or
+            of the whole video with ``whole=True`` (for "the first ...").
         extra_notice: a remark to carry into the answer's notice (e.g. a fusion-config warning).
-
-    Returns:
-        The :class:`~vqa_pipeline.answer.types.Answer`.
+        budget_tokens: the reported evidence pack's budget.
     """
-    options = AnswerOptions(backend.name if backend else "extractive", abstain_threshold, pack.budget_tokens)
-    evidence = tuple(pack.strings())
+    lines = list(candidates.lines if isinstance(candidates, EvidencePack) else candidates)
+    lines = merge_duplicates(lines)
+    lines.sort(key=lambda ln: (ln.priority, ln.start_s))
+    options = AnswerOptions(backend.name if backend else "extractive", abstain_threshold, budget_tokens)
     notices = [extra_notice] if extra_notice else []
+    q = analyze(clip(question, MAX_RANK_QUESTION_CHARS))
+    ranked = rank_units(q, lines, ranks or ranks_from_priorities(lines), reranker or default_reranker(),
+                        question_vector)
+    pack = pack_units(ranked, budget_tokens)
+    evidence = tuple(pack.strings())
 
     def done(text: str, abstained: bool, cited: Sequence[PackedLine] = ()) -> Answer:
         return Answer(question, text, abstained, tuple(dict.fromkeys(citation_of(ln) for ln in cited)), evidence,
                       "; ".join(notices) or None, options)
 
-    if not pack.lines:
+    if not ranked:
         return done(NO_EVIDENCE_TEXT, True)
-    ranked = rank_lines(clip(question, MAX_RANK_QUESTION_CHARS), pack.lines, question_vector)
     n_flagged = sum(s.flagged for s in ranked)
     if n_flagged:
         notices.append(f"withheld {n_flagged} evidence line(s) that read like instructions to a model")
     usable = [s for s in ranked if not s.flagged]
     if not usable or usable[0].score < abstain_threshold:
         return done(ABSTAIN_TEXT, True)
-
-    def extractive(reason: str | None) -> Answer:
-        if reason:
-            notices.append(reason)
-        text, lines = _extractive(ranked)
-        return done(text, False, lines)
-
+    extracted = compose(q, usable, following)
     if backend is None:
-        return extractive(None)
-    shown = select_support(ranked, backend)
+        return done(extracted.text, False, extracted.cited)
+
+    shown_n = SMALL_MODEL_LINES if backend.small else backend.max_lines
+    shown = _time_order([*extracted.cited, *(s.line for s in usable[:shown_n] if s.line not in extracted.cited)])
+
+    def fallback(reason: str) -> Answer:
+        notices.append(reason)
+        return done(extracted.text, False, extracted.cited)
+
     try:
         raw = backend.generate(build_prompt(question, shown))
     except LLMError as exc:
-        return extractive(f"{exc}; extractive answer")
+        return fallback(f"{exc}; extractive answer")
     text = _clean_output(raw, backend.small)
     if not text:
-        return extractive("the model gave no answer; extractive answer")
+        return fallback("the model gave no answer; extractive answer")
     if says_dont_know(text):
-        if backend.small:
-            return extractive("the small model could not phrase an answer; extractive answer")
+        if backend.small or extracted.typed:
+            return fallback("the model could not phrase an answer; extractive answer")
         return done(text, True)
-
-    # Grounding: the answer's numbers and words must come from what the model was shown.
     shown_text = " ".join(ln.text for ln in shown)
-    if not numbers(strip_timecodes(text)) <= numbers(shown_text):
-        return extractive("the model's answer had numbers not in the evidence; extractive answer")
+    if not numbers(strip_timecodes(text)) <= numbers(shown_text) and not (
+            number_values(strip_timecodes(text)) <= number_values(shown_text)):
+        return fallback("the model's answer had numbers not in the evidence; extractive answer")
+    if is_echo(text, q, _labels(shown)):
+        return fallback("the model's answer only repeated the question or a label; extractive answer")
     grounded, g = best_grounding(text, shown)
-    if grounded is None or g < (MIN_GROUNDING_SMALL if backend.small else MIN_GROUNDING_CHAT):
-        return extractive("the model's answer was not supported by the evidence; extractive answer")
-
-    # Citations: keep timecodes that match evidence lines (shown lines first, then by support), drop
-    # invented ones.
+    if grounded is None or g < (0.6 if backend.small else 0.5):
+        return fallback("the model's answer was not supported by the evidence; extractive answer")
+    if extracted.typed:
+        core = strip_timecodes(extracted.text)
+        if q.answer_type == "yes_no":
+            word = core.split()[0].lower()
+            if not text.lower().startswith(word):
+                return fallback("the model's yes/no disagreed with the evidence; extractive answer")
+        elif core.casefold() not in text.casefold() and not (
+                number_values(core) and number_values(core) <= number_values(strip_timecodes(text))):
+            return fallback("the model's answer did not contain the span the evidence gives; extractive answer")
     text, cited, dropped = check_citations(text, list(dict.fromkeys([*shown, *(s.line for s in usable)])))
     if dropped:
         notices.append(f"dropped {dropped} timecode(s) that match no evidence line")
     if not cited:
-        text = f"{strip_timecodes(text)} {format_timecode(grounded.start_s, grounded.end_s)}"
-        cited = [grounded]
+        anchor = extracted.cited[0] if extracted.typed and extracted.cited else grounded
+        text = f"{strip_timecodes(text)} {_at(anchor)}"
+        cited = [anchor]
     return done(text, False, cited)

@@ -17,7 +17,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vqa_pipeline.answer.pack import PackedLine, clean_text, format_timecode
+from vqa_pipeline.evidence import clean_text
+from vqa_pipeline.answer.pack import PackedLine, format_timecode
 from vqa_pipeline.answer.types import Citation
 
 _NUM = r"(\d+(?:\.\d+)?)"

@@ -23,14 +23,14 @@ Example:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from vqa_pipeline.evidence import KINDS, kind_rank
 from vqa_pipeline.store.schema import EVIDENCE_GROUPS, GROUP_KINDS
 
-EVIDENCE_KINDS = ("asr", "ocr", "audio", "visual")
+EVIDENCE_KINDS = KINDS
 DEFAULT_BUDGET_TOKENS = 1500
 _TOUCH_S = 0.05
 _BOUNDARY_S = 0.15
@@ -56,6 +56,7 @@ class PackedLine:
         text: the plain content.
         priority: lower is more important (window rank; neighbours get ``rank + 0.5``).
         window_ids: windows the line was found in.
+        parts: an on-screen block's lines in reading order (empty for other lines).
     """
 
     video_id: str
@@ -66,6 +67,7 @@ class PackedLine:
     text: str
     priority: float = 0.0
     window_ids: tuple[str, ...] = ()
+    parts: tuple[str, ...] = ()
 
     def format(self) -> str:
         """``[12.0-14.0s] asr: text``."""
@@ -74,15 +76,6 @@ class PackedLine:
     def format_with_source(self) -> str:
         """``kitchen.mp4 [12.0-14.0s] asr: text``."""
         return f"{source_name(self.source)} {self.format()}"
-
-
-_AUDIO_SCORE = re.compile(r"\s*\(\d+(?:\.\d+)?\)")
-KIND_WORDS = {"asr": "speech", "ocr": "on-screen text", "audio": "sounds", "visual": "picture"}
-
-
-def clean_text(kind: str, text: str) -> str:
-    """Line text for models and quotes: sound tags lose their scores (``beep (0.85)`` -> ``beep``)."""
-    return _AUDIO_SCORE.sub("", text).strip() if kind == "audio" else text
 
 
 def source_name(source: str) -> str:
@@ -142,7 +135,28 @@ def row_lines(row: Mapping, priority: float = 0.0, kinds: Sequence[str] = EVIDEN
                 continue
             start, end = float(item["start_s"]), float(item["end_s"])
             out.append(PackedLine(row["video_id"], row["source"], start, max(start, end), kind, text, priority, (row["window_id"],)))
-    out.sort(key=lambda ln: (ln.start_s, ln.end_s, EVIDENCE_KINDS.index(ln.kind) if ln.kind in EVIDENCE_KINDS else 99))
+    out.sort(key=lambda ln: (ln.start_s, ln.end_s, kind_rank(ln.kind)))
+    return out
+
+
+def row_units(row: Mapping, priority: float = 0.0, kinds: Sequence[str] = EVIDENCE_KINDS) -> list[PackedLine]:
+    """The evidence units of one window row (whole sentences, on-screen blocks, ...), in time order.
+
+    Rows of an index built before units existed (or whose units were not computed yet) give their
+    lines instead (:func:`row_lines`).
+    """
+    units = row.get("units")
+    if units is None:
+        return row_lines(row, priority, kinds)
+    out = []
+    for u in units:
+        text = " ".join(str(u.get("text") or "").split())
+        if not text or u.get("kind") not in kinds or u.get("start_s") is None or u.get("end_s") is None:
+            continue
+        start, end = float(u["start_s"]), float(u["end_s"])
+        out.append(PackedLine(row["video_id"], row["source"], start, max(start, end), u["kind"], text, priority,
+                              (row["window_id"],), tuple(u.get("parts") or ())))
+    out.sort(key=lambda ln: (ln.start_s, ln.end_s, kind_rank(ln.kind)))
     return out
 
 
@@ -174,7 +188,8 @@ def merge_duplicates(lines: Iterable[PackedLine]) -> list[PackedLine]:
         for ln in same[1:]:
             if ln.start_s <= cur.end_s + _TOUCH_S:
                 cur = PackedLine(cur.video_id, cur.source, cur.start_s, max(cur.end_s, ln.end_s), cur.kind, cur.text,
-                                 min(cur.priority, ln.priority), tuple(dict.fromkeys(cur.window_ids + ln.window_ids)))
+                                 min(cur.priority, ln.priority), tuple(dict.fromkeys(cur.window_ids + ln.window_ids)),
+                                 cur.parts or ln.parts)
             else:
                 out.append(cur)
                 cur = ln

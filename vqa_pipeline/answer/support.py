@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from vqa_pipeline.answer.citations import content_words
-from vqa_pipeline.answer.pack import KIND_WORDS, PackedLine, clean_text
+from vqa_pipeline.answer.pack import PackedLine
+from vqa_pipeline.evidence import clean_text, kind_word
 from vqa_pipeline.answer.prompt import looks_like_instruction
 
 KEYWORD_WEIGHT = 0.15
@@ -69,7 +70,7 @@ def rank_lines(question: str, lines: Sequence[PackedLine], question_vector: np.n
     q = question_vector if question_vector is not None else _embed_question(question)
     q = np.asarray(q, np.float32).ravel()
     texts = [clean_text(ln.kind, ln.text) for ln in lines]
-    sims = _embed_lines([f"{KIND_WORDS.get(ln.kind, ln.kind)}: {t}" for ln, t in zip(lines, texts)]) @ q
+    sims = _embed_lines([f"{kind_word(ln.kind)}: {t}" for ln, t in zip(lines, texts)]) @ q
     scored = []
     for ln, text, sim in zip(lines, texts, sims):
         kw = keyword_overlap(question, text)

@@ -274,6 +274,23 @@ def draw_text_box(img, text: str, *, font_size: int, center_xy: tuple[int, int],
     return box
 
 
+def draw_text_line(img, text: str, *, font_size: int, top_y: int, x: int | None = None,
+                   text_rgb: RGB = (255, 255, 255), bold: bool = True) -> tuple[int, int, int, int]:
+    """Draw ``text`` without a box, its top at ``top_y``, centred across ``img`` (or from ``x``).
+
+    The building block of credits cards and slides (a label line above a value line). Returns the
+    text's ink box.
+    """
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(img)
+    f = font(font_size, bold=bold)
+    x0, _, x1, _ = draw.textbbox((0, 0), text, font=f)
+    origin = ((img.width - (x1 - x0)) // 2 if x is None else x, top_y)
+    draw.text(origin, text, font=f, fill=tuple(text_rgb))
+    return draw.textbbox(origin, text, font=f)
+
+
 def draw_shape(img, shape: str, center_xy: tuple[float, float], radius: float, rgb: RGB) -> None:
     """A filled ``"ball"`` (circle) or ``"square"`` of half-size ``radius`` centred on ``center_xy``."""
     from PIL import ImageDraw

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
 
 from vqa_pipeline.media.types import DecodedMedia
@@ -76,6 +77,10 @@ class Extractor(ABC):
         modality: what it reads.
         requires: groups whose outputs it consumes (passed to ``extract`` as ``upstream``).
         num_gpus: GPUs a Ray actor asks for (fractions allowed; 0 for CPU models).
+        query_columns: vector columns (among ``fields``) that questions search;
+            :meth:`embed_query` embeds a question into their space with this instance's model
+            (the same checkpoint that wrote them, so the column's ``{group}_model`` tag names the
+            question encoder too).
     """
 
     name: str = ""
@@ -86,6 +91,7 @@ class Extractor(ABC):
     modality: Modality = "video"
     requires: tuple[str, ...] = ()
     num_gpus: float = 0.0
+    query_columns: tuple[str, ...] = ()
 
     def __init__(self, **options) -> None:
         self.options = options
@@ -104,6 +110,10 @@ class Extractor(ABC):
 
     def load(self) -> None:
         """Load weights; called once per process/actor before the first ``extract``."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """``text`` (a question) as a 1-D vector in the space of :attr:`query_columns`."""
+        raise TypeError(f"{self.name or type(self).__name__} writes no searchable vector column")
 
     @abstractmethod
     def extract(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> ExtractorOutput:

@@ -17,6 +17,7 @@ _EXTRACTORS: dict[str, str] = {
     "yamnet": "vqa_pipeline.extractors.sound_tags:Yamnet",
     "visual-stats": "vqa_pipeline.extractors.visual:VisualStats",
     "e5-small": "vqa_pipeline.extractors.text_embed:E5Small",
+    "evidence-units": "vqa_pipeline.extractors.units:EvidenceUnits",
     # full profile: weights from the user's Hugging Face cache or local folders (extractors/full/)
     "whisper-large-v3": "vqa_pipeline.extractors.full.asr_large:WhisperLarge",
     "paddleocr": "vqa_pipeline.extractors.full.paddle_ocr:PaddleOcr",
@@ -30,7 +31,7 @@ _EXTRACTORS: dict[str, str] = {
 # preference: the first one whose availability() holds runs (resolve_extractors), so the full
 # profile falls back to the lite models where the seed's weights are not present.
 PROFILES: dict[str, tuple[str | tuple[str, ...], ...]] = {
-    "lite": ("whisper-base", "rapidocr", "yamnet", "visual-stats", "e5-small"),
+    "lite": ("whisper-base", "rapidocr", "yamnet", "visual-stats", "e5-small", "evidence-units"),
     "full": (
         ("whisper-large-v3", "whisper-base"),
         ("paddleocr", "rapidocr"),
@@ -41,6 +42,7 @@ PROFILES: dict[str, tuple[str | tuple[str, ...], ...]] = {
         "videoprism-lvt",
         "videoprism-tags",
         "e5-small",
+        "evidence-units",
     ),
 }
 
@@ -60,6 +62,23 @@ def get_extractor_class(name: str) -> type[Extractor]:
 
 def create_extractor(name: str, **options) -> Extractor:
     return get_extractor_class(name)(**options)
+
+
+def query_column_owners() -> dict[str, str]:
+    """``{vector column: registry name}`` of every column questions can search (``query_columns``).
+
+    The column's model tags (``{group}_model``) say which checkpoint wrote it; the query side
+    embeds questions with an instance of this extractor whose ``model_tag`` is that tag.
+    """
+    out: dict[str, str] = {}
+    for name in list_extractors():
+        try:
+            cls = get_extractor_class(name)
+        except ImportError:  # an optional family whose module cannot import here
+            continue
+        for column in cls.query_columns:
+            out.setdefault(column, name)
+    return out
 
 
 def profile_alternatives(profile: str) -> tuple[tuple[str, ...], ...]:

@@ -13,7 +13,6 @@ Questions are embedded with :func:`embed_query` (``query:`` prefix), documents w
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -23,13 +22,12 @@ import pyarrow as pa
 
 from vqa_pipeline.extractors import models
 from vqa_pipeline.extractors.base import EvidenceLine, Extractor, ExtractorOutput
+from vqa_pipeline.evidence import clean_text, kind_rank, kind_word
 from vqa_pipeline.media.types import DecodedMedia
+from vqa_pipeline.vectors import l2_normalize
 
 DIM = 384
 BATCH = 32
-KIND_PREFIX = {"asr": "speech", "ocr": "on-screen text", "audio": "sounds", "visual": "picture"}
-KIND_ORDER = ("asr", "ocr", "audio", "visual")
-_SCORE_RE = re.compile(r"\s*\(\d+(?:\.\d+)?\)")
 
 _MODEL = None
 _MODEL_LOCK = threading.Lock()
@@ -57,15 +55,9 @@ def get_model(threads: int | None = None):
         return _MODEL
 
 
-def _normalize(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return (x / np.maximum(norm, 1e-12)).astype(np.float32)
-
-
 def embed_query(text: str) -> np.ndarray:
     """``(384,)`` normalized query embedding of a question."""
-    return _normalize(get_model().query(str(text) if text else " "))
+    return l2_normalize(get_model().query(str(text) if text else " "))
 
 
 def embed_passages(texts: Sequence[str], batch_size: int = BATCH) -> np.ndarray:
@@ -75,7 +67,7 @@ def embed_passages(texts: Sequence[str], batch_size: int = BATCH) -> np.ndarray:
         return np.zeros((0, DIM), np.float32)
     model = get_model()
     out = [np.atleast_2d(model.passage(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
-    return _normalize(np.concatenate(out, axis=0))
+    return l2_normalize(np.concatenate(out, axis=0))
 
 
 def label_embeddings(labels: Sequence[str]) -> np.ndarray:
@@ -90,22 +82,15 @@ def label_embeddings(labels: Sequence[str]) -> np.ndarray:
     return np.stack([_LABEL_CACHE[k] for k in keys])
 
 
-def clean_line(kind: str, text: str) -> str:
-    text = " ".join(str(text).split())
-    if kind == "audio":
-        text = _SCORE_RE.sub("", text)  # "beep, bleep (0.95)" -> "beep, bleep"
-    return text
-
-
 def window_text(lines: Sequence[EvidenceLine]) -> str | None:
     """One evidence string for a window: ``speech: ...; on-screen text: ...; sounds: ...``."""
     by_kind: dict[str, list[str]] = {}
     for ln in lines:
-        t = clean_line(ln.kind, ln.text)
+        t = clean_text(ln.kind, ln.text)
         if t and t not in by_kind.setdefault(ln.kind, []):
             by_kind[ln.kind].append(t)
-    kinds = [k for k in KIND_ORDER if k in by_kind] + sorted(k for k in by_kind if k not in KIND_ORDER)
-    parts = [f"{KIND_PREFIX.get(k, k)}: {' / '.join(by_kind[k])}" for k in kinds if by_kind[k]]
+    kinds = sorted(by_kind, key=lambda k: (kind_rank(k), k))
+    parts = [f"{kind_word(k)}: {' / '.join(by_kind[k])}" for k in kinds if by_kind[k]]
     return "; ".join(parts) if parts else None
 
 
@@ -123,6 +108,8 @@ class E5Small(Extractor):
     version = "1"
     # vp_tags: VideoPrism concept tags, when the full profile has them.
     requires = ("asr", "ocr", "audio", "visual", "vp_tags")
+    # Questions use the e5 ``query:`` side for both (sound labels are embedded as passages too).
+    query_columns = ("emb_text", "emb_audio_labels")
 
     def fields(self) -> list[pa.Field]:
         vec = pa.list_(pa.float32(), DIM)
@@ -134,14 +121,8 @@ class E5Small(Extractor):
     def load(self) -> None:
         get_model(self.options.get("threads"))
 
-    # helpers exposed for the query side
-    @staticmethod
-    def embed_query(text: str) -> np.ndarray:
+    def embed_query(self, text: str) -> np.ndarray:
         return embed_query(text)
-
-    @staticmethod
-    def embed_passages(texts: Sequence[str]) -> np.ndarray:
-        return embed_passages(texts)
 
     def window_texts(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> list[str | None]:
         n = len(media.windows)
@@ -180,7 +161,7 @@ class E5Small(Extractor):
                 continue
             e = label_embeddings([lab for lab, _ in items])
             w = np.asarray([s for _, s in items], dtype=np.float32)
-            emb_audio.append(_normalize((w[:, None] * e).sum(axis=0)).tolist())
+            emb_audio.append(l2_normalize((w[:, None] * e).sum(axis=0)).tolist())
 
         notes = [] if uniq else ["no evidence text in any window"]
         dt = time.perf_counter() - t0

@@ -2,8 +2,8 @@
 
 After a run that left nothing to retry, a small JSON manifest beside the tables records every file
 (size, mtime, outcome), the run's settings (windowing, extractor model tags) and a fingerprint of
-the database (the modification time of each table's ``_versions`` folder, which changes with
-every commit). When the next run finds the same files with the same stats, the same settings and
+the database (:func:`vqa_pipeline.store.fingerprint.db_fingerprint`, which changes with every
+commit). When the next run finds the same files with the same stats, the same settings and
 an untouched database, its answer is known: every file is unchanged. Anything else (a changed
 file, a new model version, a write by Dagster or another process) falls back to the full path.
 Importing LanceDB alone costs about a second, which would be most of such a run.
@@ -17,24 +17,14 @@ from pathlib import Path
 
 from vqa_pipeline.indexing.discover import Found
 from vqa_pipeline.indexing.summary import FileOutcome, IndexSummary
+from vqa_pipeline.store.fingerprint import db_fingerprint, is_local
 
 NAME = "vqa-index-manifest.json"
-TABLES = ("files", "videos", "windows", "extractions")
 FORMAT = 1
 
 
-def _db_fingerprint(db: Path) -> dict[str, int] | None:
-    out = {}
-    for table in TABLES:
-        try:
-            out[table] = (db / f"{table}.lance" / "_versions").stat().st_mtime_ns
-        except OSError:
-            return None
-    return out
-
-
 def _local(db: str | Path) -> Path | None:
-    return None if "://" in str(db) else Path(db)
+    return Path(db) if is_local(db) else None
 
 
 def save(db: str | Path, settings: dict, summary: IndexSummary, file_records: dict[str, dict]) -> None:
@@ -45,7 +35,7 @@ def save(db: str | Path, settings: dict, summary: IndexSummary, file_records: di
     target = path / NAME
     retry = any(v.startswith("failed") for f in summary.files for v in f.extractors.values())
     unstatted = any(f.status != "removed" and f.path not in file_records for f in summary.files)
-    fingerprint = _db_fingerprint(path)
+    fingerprint = db_fingerprint(path)
     if retry or unstatted or fingerprint is None or not summary.files:
         target.unlink(missing_ok=True)
         return
@@ -73,7 +63,7 @@ def try_noop(db: str | Path, settings: dict, found: list[Found], profile: str) -
         data = json.loads((path / NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if data.get("format") != FORMAT or data.get("settings") != settings or data.get("db") != _db_fingerprint(path):
+    if data.get("format") != FORMAT or data.get("settings") != settings or data.get("db") != db_fingerprint(path):
         return None
     files = data.get("files") or {}
     if any(f.error for f in found) or {str(f.path) for f in found} != set(files):

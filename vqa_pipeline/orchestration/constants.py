@@ -12,4 +12,5 @@ GROUP_ASSETS = {
     "audio": "audio_events",
     "visual": "visual",
     "text": "text_embeddings",
+    "units": "evidence_units",
 }

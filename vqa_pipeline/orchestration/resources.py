@@ -56,10 +56,10 @@ class ExtractionRuntime(dg.ConfigurableResource):
     num_cpus_per_actor: float = Field(default=0.0, description="CPUs each extractor actor reserves.")
 
     def runner(self):
-        from vqa_pipeline.indexing.extract import InlineRunner
+        from vqa_pipeline.indexing.runners import InlineRunner
 
         if not self.use_ray:
             return InlineRunner()
-        from vqa_pipeline.orchestration.ray_runner import RayOptions, RayRunner
+        from vqa_pipeline.indexing.ray_runner import RayOptions, RayRunner
 
         return RayRunner(RayOptions(address=self.ray_address, num_cpus_per_actor=self.num_cpus_per_actor))

@@ -123,6 +123,32 @@ def stale_models(config: FusionConfig, current_tags: Mapping[str, str]) -> list[
     return sorted(m for m, tag in config.model_tags.items() if m in current_tags and current_tags[m] != tag)
 
 
+FUSION_FILE = "fusion.json"
+"""Where a tuned config lives: in the database folder, beside the tables it was tuned on."""
+
+
+def index_fusion(db: str | Path, current_tags: Mapping[str, str],
+                 fusion: FusionConfig | str | Path | None = None) -> tuple[FusionConfig, str | None, bool]:
+    """The fusion config a query on the index at ``db`` uses: ``(config, warning, tuned)``.
+
+    Args:
+        db: the database folder; ``<db>/fusion.json`` is used when ``fusion`` is ``None``.
+        current_tags: ``{retriever: model tag}`` of the index (a config tuned for others is stale).
+        fusion: an explicit config (used as is), or a JSON file to read instead of ``<db>/fusion.json``.
+
+    Returns:
+        ``tuned`` is False when the defaults are used (no file, or it was corrupt or stale; then
+        ``warning`` says why, as :func:`load_fusion_config` does).
+    """
+    if isinstance(fusion, FusionConfig):
+        return fusion, None, True
+    path = Path(fusion) if fusion is not None else Path(db) / FUSION_FILE
+    if fusion is None and not path.is_file():
+        return FusionConfig(), None, False
+    config, warning = load_fusion_config(path, current_tags)
+    return config, warning, warning is None
+
+
 def load_fusion_config(path: str | Path | None, current_tags: Mapping[str, str] | None = None) -> tuple[FusionConfig, str | None]:
     """Read a tuned fusion config, falling back to the defaults when it cannot be trusted.
 
@@ -171,7 +197,8 @@ class FusedRanking:
         return self.ranked[:k]
 
 
-def _dedupe(ranked: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+def dedupe_ranked(ranked: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+    """First occurrence of each window, in order (as fusion and the metrics count them)."""
     seen: set[str] = set()
     out = []
     for wid, score in ranked:
@@ -186,14 +213,14 @@ def rrf(lists: Mapping[str, Sequence[tuple[str, float]]], config: FusionConfig) 
     fused: dict[str, float] = {}
     for model, ranked in lists.items():
         w = config.weight(model)
-        for rank, (wid, _) in enumerate(_dedupe(ranked), start=1):
+        for rank, (wid, _) in enumerate(dedupe_ranked(ranked), start=1):
             fused[wid] = fused.get(wid, 0.0) + w / (config.rrf_k + rank)
     return fused
 
 
 def zscores(ranked: Sequence[tuple[str, float]]) -> dict[str, float]:
     """``{window_id: (score - mean) / std}`` over one model's list; all zeros without spread."""
-    items = _dedupe(ranked)
+    items = dedupe_ranked(ranked)
     if not items:
         return {}
     vals = [s for _, s in items]
@@ -231,7 +258,7 @@ def fuse(lists: Mapping[str, Sequence[tuple[str, float]]], config: FusionConfig 
     scores = rrf(lists, config) if config.method == "rrf" else zscore_fusion(lists, config)
     per_model: dict[str, dict[str, float]] = {}
     for model, ranked in lists.items():
-        for wid, s in _dedupe(ranked):
+        for wid, s in dedupe_ranked(ranked):
             per_model.setdefault(wid, {})[model] = s
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     return FusedRanking(ranked=ranked, per_model=per_model, config=config)

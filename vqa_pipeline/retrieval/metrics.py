@@ -34,6 +34,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from math import comb
 
+from vqa_pipeline.store.catalog import source_matches
+
 MIN_OVERLAP_S = 0.5
 _EPS = 1e-9
 
@@ -74,15 +76,6 @@ class QueryMetrics:
     ndcg: dict[int, float] = field(default_factory=dict)
     recall: dict[int, float] = field(default_factory=dict)
     mrr: float = 0.0
-
-
-def source_matches(source: str, video: str) -> bool:
-    """Whether an indexed ``source`` path is the dev set's ``video`` (path suffix, component boundary)."""
-    src = source.replace("\\", "/")
-    vid = video.replace("\\", "/").lstrip("/")
-    if not vid:
-        return False
-    return src == vid or src.endswith("/" + vid)
 
 
 def span_relevant(start_s: float, end_s: float, span_start_s: float, span_end_s: float,

@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from vqa_pipeline.retrieval.metrics import Gold, source_matches
+from vqa_pipeline.retrieval.metrics import Gold
+from vqa_pipeline.store.catalog import match_videos
 
 REQUIRED_KEYS = ("id", "video", "question", "answer_any", "relevant")
+SPLITS = ("dev", "heldout")
 MAX_ERRORS_SHOWN = 5
 
 
@@ -43,6 +45,10 @@ class DevQuestion:
         answer_any: accepted answers (case-insensitive substring); empty for "absent" questions.
         relevant: relevant ``(start_s, end_s)`` spans; empty when the video does not contain the answer.
         origin: ``file:line`` it was read from.
+        kind: optional question kind (``ocr``, ``speech``, ``sound``, ``order``, ``yes_no``, ``absent``,
+            ...), for per-kind reports.
+        split: optional fixed split, ``"dev"`` or ``"heldout"`` (tuning never sees held-out questions);
+            questions without one are split by a hash of their id.
     """
 
     id: str
@@ -51,6 +57,8 @@ class DevQuestion:
     answer_any: tuple[str, ...]
     relevant: tuple[tuple[float, float], ...]
     origin: str = ""
+    kind: str = ""
+    split: str = ""
 
     @property
     def gold(self) -> Gold:
@@ -103,9 +111,16 @@ def parse_question(obj, where: str) -> DevQuestion:
     spans = obj["relevant"]
     if not isinstance(spans, list):
         raise DevSetError(f"{where}: 'relevant' must be a list of [start, end] spans")
+    for key in ("kind", "split"):
+        if key in obj and not isinstance(obj[key], str):
+            raise DevSetError(f"{where}: {key!r} must be a string")
+    split = str(obj.get("split") or "").strip()
+    if split not in ("", *SPLITS):
+        raise DevSetError(f"{where}: 'split' must be one of {', '.join(SPLITS)}, got {split!r}")
     return DevQuestion(
         id=obj["id"].strip(), video=obj["video"].strip(), question=obj["question"],
         answer_any=tuple(answers), relevant=tuple(_span(s, where) for s in spans), origin=where,
+        kind=str(obj.get("kind") or "").strip(), split=split,
     )
 
 
@@ -179,10 +194,11 @@ def resolve_devset(questions: Sequence[DevQuestion], catalog: Mapping[str, str],
     resolved: list[ResolvedQuestion] = []
     skipped: list[DevQuestion] = []
     errors: list[str] = []
+    sources = {vid: (src,) for vid, src in catalog.items()}
     for q in questions:
-        matches = sorted({(vid, src) for vid, src in catalog.items() if source_matches(src, q.video)})
+        matches = match_videos(q.video, sources)
         if len(matches) == 1:
-            resolved.append(ResolvedQuestion(q, *matches[0]))
+            resolved.append(ResolvedQuestion(q, matches[0], catalog[matches[0]]))
             continue
         why = "is not indexed" if not matches else f"matches {len(matches)} indexed files"
         errors.append(f"{q.origin or q.id}: video {q.video!r} {why}")

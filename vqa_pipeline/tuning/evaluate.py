@@ -12,7 +12,7 @@ over ties of the fused score, the ideal nDCG from the relevant windows in the wh
 of a question are the top ``n_hits`` fused windows, as ``vqa search --k n_hits`` would return.
 
 Example:
-    >>> table = open_windows_table(".vqa/lance")
+    >>> table = open_index(".vqa/lance")
     >>> cache = collect_rankings(table, resolve_devset(load_devset("data/sample/devset.jsonl"), video_catalog(table))[0])
     >>> eval_json(cache, FusionConfig())["ndcg@10"]
     0.66...
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vqa_pipeline.retrieval.fuse import MISSING_Z_GAP, FusionConfig, fuse, zscores
+from vqa_pipeline.retrieval.fuse import MISSING_Z_GAP, FusionConfig, dedupe_ranked, fuse, zscores
 from vqa_pipeline.retrieval.metrics import (
     QueryMetrics,
     RetrievedWindow,
@@ -39,37 +39,19 @@ from vqa_pipeline.retrieval.metrics import (
     recall_at_k,
     spans_hit,
 )
-from vqa_pipeline.retrieval.search import (
-    BM25,
-    FTS_COLUMN,
-    VECTOR_RETRIEVERS,
-    QueryEncoder,
-    encode_question,
-    ensure_fts_index,
-    retriever_tags,
-    search_columns,
-    usable_vector_columns,
-)
+from vqa_pipeline.retrieval.retrievers import BM25, QueryEncoder, index_retrievers, usable_vector_columns
+from vqa_pipeline.retrieval.search import candidate_depth, encode_question, search_columns
+from vqa_pipeline.store.search import FTS_MODEL_TAG, hybrid_search, window_spans
 from vqa_pipeline.tuning.devset import DevSetError, ResolvedQuestion
 
 log = logging.getLogger(__name__)
 
-MIN_CANDIDATES = 50
-"""Candidates per retriever, as in :func:`vqa_pipeline.query.search` (``max(50, 5 * k)``).
-
-The same depth matters: z-score fusion standardizes each model's scores over its returned list, so
-a config tuned on deeper lists would rank differently at query time."""
 CUTOFFS = (5, 10)
 HYBRID = "lancedb_hybrid"
 HYBRID_VECTOR_COLUMN = "emb_text"
 _TIE_TOL = 1e-12
 
 Progress = Callable[[str, dict], None]
-
-
-def candidate_depth(n_hits: int) -> int:
-    """Per-retriever candidate depth that :func:`vqa_pipeline.query.search` uses for ``k = n_hits``."""
-    return max(MIN_CANDIDATES, 5 * n_hits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +69,8 @@ class IndexedWindow:
 
 
 def window_catalog(table) -> dict[str, IndexedWindow]:
-    """Every window of the table: ``{window_id: IndexedWindow}`` (reads five small columns)."""
-    cols = ["window_id", "video_id", "source", "start_s", "end_s"]
-    rows = table.search().select(cols).limit(None).to_arrow().to_pydict()
-    return {
-        w: IndexedWindow(w, v, s, float(a), float(b))
-        for w, v, s, a, b in zip(*(rows[c] for c in cols))
-        if w and s is not None and a is not None and b is not None
-    }
+    """Every window of the index: ``{window_id: IndexedWindow}`` (reads five small columns)."""
+    return {w: IndexedWindow(w, v, s, a, b) for w, v, s, a, b in window_spans(table)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,24 +133,9 @@ class RankingCache:
         return h.hexdigest()
 
 
-def lancedb_hybrid(table, question: str, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
-    """LanceDB's hybrid search (``emb_text`` vectors + BM25 full text, ``RRFReranker`` K=60)."""
-    from lancedb.rerankers import RRFReranker
-
-    q = (table.search(query_type="hybrid", vector_column_name=HYBRID_VECTOR_COLUMN, fts_columns=FTS_COLUMN)
-         .vector(vector).text(question).distance_type("cosine").rerank(RRFReranker())
-         .where(f"{HYBRID_VECTOR_COLUMN} IS NOT NULL", prefilter=True).limit(limit))
-    try:
-        rows = q.to_arrow()  # no select(): with one, Lance warns about unprojected score columns
-    except Exception as exc:  # noqa: BLE001 - a question the FTS parser rejects has no hybrid result
-        log.info("hybrid search failed: %s", exc)
-        return []
-    return list(zip(rows.column("window_id").to_pylist(), (float(s) for s in rows.column("_relevance_score").to_pylist())))
-
-
 def collect_rankings(table, questions: Sequence[ResolvedQuestion], n_hits: int = 10, depth: int | None = None,
                      hybrid: bool = True, progress: Progress | None = None,
-                     retrievers: Mapping[str, QueryEncoder] = VECTOR_RETRIEVERS) -> RankingCache:
+                     retrievers: Mapping[str, QueryEncoder] | None = None) -> RankingCache:
     """Search every answerable question once per retriever.
 
     Args:
@@ -184,7 +145,8 @@ def collect_rankings(table, questions: Sequence[ResolvedQuestion], n_hits: int =
         depth: candidates per retriever (default :func:`candidate_depth`).
         hybrid: also run LanceDB's hybrid search (a baseline for the report).
         progress: ``progress(event, data)`` callback (``"search"`` with ``done``/``n``).
-        retrievers: vector columns and their question encoders (default: the registered ones).
+        retrievers: vector columns and their question encoders (default: the index's own,
+            :func:`~vqa_pipeline.retrieval.retrievers.index_retrievers`).
 
     Raises:
         DevSetError: no question has a relevant span, or none of the relevant spans covers an
@@ -197,8 +159,10 @@ def collect_rankings(table, questions: Sequence[ResolvedQuestion], n_hits: int =
     by_video: dict[str, list[IndexedWindow]] = {}
     for w in catalog.values():
         by_video.setdefault(w.video_id, []).append(w)
+    if retrievers is None:
+        retrievers = index_retrievers(table).encoders
     cols = usable_vector_columns(table, retrievers)
-    use_hybrid = hybrid and HYBRID_VECTOR_COLUMN in cols and ensure_fts_index(table)
+    use_hybrid = hybrid and HYBRID_VECTOR_COLUMN in cols
     skipped: dict[str, str] = {}
     out: list[QuestionRanking] = []
     answerable = [r for r in questions if r.question.answerable]
@@ -213,7 +177,8 @@ def collect_rankings(table, questions: Sequence[ResolvedQuestion], n_hits: int =
         else:
             qvecs = encode_question(r.question.question, cols, retrievers)
             lists = search_columns(table, r.question.question, k=depth, retrievers=retrievers, question_vectors=qvecs)
-            hyb = lancedb_hybrid(table, r.question.question, qvecs[HYBRID_VECTOR_COLUMN], depth) if use_hybrid else []
+            hyb = (hybrid_search(table, r.question.question, qvecs[HYBRID_VECTOR_COLUMN], HYBRID_VECTOR_COLUMN, depth)
+                   if use_hybrid else [])
             out.append(QuestionRanking(r, {m: tuple(v) for m, v in lists.items()}, tuple(hyb), n_rel))
         if progress is not None:
             progress("search", {"done": i + 1, "n": len(answerable)})
@@ -222,7 +187,7 @@ def collect_rankings(table, questions: Sequence[ResolvedQuestion], n_hits: int =
                else "no dev-set question has a relevant span that covers an indexed window")
         raise DevSetError(f"{why}; retrieval metrics would be undefined")
     models = tuple(c for c in cols) + ((BM25,) if any(BM25 in q.lists for q in out) else ())
-    tags = {**{c: retrievers[c].model_tag for c in cols}, **retriever_tags([BM25])}
+    tags = {**{c: retrievers[c].model_tag for c in cols}, BM25: FTS_MODEL_TAG}
     return RankingCache(models=models, model_tags={m: tags[m] for m in models}, questions=out, windows=catalog,
                         n_hits=n_hits, depth=depth, skipped=skipped)
 
@@ -257,21 +222,10 @@ def score_ranked(q: QuestionRanking, ranked: Sequence[tuple[str, float]], window
     )
 
 
-def _dedupe(ranked: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
-    """First occurrence of each window, in order (as :func:`fuse` and the metrics count them)."""
-    seen: set[str] = set()
-    out = []
-    for w, s in ranked:
-        if w not in seen:
-            seen.add(w)
-            out.append((w, s))
-    return out
-
-
 def evaluate_lists(cache: RankingCache, pick: Callable[[QuestionRanking], Sequence[tuple[str, float]]],
                    ks: Sequence[int] = CUTOFFS) -> tuple[int, QueryMetrics]:
     """Mean metrics of a ranking chosen per question (one column, the hybrid baseline, ...)."""
-    return mean_metrics(score_ranked(q, _dedupe(pick(q)), cache.windows, cache.n_hits, ks) for q in cache.questions)
+    return mean_metrics(score_ranked(q, dedupe_ranked(pick(q)), cache.windows, cache.n_hits, ks) for q in cache.questions)
 
 
 def evaluate_config(cache: RankingCache, config: FusionConfig, ks: Sequence[int] = CUTOFFS) -> tuple[int, QueryMetrics]:
@@ -330,7 +284,7 @@ class FusionProblem:
         self._arrays = [self._build(q) for q in cache.questions]
 
     def _build(self, q: QuestionRanking) -> _Arrays:
-        lists = {m: _dedupe(q.lists.get(m, ())) for m in self.models}
+        lists = {m: dedupe_ranked(q.lists.get(m, ())) for m in self.models}
         cands = sorted({w for lst in lists.values() for w, _ in lst})
         col = {w: i for i, w in enumerate(cands)}
         ranks = np.full((len(self.models), len(cands)), np.inf)

@@ -8,10 +8,9 @@ Systems compared (each on the held-out split, the dev split and all answerable q
 - ``fused_default``: the untuned :class:`FusionConfig` defaults;
 - ``fused_tuned``: the stored, tuned config (when there is one).
 
-Metrics: nDCG@10, Recall@5, Recall@10, MRR. Answer accuracy (the answer contains one of
-``answer_any``, case-insensitive, and did not abstain), citation accuracy (share of cited spans that
-are relevant by the DESIGN.md rule) and abstention on "absent" questions are added when an answer
-backend is given. The chart is drawn with matplotlib (the ``tune`` extra) on its Agg canvas.
+Metrics: nDCG@10, Recall@5, Recall@10, MRR. Answer and citation accuracy and abstention
+(:mod:`vqa_pipeline.tuning.answers`) are added when an answer backend is given. The chart is drawn with
+matplotlib (the ``tune`` extra) on its Agg canvas.
 
 Example:
     >>> report = build_report(cache, split, tuned=config)
@@ -22,14 +21,12 @@ Example:
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vqa_pipeline.retrieval.fuse import FusionConfig, fuse
-from vqa_pipeline.retrieval.metrics import QueryMetrics, source_matches, span_relevant
-from vqa_pipeline.tuning.devset import DevQuestion, ResolvedQuestion
+from vqa_pipeline.retrieval.metrics import QueryMetrics
 from vqa_pipeline.tuning.evaluate import Progress, RankingCache, evaluate_lists
 from vqa_pipeline.tuning.study import Split
 
@@ -126,59 +123,6 @@ def build_report(cache: RankingCache, split: Split, tuned: FusionConfig | None =
 
 
 # ----------------------------------------------------------------------------------------------
-# Answers
-
-
-def answer_correct(answer: str, accepted: Sequence[str]) -> bool:
-    """DESIGN.md: the answer contains one of ``answer_any`` (case-insensitive)."""
-    low = answer.lower()
-    return any(a.lower() in low for a in accepted if a)
-
-
-def citation_relevant(source: str, start_s: float, end_s: float, q: DevQuestion) -> bool:
-    """A cited span is correct when it is in the question's video and relevant to a gold span."""
-    return source_matches(source, q.video) and any(span_relevant(start_s, end_s, a, b) for a, b in q.relevant)
-
-
-def answer_accuracy(db: str | Path, questions: Sequence[ResolvedQuestion], config: FusionConfig, backend,
-                    progress: Progress | None = None) -> dict:
-    """Ask every question through :func:`vqa_pipeline.query.ask` with ``config`` and ``backend``.
-
-    Returns:
-        ``{"backend", "n_answerable", "answer_accuracy", "n_citations", "citation_accuracy",
-        "n_absent", "absent_abstained", "seconds"}`` (accuracies are ``None`` when undefined).
-    """
-    from vqa_pipeline.query import ask
-
-    t0 = time.perf_counter()
-    correct = answerable = cited = cited_ok = absent = abstained_absent = 0
-    for i, r in enumerate(questions):
-        q = r.question
-        a = ask(q.question, db=db, fusion=config, backend=backend)
-        if q.answerable:
-            answerable += 1
-            correct += int(not a.abstained and answer_correct(a.answer, q.answer_any))
-            for c in a.citations:
-                cited += 1
-                cited_ok += int(citation_relevant(c.source, c.start, c.end, q))
-        else:
-            absent += 1
-            abstained_absent += int(a.abstained)
-        if progress is not None:
-            progress("answer", {"done": i + 1, "n": len(questions)})
-    return {
-        "backend": getattr(backend, "name", "extractive") if backend is not None else "extractive",
-        "n_answerable": answerable,
-        "answer_accuracy": correct / answerable if answerable else None,
-        "n_citations": cited,
-        "citation_accuracy": cited_ok / cited if cited else None,
-        "n_absent": absent,
-        "absent_abstained": abstained_absent / absent if absent else None,
-        "seconds": round(time.perf_counter() - t0, 2),
-    }
-
-
-# ----------------------------------------------------------------------------------------------
 # Rendering
 
 
@@ -207,9 +151,9 @@ def answers_markdown(answers: dict | None) -> str:
     if not answers:
         return "Answer accuracy: not computed (no LLM backend available, or disabled)."
     return (f"Answers ({answers['backend']}, tuned fusion, {answers['seconds']} s): answer accuracy "
-            f"{_fmt(answers['answer_accuracy'])} over {answers['n_answerable']} answerable questions; citation "
-            f"accuracy {_fmt(answers['citation_accuracy'])} over {answers['n_citations']} citations; abstained on "
-            f"{_fmt(answers['absent_abstained'])} of {answers['n_absent']} absent questions.")
+            f"{_fmt(answers['answer_accuracy'])} and citation accuracy {_fmt(answers['citation_accuracy'])} over "
+            f"{answers['n_answerable']} answerable questions (abstained wrongly on {_fmt(answers['abstained_wrongly'])}); "
+            f"abstained on {_fmt(answers['absent_abstained'])} of {answers['n_absent']} absent questions.")
 
 
 _COLORS = {"ndcg@10": "#1f77b4", "recall@5": "#ff7f0e", "recall@10": "#2ca02c", "mrr": "#9467bd"}

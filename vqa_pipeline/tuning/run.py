@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from vqa_pipeline.query import FUSION_FILE
-from vqa_pipeline.retrieval.fuse import FusionConfig, load_fusion_config
-from vqa_pipeline.retrieval.search import open_windows_table, retriever_tags, video_catalog
+from vqa_pipeline.retrieval.fuse import FUSION_FILE, FusionConfig, index_fusion
+from vqa_pipeline.retrieval.retrievers import index_retrievers
+from vqa_pipeline.retrieval.search import open_index
+from vqa_pipeline.store.search import video_catalog
 from vqa_pipeline.tuning.devset import DevQuestion, ResolvedQuestion, load_devset, resolve_devset
 from vqa_pipeline.tuning.evaluate import Progress, RankingCache, collect_rankings, eval_json
-from vqa_pipeline.tuning.report import RetrievalReport, answer_accuracy, build_report
+from vqa_pipeline.tuning.answers import answer_accuracy
+from vqa_pipeline.tuning.report import RetrievalReport, build_report
+from vqa_pipeline.tuning.reranking import RerankResult
 from vqa_pipeline.tuning.study import (
     TuneOptions,
     TuneResult,
@@ -40,17 +43,11 @@ def fusion_path(db: str | Path) -> Path:
     return Path(db) / FUSION_FILE
 
 
-def stored_config(db: str | Path) -> tuple[FusionConfig, str | None, bool]:
-    """The config queries would use for ``db``: ``(config, warning, tuned)``.
-
-    ``tuned`` is False when the defaults are used (no file, or it was corrupt or stale; then
-    ``warning`` says why, as :func:`load_fusion_config` does).
-    """
-    path = fusion_path(db)
-    if not path.is_file():
-        return FusionConfig(), None, False
-    config, warning = load_fusion_config(path, retriever_tags())
-    return config, warning, warning is None
+def stored_config(db: str | Path, table=None) -> tuple[FusionConfig, str | None, bool]:
+    """The config queries would use for ``db``: ``(config, warning, tuned)`` (see
+    :func:`~vqa_pipeline.retrieval.fuse.index_fusion`)."""
+    table = table if table is not None else open_index(db)
+    return index_fusion(db, index_retrievers(table).tags())
 
 
 @dataclass(slots=True)
@@ -79,7 +76,7 @@ def prepare(db: str | Path, devsets: Sequence[str | Path], n_hits: int = 10,
     """
     t0 = time.perf_counter()
     db = Path(db)
-    table = open_windows_table(db)
+    table = open_index(db)
     questions = load_devset(devsets)
     resolved, unknown = resolve_devset(questions, video_catalog(table), on_unknown)
     cache = collect_rankings(table, resolved, n_hits=n_hits, hybrid=hybrid, progress=progress)
@@ -109,7 +106,7 @@ def run_eval(db: str | Path, devsets: Sequence[str | Path], k: int = 10,
              on_unknown: Literal["error", "skip"] = "error", progress: Progress | None = None) -> EvalResult:
     """Score what ``vqa search --k k`` returns for every dev-set question, with the fusion queries use."""
     prep = prepare(db, devsets, n_hits=k, on_unknown=on_unknown, hybrid=False, progress=progress)
-    config, warning, tuned = stored_config(prep.db)
+    config, warning, tuned = stored_config(prep.db, prep.table)
     return EvalResult(eval_json(prep.cache, config), config, tuned, warning, tuple(prep.notes))
 
 
@@ -138,7 +135,7 @@ def run_report(db: str | Path, devsets: Sequence[str | Path], options: TuneOptio
     options = options or TuneOptions()
     prep = prepare(db, devsets, n_hits=10, on_unknown=on_unknown, hybrid=True, progress=progress)
     split = split_questions(prep.cache, options.heldout_fraction, options.split_seed)
-    config, warning, tuned = stored_config(prep.db)
+    config, warning, tuned = stored_config(prep.db, prep.table)
     record = read_tuning_record(fusion_path(prep.db)) if tuned else None
     notes = list(prep.notes)
     if warning:
@@ -154,3 +151,30 @@ def run_report(db: str | Path, devsets: Sequence[str | Path], options: TuneOptio
     if backend is not None:
         report.answers = answer_accuracy(prep.db, prep.questions, config, backend, progress)
     return report, prep
+
+
+def windows_by_video(cache: RankingCache) -> dict[str, list]:
+    """``{video_id: [(window_id, source, start, end)]}`` of the windows the dev set's videos hold."""
+    out: dict[str, list] = {}
+    for w in cache.windows.values():
+        out.setdefault(w.video_id, []).append((w.window_id, w.source, w.start_s, w.end_s))
+    return out
+
+
+def run_rerank(db: str | Path, devsets: Sequence[str | Path], options: TuneOptions | None = None,
+               on_unknown: Literal["error", "skip"] = "error", progress: Progress | None = None,
+               save: bool = True, prep: Prepared | None = None) -> tuple[RerankResult, Prepared]:
+    """Train the unit re-ranker on the dev split (after the fusion is tuned: its candidates come from
+    the tuned fusion) and store it as ``<db>/reranker.json``; scored on the held-out split."""
+    from vqa_pipeline.answer.rerank import default_reranker
+    from vqa_pipeline.tuning import reranking
+
+    options = options or TuneOptions()
+    if prep is None:
+        prep = prepare(db, devsets, n_hits=options.k, on_unknown=on_unknown, hybrid=False, progress=progress)
+    split = split_questions(prep.cache, options.heldout_fraction, options.split_seed)
+    units = reranking.collect_units(prep.db, prep.questions, windows_by_video(prep.cache), progress=progress)
+    result = reranking.fit_and_score(units, split.dev, split.heldout, baseline=default_reranker())
+    if save:
+        reranking.save(result, prep.db)
+    return result, prep

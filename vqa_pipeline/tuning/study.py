@@ -114,9 +114,16 @@ def split_questions(cache: RankingCache, fraction: float, seed: int = 0) -> Spli
     """Stratified, deterministic split: per video, ``round(fraction * n)`` questions are held out.
 
     Questions are ordered within each video by a hash of ``(seed, id)``, so the split depends only
-    on the ids and the seed, not on file order. Raises :class:`DevSetError` when no dev question
-    remains.
+    on the ids and the seed, not on file order. A dev set that fixes the split (``"split"`` on its
+    lines) is followed instead. Raises :class:`DevSetError` when no dev question remains.
     """
+    fixed = {q.id: q.resolved.question.split for q in cache.questions}
+    if any(fixed.values()):
+        heldout_ids = {i for i, sp in fixed.items() if sp == "heldout"}
+        dev = tuple(q.id for q in cache.questions if q.id not in heldout_ids)
+        if not dev:
+            raise DevSetError("every answerable question is held out; the dev split is empty")
+        return Split(dev, tuple(q.id for q in cache.questions if q.id in heldout_ids))
     by_video: dict[str, list[str]] = {}
     for q in cache.questions:
         by_video.setdefault(q.resolved.video_id, []).append(q.id)

@@ -15,6 +15,7 @@ EXPECTED = {
     "yamnet": ("audio", "audio", "audio", "yamnet-w8a8"),
     "visual-stats": ("visual", "visual", "video", "visual-stats"),
     "e5-small": ("text", None, "text", "multilingual-e5-small-q4"),
+    "evidence-units": ("units", "units", "text", "units-sentences-blocks"),
 }
 
 

@@ -36,13 +36,13 @@ def test_oven_window_is_closest(lite_outputs, media):
     assert len(out.lines) == n and all(lines == [] for lines in out.lines)
     emb = out.columns["emb_text"]
     assert all(e is not None and len(e) == DIM for e in emb)
-    q = E5Small.embed_query("what temperature is the oven")
+    q = E5Small().embed_query("what temperature is the oven")
     sims = [float(np.dot(q, e)) for e in emb]
     oven = int(np.argmax(sims))
     assert "oven" in " ".join(ln.text.lower() for ln in lite_outputs["asr"].lines[oven]), sims
     # sound labels: the beep window is the closest to a beep query
     la = out.columns["emb_audio_labels"]
-    qb = E5Small.embed_query("a beeping sound")
+    qb = E5Small().embed_query("a beeping sound")
     beep = window_of(media, sum(BEEP_S) / 2)
     scores = {i: float(np.dot(qb, v)) for i, v in enumerate(la) if v is not None}
     assert max(scores, key=scores.get) == beep, scores

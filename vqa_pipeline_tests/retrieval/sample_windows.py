@@ -104,7 +104,8 @@ def schema() -> pa.Schema:
     ]
     for g in GROUPS:
         fields += [pa.field(f"{g}_lines", pa.list_(line)), pa.field(f"{g}_model", pa.string())]
-    fields += [pa.field("emb_text", vec), pa.field("emb_audio_labels", vec), pa.field("evidence_text", pa.string())]
+    fields += [pa.field("text_model", pa.string()), pa.field("emb_text", vec), pa.field("emb_audio_labels", vec),
+               pa.field("evidence_text", pa.string())]
     return pa.schema(fields)
 
 
@@ -116,7 +117,7 @@ def _normalize(m: np.ndarray) -> np.ndarray:
 def build_rows(media_dir: Path, videos: dict = VIDEOS, sound_labels: dict = SOUND_LABELS) -> list[dict]:
     """Row dicts for every window of ``videos``, embedded by the indexer's own e5 functions."""
     from vqa_pipeline.extractors.base import EvidenceLine
-    from vqa_pipeline.extractors.text_embed import embed_passages, label_embeddings, window_text
+    from vqa_pipeline.extractors.text_embed import E5Small, embed_passages, label_embeddings, window_text
 
     rows = []
     for name, windows in videos.items():
@@ -137,6 +138,7 @@ def build_rows(media_dir: Path, videos: dict = VIDEOS, sound_labels: dict = SOUN
                 items = [{"start_s": ln.start_s, "end_s": ln.end_s, "text": ln.text} for ln in lines if ln.kind == g]
                 row[f"{g}_lines"] = items or None
                 row[f"{g}_model"] = MODELS[g]
+            row["text_model"] = E5Small().model_tag  # the e5 columns' writer, as the indexer records it
             row["evidence_text"] = " | ".join(ln.text for g in GROUPS for ln in lines if ln.kind == g) or None
             row["_passage"] = window_text(lines)
             if labels:

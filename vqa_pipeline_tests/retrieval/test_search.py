@@ -8,21 +8,21 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from vqa_pipeline.retrieval.retrievers import index_retrievers, usable_vector_columns
 from vqa_pipeline.retrieval.search import (
     BM25,
     QueryError,
     SearchFilter,
     clip_question,
-    ensure_fts_index,
     fetch_neighbours,
     fetch_windows,
-    fts_search,
     make_filter,
-    open_windows_table,
+    open_index,
     resolve_videos,
     search_columns,
-    usable_vector_columns,
 )
+from vqa_pipeline.store.search import fts_search
+from vqa_pipeline.store.search_index import ensure_fts_index
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_bm25_finds_exact_numbers_and_names(sample, sample_table, question, vide
 
 def test_bm25_index_is_created_and_refreshed(sample_rows, sample, tmp_path):
     sample.build_windows_table(tmp_path / "db", rows=sample_rows)
-    table = open_windows_table(tmp_path / "db")
+    table = open_index(tmp_path / "db")
     assert not [i for i in table.list_indices() if i.columns == ["evidence_text"]]
     assert fts_search(table, "platform", 5)
     [idx] = [i for i in table.list_indices() if i.columns == ["evidence_text"]]
@@ -121,11 +121,12 @@ def test_bad_time_ranges_raise(sample_table, bad):
 def test_absent_and_all_null_vector_columns_are_skipped(sample_rows, sample, tmp_path):
     rows = [dict(r, emb_audio_labels=None) for r in sample_rows]
     sample.build_windows_table(tmp_path / "db", rows=rows)
-    table = open_windows_table(tmp_path / "db")
-    assert usable_vector_columns(table) == ("emb_text",)
+    table = open_index(tmp_path / "db")
+    assert tuple(index_retrievers(table).encoders) == ("emb_text",)
     assert set(search_columns(table, "beep", k=5)) == {"emb_text", BM25}
     table.drop_columns(["emb_text"])
-    assert usable_vector_columns(table) == ()
+    assert tuple(index_retrievers(table).encoders) == ()
+    assert usable_vector_columns(table, {"emb_text": None, "emb_audio_labels": None}) == ()
     assert set(search_columns(table, "beep", k=5)) == {BM25}
 
 
@@ -151,16 +152,16 @@ def test_fetch_rows_and_neighbours(sample, sample_table):
 
 def test_missing_database_table_or_rows_raise_query_error(tmp_path, sample, sample_rows):
     with pytest.raises(QueryError, match="no index database"):
-        open_windows_table(tmp_path / "nothing")
+        open_index(tmp_path / "nothing")
     import lancedb
 
     lancedb.connect(str(tmp_path / "db"))
     (tmp_path / "db").mkdir(exist_ok=True)
     with pytest.raises(QueryError, match="no 'windows' table"):
-        open_windows_table(tmp_path / "db")
+        open_index(tmp_path / "db")
     lancedb.connect(str(tmp_path / "db")).create_table("windows", schema=sample.schema())
     with pytest.raises(QueryError, match="empty"):
-        open_windows_table(tmp_path / "db")
+        open_index(tmp_path / "db")
     shutil.rmtree(tmp_path / "db")
 
 

@@ -10,7 +10,8 @@ import pytest
 from vqa_pipeline.query import search
 from vqa_pipeline.retrieval.fuse import FusionConfig, fuse
 from vqa_pipeline.retrieval.metrics import Gold, RetrievedWindow, evaluate_query
-from vqa_pipeline.retrieval.search import open_windows_table, video_catalog
+from vqa_pipeline.retrieval.search import open_index
+from vqa_pipeline.store.search import video_catalog
 from vqa_pipeline.tuning.devset import DevSetError, load_devset, resolve_devset
 from vqa_pipeline.tuning.evaluate import (
     FusionProblem,
@@ -33,7 +34,7 @@ CONFIGS = [
 
 @pytest.fixture(scope="module")
 def table(sample_db):
-    return open_windows_table(sample_db)
+    return open_index(sample_db)
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,8 @@ import shutil
 import pytest
 from PIL import Image
 
-from vqa_pipeline.tuning.report import (
-    answer_correct,
-    answers_markdown,
-    citation_relevant,
-    markdown_table,
-    write_report,
-)
-from vqa_pipeline.tuning.devset import DevQuestion
+from vqa_pipeline.tuning.answers import aggregate, answer_correct, citation_relevant, score_question
+from vqa_pipeline.tuning.report import answers_markdown, markdown_table, write_report
 from vqa_pipeline.tuning.run import run_report, run_tune
 from vqa_pipeline.tuning.study import TuneOptions
 
@@ -78,17 +72,33 @@ def test_a_report_without_a_tuned_config_leaves_that_row_out(sample_db, devset_f
 
 
 def test_answer_and_citation_rules():
-    q = DevQuestion("q", "kitchen.mp4", "how hot?", ("180 degrees", "180°"), ((10.2, 11.8),))
-    assert answer_correct("Preheat to 180 DEGREES [10.2-11.8s]", q.answer_any)
-    assert not answer_correct("about 200 degrees", q.answer_any)
-    assert citation_relevant("/m/kitchen.mp4", 10.0, 12.0, q)
-    assert not citation_relevant("/m/station.mp4", 10.0, 12.0, q)
-    assert not citation_relevant("/m/kitchen.mp4", 11.5, 14.0, q)  # 0.3 s overlap, span not covered
+    accepted, gold = ("180 degrees", "180°"), [(10.2, 11.8)]
+    assert answer_correct("Preheat to 180 DEGREES [10.2-11.8s]", accepted)
+    assert not answer_correct("about 200 degrees", accepted)
+    assert citation_relevant("/m/kitchen.mp4", 10.0, 12.0, "kitchen.mp4", gold)
+    assert not citation_relevant("/m/station.mp4", 10.0, 12.0, "kitchen.mp4", gold)
+    assert not citation_relevant("/m/kitchen.mp4", 11.5, 14.0, "kitchen.mp4", gold)  # 0.3 s overlap, span not covered
     assert "not computed" in answers_markdown(None)
 
 
+def test_citation_accuracy_is_per_question():
+    gold = [(10.2, 11.8)]
+    right, wrong = ("/m/kitchen.mp4", 10.0, 12.0), ("/m/kitchen.mp4", 30.0, 32.0)
+    scores = [
+        score_question("180 degrees", False, [wrong, right], "kitchen.mp4", ["180"], gold),  # one good citation
+        score_question("180 degrees", False, [wrong], "kitchen.mp4", ["180"], gold),  # right words, wrong place
+        score_question("I don't know", True, [right], "kitchen.mp4", ["180"], gold),  # abstained: nothing counts
+        score_question("I don't know", True, [], "kitchen.mp4", [], []),  # absent, abstained: right
+        score_question("200", False, [wrong], "kitchen.mp4", [], []),  # absent, answered: wrong
+    ]
+    agg = aggregate(scores)
+    assert (agg.n_answerable, agg.n_absent) == (3, 2)
+    assert agg.answer_accuracy == pytest.approx(2 / 3) and agg.citation_accuracy == pytest.approx(1 / 3)
+    assert agg.absent_abstained == pytest.approx(0.5) and agg.abstained_wrongly == pytest.approx(1 / 3)
+
+
 def test_answer_accuracy_with_the_extractive_backend(tuned_db, devset_file):
-    from vqa_pipeline.tuning.report import answer_accuracy
+    from vqa_pipeline.tuning.answers import answer_accuracy
     from vqa_pipeline.tuning.run import prepare, stored_config
 
     db, _ = tuned_db

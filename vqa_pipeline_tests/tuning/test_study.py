@@ -8,9 +8,12 @@ import shutil
 
 import pytest
 
+from vqa_pipeline.extractors.text_embed import E5Small
 from vqa_pipeline.query import ask
 from vqa_pipeline.retrieval.fuse import FusionConfig
-from vqa_pipeline.retrieval.search import E5_SMALL, QueryEncoder, open_windows_table, video_catalog
+from vqa_pipeline.retrieval.retrievers import QueryEncoder
+from vqa_pipeline.retrieval.search import open_index
+from vqa_pipeline.store.search import video_catalog
 from vqa_pipeline.tuning.devset import DevSetError, load_devset, resolve_devset
 from vqa_pipeline.tuning.evaluate import FusionProblem, collect_rankings, evaluate_model
 from vqa_pipeline.tuning.run import stored_config
@@ -24,15 +27,16 @@ from vqa_pipeline.tuning.study import (
     tune,
 )
 
+_E5 = E5Small()
 NOISE_RETRIEVERS = {
-    "emb_text": E5_SMALL,
+    "emb_text": QueryEncoder(_E5.name, _E5.model_tag, _E5.embed_query),
     # Questions are embedded by e5 as for any column; the column itself holds random vectors.
-    "emb_noise": QueryEncoder("e5-small", "random-noise@1", E5_SMALL.encode),
+    "emb_noise": QueryEncoder(_E5.name, "random-noise@1", _E5.embed_query),
 }
 
 
 def _cache(db, devset_file, **kw):
-    table = open_windows_table(db)
+    table = open_index(db)
     resolved, _ = resolve_devset(load_devset(devset_file), video_catalog(table))
     return collect_rankings(table, resolved, hybrid=False, **kw)
 

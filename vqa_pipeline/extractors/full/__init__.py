@@ -20,8 +20,9 @@ registry name             group (column)     module                      weights
 ``paddleocr``             ``ocr``            ``paddle_ocr.py``           ``VQA_PADDLEOCR_MODEL_DIR`` / PaddleX cache
 ========================  =================  ==========================  ====================================
 
-Vector columns (``emb_clip``, ``emb_clap``, ``emb_videoprism``) are searched with the matching text
-tower: each model module exposes ``embed_text(texts, **options)`` and ``text_encoder(**options)``.
+Vector columns (``emb_clip``, ``emb_clap``, ``emb_videoprism``) are searched with the text tower of
+the checkpoint that wrote them: each extractor declares ``query_columns`` and ``embed_query``, and
+``vqa_pipeline.retrieval.retrievers`` pairs them with the model tags stored in the index.
 All run on a GPU when one is visible (``VQA_DEVICE``), with per-model ``precision`` and
 ``batch_size`` options; Ray actors ask for the class attribute ``num_gpus``.
 

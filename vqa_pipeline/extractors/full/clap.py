@@ -322,16 +322,6 @@ def load_clap(spec: ClapSpec) -> ClapModel:
     return cached(key, lambda: ClapModel(spec))
 
 
-def text_encoder(**options) -> ClapModel:
-    """The loaded model whose ``embed_text`` encodes sound queries for ``emb_clap``."""
-    return load_clap(locate_weights(options))
-
-
-def embed_text(texts: Sequence[str], **options) -> np.ndarray:
-    """``(n, 512)`` normalized CLAP text embeddings, in the space of ``emb_clap``."""
-    return text_encoder(**options).embed_text(texts)
-
-
 class LaionClap(FullExtractor):
     """LAION-CLAP audio embedding of every window; registry name ``clap-htsat``."""
 
@@ -342,6 +332,7 @@ class LaionClap(FullExtractor):
     model_id = "laion-clap-630k-audioset-best"
     version = "1"
     num_gpus = 0.25
+    query_columns = ("emb_clap",)
     extra = "clap"
     extra_modules = ("torch", "torchvision", "transformers", "torchlibrosa", "laion_clap")
     extra_hint = " and pip install --no-deps laion_clap==1.1.5"
@@ -351,25 +342,19 @@ class LaionClap(FullExtractor):
         ckpt = option(options, "checkpoint", ENV_CHECKPOINT)
         name = Path(str(ckpt)).stem if ckpt else Path(str(options.get("checkpoint_name") or DEFAULT_CHECKPOINT)).stem
         self.model_id = f"laion-clap-{name}"
-        self._model: ClapModel | None = None
-        self._spec: ClapSpec | None = None
 
-    def locate(self) -> WeightsSource:
-        self._spec = locate_weights(self.options)
-        s = self._spec
-        return WeightsSource(s.checkpoint.path, f"{s.checkpoint.origin}; text encoder {s.text_encoder.path} "
-                                                f"from {s.text_encoder.origin}")
+    def find_weights(self) -> ClapSpec:
+        return locate_weights(self.options)
+
+    def load_model(self, spec: ClapSpec) -> ClapModel:
+        return load_clap(spec)
+
+    def weights_source(self, spec: ClapSpec) -> WeightsSource:
+        return WeightsSource(spec.checkpoint.path, f"{spec.checkpoint.origin}; text encoder {spec.text_encoder.path} "
+                                                   f"from {spec.text_encoder.origin}")
 
     def fields(self) -> list[pa.Field]:
         return [pa.field("emb_clap", pa.list_(pa.float32(), DIM), nullable=True)]
-
-    def load(self) -> None:
-        if self._model is None:
-            self._model = load_clap(self._spec or locate_weights(self.options))
-
-    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
-        self.load()
-        return self._model.embed_text(texts)
 
     def extract(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> ExtractorOutput:
         n = len(media.windows)

@@ -2,7 +2,7 @@
 
 Each window's keyframes (at most ``max_frames`` of them, evenly spread) are embedded with the image
 tower; the window's ``emb_clip`` is the L2-normalized mean of the normalized frame embeddings.
-Questions are embedded with :func:`embed_text` (same model, same space).
+Questions are embedded with the extractor's ``embed_query`` (same model, same space).
 
 Where the weights come from (first match wins; nothing is downloaded):
 
@@ -46,7 +46,6 @@ from vqa_pipeline.extractors.full.common import (
     explicit_path,
     hf_hub_cache_dir,
     hf_snapshot,
-    l2_normalize,
     option,
     torch_device,
     torch_dtype,
@@ -54,6 +53,7 @@ from vqa_pipeline.extractors.full.common import (
 )
 from vqa_pipeline.extractors.models import package_dir
 from vqa_pipeline.media.types import DecodedMedia
+from vqa_pipeline.vectors import l2_normalize
 
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
@@ -216,16 +216,6 @@ def load_clip(spec: ClipSpec) -> ClipModel:
     return cached(key, lambda: ClipModel(spec))
 
 
-def text_encoder(**options) -> ClipModel:
-    """The loaded model whose ``embed_text`` encodes questions for ``emb_clip`` (options as the extractor's)."""
-    return load_clip(locate_weights(options))
-
-
-def embed_text(texts: Sequence[str], **options) -> np.ndarray:
-    """``(n, D)`` normalized CLIP text embeddings of questions, in the space of ``emb_clip``."""
-    return text_encoder(**options).embed_text(texts)
-
-
 class OpenClip(FullExtractor):
     """open_clip image embeddings of keyframes; registry name ``clip-vit-b32`` (any open_clip model works)."""
 
@@ -236,6 +226,7 @@ class OpenClip(FullExtractor):
     model_id = "open_clip-ViT-B-32-laion2b_s34b_b79k"
     version = "1"
     num_gpus = 0.25
+    query_columns = ("emb_clip",)
     extra = "clip"
     extra_modules = ("torch", "torchvision", "open_clip")
 
@@ -247,29 +238,21 @@ class OpenClip(FullExtractor):
             self.model_id = f"open_clip-{Path(str(ckpt)).name}"
         else:
             self.model_id = f"open_clip-{model}-{Path(str(ckpt)).name if ckpt else pretrained}"
-        self._model: ClipModel | None = None
-        self._spec: ClipSpec | None = None
 
-    def locate(self) -> WeightsSource:
-        self._spec = locate_weights(self.options)
-        return self._spec.source
+    def find_weights(self) -> ClipSpec:
+        return locate_weights(self.options)
+
+    def load_model(self, spec: ClipSpec) -> ClipModel:
+        return load_clip(spec)
 
     def dim(self) -> int:
         try:
-            return embedding_dim(self._spec or locate_weights(self.options))
+            return embedding_dim(self.spec())
         except WeightsNotFound:
             return embedding_dim(_spec_options(self.options)[0])
 
     def fields(self) -> list[pa.Field]:
         return [pa.field("emb_clip", pa.list_(pa.float32(), self.dim()), nullable=True)]
-
-    def load(self) -> None:
-        if self._model is None:
-            self._model = load_clip(self._spec or locate_weights(self.options))
-
-    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
-        self.load()
-        return self._model.embed_text(texts)
 
     def extract(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> ExtractorOutput:
         n = len(media.windows)

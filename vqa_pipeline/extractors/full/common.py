@@ -207,12 +207,6 @@ def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[i : i + size]
 
 
-def l2_normalize(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return (x / np.maximum(norm, 1e-12)).astype(np.float32)
-
-
 # --------------------------------------------------------------------------------------------
 # process-wide model cache (one load per process or Ray actor)
 
@@ -275,17 +269,42 @@ class FullExtractor(Extractor):
     """An extractor whose library is an optional extra and whose weights the user provides.
 
     Subclasses set ``extra`` / ``extra_modules`` (checked without importing them) and implement
-    ``locate`` (find the weights, cheaply, or raise ``WeightsNotFound`` saying where to put them).
-    ``availability`` then reports ``(True, "weights: PATH (from ORIGIN)")`` or why not.
+    :meth:`find_weights` (where the weights are: cheap, no loading) and :meth:`load_model` (the
+    loaded model, cached per process). The base class keeps one spec and one model per instance:
+    ``availability`` reports ``(True, "weights: PATH (from ORIGIN)")`` or why not, ``load`` loads
+    once, and ``embed_text`` / ``embed_query`` run the model's text tower (the question encoder of
+    ``query_columns``).
     """
 
     extra: str = ""
     extra_modules: tuple[str, ...] = ()
     extra_hint: str = ""
 
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self._spec: Any = None
+        self._model: Any = None
+
     @abstractmethod
+    def find_weights(self) -> Any:
+        """The model's spec (where its weights are; no loading), or ``WeightsNotFound`` saying where to put them."""
+
+    @abstractmethod
+    def load_model(self, spec: Any) -> Any:
+        """The loaded model for ``spec`` (cached per process, e.g. with :func:`cached`)."""
+
+    def weights_source(self, spec: Any) -> WeightsSource:
+        """How :meth:`availability` describes ``spec`` (default: its ``source``)."""
+        return spec.source
+
+    def spec(self) -> Any:
+        if self._spec is None:
+            self._spec = self.find_weights()
+        return self._spec
+
     def locate(self) -> WeightsSource:
         """Where the weights are (cheap: no loading), or ``WeightsNotFound`` saying where to put them."""
+        return self.weights_source(self.spec())
 
     def availability(self) -> tuple[bool, str]:
         ok, why = require_modules(self.extra, self.extra_modules, self.extra_hint)
@@ -296,6 +315,18 @@ class FullExtractor(Extractor):
         except WeightsNotFound as err:
             return False, f"weights not found: {err}"
         return True, source.describe()
+
+    def load(self) -> None:
+        if self._model is None:
+            self._model = self.load_model(self.spec())
+
+    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
+        """``(n, D)`` L2-normalized text embeddings in the space of the extractor's vectors."""
+        self.load()
+        return self._model.embed_text(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_text([text])[0]
 
     def opt(self, key: str, env: str | None = None, default: Any = None) -> Any:
         return option(self.options, key, env, default)

@@ -91,12 +91,13 @@ def _errors():
 @dg.asset(group_name=EVALUATION_GROUP, kinds={"json"})
 def devset(context: dg.AssetExecutionContext, settings: VqaSettings, tuning: TuningSettings) -> dg.MaterializeResult:
     """The dev-set files, validated line by line and matched against the indexed videos."""
-    from vqa_pipeline.retrieval.search import open_windows_table, video_catalog
+    from vqa_pipeline.retrieval.search import open_index
+    from vqa_pipeline.store.search import video_catalog
     from vqa_pipeline.tuning.devset import load_devset, resolve_devset
 
     try:
         questions = load_devset(tuning.devsets)
-        resolved, unknown = resolve_devset(questions, video_catalog(open_windows_table(settings.db_dir)),
+        resolved, unknown = resolve_devset(questions, video_catalog(open_index(settings.db_dir)),
                                            tuning.on_unknown())
     except _errors() as exc:
         raise _fail(exc) from None

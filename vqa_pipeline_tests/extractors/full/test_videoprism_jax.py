@@ -25,6 +25,7 @@ jax = pytest.importorskip("jax", reason="jax is not installed (the videoprism pa
 pytest.importorskip("sentencepiece", reason="sentencepiece is not installed (pip install -e .[videoprism])")
 
 from vqa_pipeline.extractors.full import videoprism as vp_mod  # noqa: E402
+from vqa_pipeline.extractors.full import videoprism_model as vp_model  # noqa: E402
 from vqa_pipeline.extractors.full.videoprism import VideoPrismLvt, VideoPrismTags  # noqa: E402
 from vqa_pipeline_tests.extractors.full.conftest import cos  # noqa: E402
 
@@ -65,8 +66,8 @@ def jax_ckpt(tiny_config, tmp_path_factory):
     root = tmp_path_factory.mktemp("vp-jax")
     model = vp_models.get_model(MODEL_NAME)
     video = np.zeros((1, 16, 288, 288, 3), np.float32)
-    ids = np.zeros((1, vp_mod.TEXT_MAX_LENGTH), np.int32)
-    pads = np.zeros((1, vp_mod.TEXT_MAX_LENGTH), np.float32)
+    ids = np.zeros((1, vp_model.TEXT_MAX_LENGTH), np.int32)
+    pads = np.zeros((1, vp_model.TEXT_MAX_LENGTH), np.float32)
     params = model.init(jax.random.PRNGKey(0), video, ids, pads, train=False)
     npz = root / "flax_lvt_base_tiny_repeated.npz"
     np.savez(npz, **{name: np.asarray(value) for name, value in vp_utils.tree_flatten_with_names(params)})
@@ -101,7 +102,7 @@ def test_window_embeddings_come_from_the_saved_weights(jax_ckpt, clip_media):
     state = vp_models.load_pretrained_weights(MODEL_NAME, checkpoint_path=str(jax_ckpt[0]))
     win = clip_media.windows[1]
     frames = [kf for kf in clip_media.keyframes if kf.window_index == win.index]
-    clip, _ = vp_mod.window_clip(frames, win, 16, vp_mod.IMAGE_SIZE)
+    clip, _ = vp_mod.window_clip(frames, win, 16, vp_model.IMAGE_SIZE)
     ref = np.asarray(model.apply(state, clip[None].astype(np.float32) / 255.0, None, None, train=False)[0])[0]
     assert cos(ref, emb[1]) > 0.9999
 
@@ -114,7 +115,7 @@ def test_text_embeddings_share_the_video_space(jax_ckpt, clip_media):
     q = ex.embed_text(["a red square", "a blue screen", "a red square"])
     assert q.shape == (3, 768) and np.allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-4)
     assert np.allclose(q[0], q[2], atol=1e-5) and cos(q[0], q[1]) < 0.9999
-    assert np.allclose(vp_mod.embed_text(["a red square"], **_opts(jax_ckpt)), q[:1], atol=1e-5)
+    assert np.allclose(VideoPrismLvt(**_opts(jax_ckpt)).embed_query("a red square"), q[0], atol=1e-5)
     emb = np.asarray(ex.extract(clip_media, {}).columns["emb_videoprism"], np.float32)
     assert (emb @ q.T).shape == (3, 3)
 

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def ray_runner():
-    from vqa_pipeline.orchestration.ray_runner import RayOptions, RayRunner
+    from vqa_pipeline.indexing.ray_runner import RayOptions, RayRunner
 
     runner = RayRunner(RayOptions(threads_per_actor=1))
     yield runner
@@ -37,7 +37,7 @@ def test_ray_actors_match_inline_extraction(tmp_path, ray_runner):
 
 
 def test_a_model_that_fails_to_load_is_reported_per_video(tmp_path, ray_runner):
-    from vqa_pipeline.orchestration.ray_runner import RayOptions, RayRunner
+    from vqa_pipeline.indexing.ray_runner import RayOptions, RayRunner
 
     clip = make_clip(tmp_path / "c.mp4", duration_s=2.0)
     # CTranslate2 refuses an unknown compute type when the model loads.

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vqa_pipeline.indexing.extract import ExtractionJob, ExtractionResult, LoadedExtractors, one_line, run_job
+from vqa_pipeline.indexing.runners import ExtractionJob, ExtractionResult, LoadedExtractors, one_line, run_job
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,144 @@
+"""The `vqa` command: index media, inspect evidence, search and ask, evaluate and tune.
+
+Every command accepts ``--json`` (machine-readable result on stdout; progress on stderr) and exits
+0 on success, non-zero with a one-line reason on failure. One module per group of subcommands
+(``index``, ``query``, ``tuning``); this one builds the parser and runs a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from vqa_pipeline.cli.common import CliError
+from vqa_pipeline.cli.index import cmd_index
+from vqa_pipeline.cli.query import cmd_ask, cmd_doctor, cmd_evidence, cmd_search
+from vqa_pipeline.cli.tuning import cmd_eval, cmd_tune
+from vqa_pipeline.config import default_db_dir
+
+__all__ = ["CliError", "build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vqa",
+        description="Index videos and audio into time-coded evidence (LanceDB) and answer questions about them.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", type=Path, default=None,
+                       help=f"LanceDB folder (default: $VQA_DB or $VQA_HOME/lance; now {default_db_dir()})")
+        p.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
+
+    p = sub.add_parser("index", help="index files and folders (recursive): windows, then every stale extractor",
+                       description="Index video and audio files. Idempotent: unchanged files are skipped, "
+                       "changed files are re-indexed, bad files are reported and skipped.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="media files or folders")
+    common(p)
+    p.add_argument("--profile", choices=["lite", "full"], default="lite",
+                   help="extractor profile: lite = bundled models (default), full = the seed's models where present")
+    p.add_argument("--window", type=float, default=2.0, help="window length in seconds, 1-8 (default 2)")
+    p.add_argument("--stride", type=float, default=None, help="window stride in seconds (default: the length)")
+    p.add_argument("--keyframe-every", type=float, default=2.0, metavar="S",
+                   help="one keyframe per S seconds of window (default 2; VideoPrism wants dense frames, e.g. 0.25)")
+    p.add_argument("--extractors", default=None, help="comma-separated extractor names instead of the profile")
+    p.add_argument("--windows-only", action="store_true", help="only decode and write windows, run no extractor")
+    p.add_argument("--no-ray", action="store_true", help="run extractors in this process instead of Ray actors")
+    p.add_argument("--ray-address", default=None, help="Ray cluster address (default: $VQA_RAY_ADDRESS or a local Ray)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("evidence", help="print the time-coded evidence lines of an indexed video",
+                       description="VIDEO is a video id, the path of an indexed file, or a unique suffix of one.")
+    p.add_argument("video", metavar="VIDEO")
+    common(p)
+    p.set_defaults(func=cmd_evidence)
+
+    def query_options(p: argparse.ArgumentParser, k: int) -> None:
+        p.add_argument("question", metavar="QUESTION")
+        common(p)
+        p.add_argument("--k", type=int, default=k, help=f"number of windows (default {k})")
+        p.add_argument("--video", action="append", metavar="VIDEO",
+                       help="only this video (id, indexed path or unique suffix); repeatable")
+        p.add_argument("--time", nargs=2, type=float, metavar=("START", "END"),
+                       help="only windows overlapping this time range, in seconds")
+
+    p = sub.add_parser("search", help="the best-matching windows for a question, with per-model scores")
+    query_options(p, 10)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question from the evidence, citing timecodes")
+    query_options(p, 5)
+    p.add_argument("--llm-url", default=None,
+                   help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server); default: the local Gemma 3 270M")
+    p.add_argument("--llm-model", default=None, help="model name at --llm-url")
+    p.add_argument("--extractive", action="store_true", help="no LLM: quote the best evidence lines")
+    p.add_argument("--show-evidence", action="store_true", help="print the evidence pack too")
+    p.set_defaults(func=cmd_ask)
+
+    def eval_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--devset", action="append", required=True, type=Path, metavar="FILE",
+                       help="dev-set file (JSON Lines, see DESIGN.md); repeatable")
+        common(p)
+        p.add_argument("--skip-unknown", action="store_true",
+                       help="skip questions naming videos that are not indexed (default: an error)")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("eval", help="retrieval quality on a dev set: nDCG@10, Recall@5/10, MRR, per model",
+                       description="Search every dev-set question as `vqa search --k N` would (with the "
+                       "index's tuned fusion if any) and score the hits against the relevant spans.")
+    eval_options(p)
+    p.add_argument("--k", type=int, default=10, help="windows retrieved per question (default 10)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("tune", help="learn the fusion weights on a dev set (Optuna) and store them for queries",
+                       description="Optuna (seeded TPE) over fusion method, per-model weights, rrf_k and "
+                       "temperatures, maximizing nDCG@K on the dev split; reports the held-out score and "
+                       "writes <db>/fusion.json. The study is kept in $VQA_HOME/optuna.db and resumes. Then the "
+                       "evidence re-ranker is trained on the same dev split (<db>/reranker.json).")
+    eval_options(p)
+    p.add_argument("--trials", type=int, default=200, help="Optuna trials (default 200)")
+    p.add_argument("--k", type=int, default=10, help="optimize nDCG@K (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
+    p.add_argument("--heldout", type=float, default=0.3,
+                   help="share of each video's questions held out from tuning (default 0.3; a dev set "
+                   "with a 'split' key on its lines fixes the split instead)")
+    p.add_argument("--no-reranker", action="store_true",
+                   help="tune the fusion only (default: then train the evidence re-ranker -> <db>/reranker.json)")
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("doctor", help="list every extractor, whether it can load here, and why not")
+    p.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
+    p.add_argument("--load", action="store_true", help="actually load each available model (slower)")
+    p.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    if getattr(args, "db", "unset") is None:
+        args.db = default_db_dir()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"vqa {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"vqa {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last resort: one line, details with -v
+        logging.getLogger("vqa").debug("unexpected error", exc_info=True)
+        print(f"vqa {args.command}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
+        return 1

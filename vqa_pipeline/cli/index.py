@@ -1,0 +1,107 @@
+"""`vqa index`: files and folders into the index, with a progress bar and a summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vqa_pipeline.cli.common import CliError
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    import time
+
+    from vqa_pipeline.extractors.registry import resolve_extractors
+    from vqa_pipeline.indexing import manifest
+    from vqa_pipeline.indexing.discover import discover
+    from vqa_pipeline.indexing.summary import dumps, summary_lines
+    from vqa_pipeline.media.types import WindowingOptions
+
+    t0 = time.perf_counter()
+    try:
+        options = WindowingOptions(length_s=args.window, stride_s=args.stride or args.window,
+                                   keyframe_every_s=args.keyframe_every)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    names = None
+    if args.windows_only:
+        names = []
+    elif args.extractors:
+        names = [n.strip() for n in args.extractors.split(",") if n.strip()]
+    try:
+        active, missing = resolve_extractors(args.profile, names)
+    except KeyError as exc:
+        raise CliError(exc.args[0]) from None
+    settings = {"windowing": options.tag, "extractors": {e.name: e.model_tag for e in active}}
+    # Fast path: nothing changed since the last complete run (no LanceDB needed to know that).
+    summary = manifest.try_noop(args.db, settings, discover(args.paths), args.profile)
+    if summary is not None:
+        summary.missing_extractors = missing
+        summary.seconds = time.perf_counter() - t0
+    else:
+        summary = _index_now(args, options, names, settings)
+    if args.json:
+        sys.stdout.write(dumps(summary) + "\n")
+    else:
+        for line in summary_lines(summary):
+            print(line)
+    if not summary.files:
+        print(f"vqa index: no media files found under {' '.join(args.paths)}", file=sys.stderr)
+        return 1
+    if summary.count("failed") == len(summary.files):
+        print("vqa index: no file could be indexed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _index_now(args: argparse.Namespace, options, names, settings):
+    from vqa_pipeline.indexing import manifest
+    from vqa_pipeline.indexing.pipeline import index_paths
+    from vqa_pipeline.store import Store
+
+    store = Store(args.db)
+    runner = None
+    if names != [] and not args.no_ray:
+        from vqa_pipeline.indexing.ray_runner import RayOptions, RayRunner
+
+        runner = RayRunner(RayOptions(address=args.ray_address),
+                           on_start=lambda: print("starting Ray for the extractors ...", file=sys.stderr))
+    bar = IndexProgress(enabled=not args.quiet)
+    try:
+        summary = index_paths(args.paths, store, options, profile=args.profile, runner=runner,
+                              extractors=names, progress=bar)
+    except KeyError as exc:
+        raise CliError(exc.args[0]) from None
+    finally:
+        bar.close()
+        if runner is not None:
+            runner.close()
+    manifest.save(args.db, settings, summary, store.file_records())
+    return summary
+
+
+class IndexProgress:
+    """A tqdm bar over files on stderr, with the current extractor in its postfix."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.bar = None
+
+    def __call__(self, event: str, data: dict) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if event == "found":
+            self.bar = tqdm(total=data["n"], unit="file", file=sys.stderr, dynamic_ncols=True, leave=False)
+        elif self.bar is not None and event == "extracted":
+            self.bar.set_postfix_str(f"{data['extractor']}: {data['outcome'][:40]}", refresh=True)
+        elif self.bar is not None and event == "file":
+            self.bar.update(1)
+            o = data["outcome"]
+            self.bar.set_description_str(Path(o.path).name[:30])
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

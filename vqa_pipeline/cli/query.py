@@ -1,0 +1,112 @@
+"""`vqa search`, `vqa ask`, `vqa evidence` and `vqa doctor`: reading the index."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from vqa_pipeline.cli.common import CliError, print_json
+
+
+def cmd_evidence(args: argparse.Namespace) -> int:
+    from vqa_pipeline.store import Store, StoreError
+    from vqa_pipeline.store.evidence import lines_for_video, resolve_video
+
+    try:
+        store = Store(args.db, create=False)
+        video = resolve_video(store, args.video)
+        lines = lines_for_video(store, video["video_id"])
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print_json({"video_id": video["video_id"], "source": video["source"], "lines": lines})
+        return 0
+    print(f"{video['source']}  (video {video['video_id']}, {video.get('duration_s') or 0:.1f}s, {video['status']})")
+    if video.get("error"):
+        print(f"  error: {video['error']}")
+    for ln in lines:
+        print(f"[{ln['start']:.1f}-{ln['end']:.1f}s] {ln['kind']}: {ln['text']}")
+    if not lines:
+        print("  (no evidence lines yet: run `vqa index` with extractors)")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from vqa_pipeline.extractors.registry import PROFILES, get_extractor_class, list_extractors, profile_alternatives
+
+    rows = []
+    for name in list_extractors():
+        profiles = [p for p in PROFILES if any(name in alts for alts in profile_alternatives(p))]
+        entry = {"name": name, "profiles": profiles}
+        try:
+            cls = get_extractor_class(name)
+            ex = cls()
+            ok, why = ex.availability()
+            entry.update(group=cls.group, model=ex.model_tag, num_gpus=cls.num_gpus)
+            if ok and args.load:
+                ex.load()
+        except Exception as exc:  # report, never crash: that is what doctor is for
+            ok, why = False, f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        # When available, the reason says where the weights were found.
+        entry.update(available=bool(ok), reason=why or "ok")
+        rows.append(entry)
+    if args.json:
+        print_json({"extractors": rows})
+    else:
+        for r in rows:
+            mark = "ok " if r["available"] else "-- "
+            print(f"{mark} {r['name']:18s} {r.get('group', '?'):10s} {','.join(r['profiles']) or '-':10s} "
+                  f"{r.get('model', '')}" + ("" if r["reason"] == "ok" else f"  ({r['reason']})"))
+    return 0
+
+
+def _query_errors():
+    from vqa_pipeline.retrieval.search import QueryError
+
+    return (QueryError, ValueError)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from vqa_pipeline.query import search, search_to_json
+
+    try:
+        hits = search(args.question, k=args.k, videos=args.video or None, db=args.db,
+                      time_range=tuple(args.time) if args.time else None)
+    except _query_errors() as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print_json(search_to_json(args.question, hits))
+        return 0
+    if not hits:
+        print("no matching windows")
+    for i, h in enumerate(hits, 1):
+        why = ", ".join(f"{m} {v:.2f}" for m, v in sorted(h.scores.items(), key=lambda kv: -kv[1])[:4])
+        print(f"{i:2d}. {h.source} [{h.start:.1f}-{h.end:.1f}s]  score {h.score:.3f}  ({why})")
+        for line in h.evidence[:6]:
+            print(f"      {line}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from vqa_pipeline.query import ask
+
+    try:
+        answer = ask(args.question, k=args.k, videos=args.video or None, db=args.db,
+                     llm_url=args.llm_url, llm_model=args.llm_model, extractive_only=args.extractive,
+                     time_range=tuple(args.time) if args.time else None)
+    except _query_errors() as exc:
+        raise CliError(str(exc)) from None
+    if answer.notice:
+        print(f"note: {answer.notice}", file=sys.stderr)
+    if args.json:
+        print_json(answer.to_json())
+        return 0
+    print(answer.answer)
+    if answer.abstained:
+        print("(not enough evidence to answer; closest evidence below)")
+    for c in answer.citations:
+        print(f"  cited: {c.source} [{c.start:.1f}-{c.end:.1f}s]")
+    if args.show_evidence or answer.abstained:
+        for line in answer.evidence:
+            print(f"  | {line}")
+    return 0

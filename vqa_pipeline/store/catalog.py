@@ -1,0 +1,65 @@
+"""Which indexed video a user means: one rule for every place that takes a VIDEO.
+
+``vqa evidence VIDEO``, ``--video`` filters of search/ask and the ``video`` field of dev-set files all
+name a video the same way (:func:`match_videos`):
+
+1. a video id (``3f2a9c0d11aa22bb``);
+2. the path of an indexed file (``~/talks/intro.mp4``, resolved to an absolute path);
+3. a suffix of an indexed path at a path-component boundary (``intro.mp4``, ``talks/intro.mp4``;
+   ``ro.mp4`` does not match ``/x/intro.mp4``).
+
+A reference that matches several videos is ambiguous; callers decide whether that is an error
+(``vqa evidence``), a dropped filter value (search) or a skipped question (dev sets).
+
+Nothing here imports LanceDB: the catalog is a plain ``{video_id: [source paths]}`` mapping.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+
+Catalog = Mapping[str, Iterable[str]]
+"""``{video_id: source paths}`` of the indexed videos (the ``windows`` or ``videos`` table)."""
+
+
+def source_matches(source: str, video: str) -> bool:
+    """Whether an indexed ``source`` path is named by ``video`` (equal, or a component-boundary suffix)."""
+    src = source.replace("\\", "/")
+    vid = video.replace("\\", "/").lstrip("/")
+    if not vid:
+        return False
+    return src == vid or src.endswith("/" + vid)
+
+
+def match_videos(ref: str, catalog: Catalog) -> list[str]:
+    """Ids of the videos ``ref`` names (see the module docstring), sorted; ``[]`` when none."""
+    ref = ref.strip()
+    if not ref:
+        return []
+    if ref in catalog:
+        return [ref]
+    absolute = os.path.abspath(os.path.expanduser(ref))
+    exact = sorted(vid for vid, sources in catalog.items() if absolute in set(sources))
+    if exact:
+        return exact
+    return sorted(vid for vid, sources in catalog.items() if any(source_matches(s, ref) for s in sources))
+
+
+class VideoRefError(LookupError):
+    """A reference that names no indexed video, or several. ``str(err)`` is one line."""
+
+
+def resolve_video_id(ref: str, catalog: Catalog) -> str:
+    """The one video ``ref`` names.
+
+    Raises:
+        VideoRefError: no video matches, or several do (the message lists a few).
+    """
+    ids = match_videos(ref, catalog)
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        raise VideoRefError(f"no indexed video matches {ref!r}")
+    names = ", ".join(sorted(next(iter(catalog[i]), i) for i in ids)[:4])
+    raise VideoRefError(f"{ref!r} matches {len(ids)} videos ({names}); give more of the path or the video id")

@@ -1,0 +1,162 @@
+"""Training the unit re-ranker on a dev set and scoring it on the held-out split.
+
+For every answerable dev-set question the query path runs once (:func:`vqa_pipeline.query.retrieve`
+with the index's tuned fusion): the units of the best windows become candidates with their
+features (:mod:`vqa_pipeline.answer.rerank`) and a label, relevant when the unit lies in a gold
+span of the question's video (DESIGN.md rule). A logistic model is fitted on the dev split and
+scored on the held-out split by what ``search(..., rerank=True)`` returns: the windows ordered by
+their best unit, against the fused order (nDCG@10, MRR, and the share of questions whose best unit
+is relevant).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vqa_pipeline.answer.ask import embed_units
+from vqa_pipeline.answer.pack import merge_duplicates
+from vqa_pipeline.answer.question import analyze
+from vqa_pipeline.answer.rerank import RERANKER_FILE, Reranker, ranks_of, reranker_tags, train, unit_features
+from vqa_pipeline.retrieval.metrics import RetrievedWindow, mrr, ndcg_at_k, span_relevant, spans_hit
+from vqa_pipeline.store.catalog import source_matches
+from vqa_pipeline.tuning.devset import ResolvedQuestion
+
+Progress = Callable[[str, dict], None]
+DEFAULT_L2 = 1.0
+
+
+@dataclass(slots=True)
+class QuestionUnits:
+    """One question's candidates: features and labels per unit, and its windows in fused order."""
+
+    resolved: ResolvedQuestion
+    features: list[dict]
+    labels: list[bool]
+    unit_windows: list[tuple[str, ...]]
+    windows: list[tuple[str, str, float, float]]  # (window_id, source, start, end), fused order
+    n_relevant_windows: int
+
+    @property
+    def id(self) -> str:
+        return self.resolved.question.id
+
+
+def collect_units(db: str | Path, questions: Sequence[ResolvedQuestion], windows_per_video: dict[str, list],
+                  n_rows: int = 30, progress: Progress | None = None) -> list[QuestionUnits]:
+    """Candidates of every answerable question (see the module docstring)."""
+    from vqa_pipeline.query import candidate_units, retrieve
+
+    out = []
+    answerable = [r for r in questions if r.question.answerable]
+    for i, r in enumerate(answerable):
+        q = r.question
+        got = retrieve(q.question, 10, None, None, db, None, n_rows=n_rows)
+        lines = merge_duplicates(candidate_units(got))
+        qa = analyze(q.question)
+        qv = got.e5_vector()
+        if qv is None:
+            from vqa_pipeline.extractors.text_embed import embed_query
+
+            qv = embed_query(q.question)
+        sims = embed_units(lines) @ np.asarray(qv, np.float32)
+        ranks = ranks_of(got.fused.ranked, got.lists)
+        scores = list(ranks.fused_score.values())
+        span = (min(scores), max(scores)) if scores else (0.0, 1.0)
+        feats = [unit_features(qa, ln, ranks, float(s), span) for ln, s in zip(lines, sims)]
+        labels = [source_matches(ln.source, q.video) and any(span_relevant(ln.start_s, ln.end_s, a, b)
+                                                              for a, b in q.relevant) for ln in lines]
+        wins = [(row["window_id"], row["source"], float(row["start_s"]), float(row["end_s"])) for row in got.rows]
+        n_rel = sum(1 for w in windows_per_video.get(r.video_id, ())
+                    if spans_hit(RetrievedWindow(w[1], w[2], w[3]), q.gold))
+        out.append(QuestionUnits(r, feats, labels, [ln.window_ids for ln in lines], wins, n_rel))
+        if progress is not None:
+            progress("units", {"done": i + 1, "n": len(answerable)})
+    return out
+
+
+def _metrics(qu: QuestionUnits, order: Sequence[int], k: int = 10) -> tuple[float, float]:
+    gold = qu.resolved.question.gold
+    rel = [bool(spans_hit(RetrievedWindow(qu.windows[i][1], qu.windows[i][2], qu.windows[i][3]), gold)) for i in order]
+    return ndcg_at_k(rel, k, max(qu.n_relevant_windows, 1)), mrr(rel)
+
+
+def reranked_order(qu: QuestionUnits, model: Reranker) -> list[int]:
+    """Window positions ordered by their best unit's probability (fused order breaks ties)."""
+    best: dict[str, float] = {}
+    for f, wins in zip(qu.features, qu.unit_windows):
+        p = model.score(f)
+        for w in wins:
+            best[w] = max(best.get(w, 0.0), p)
+    return sorted(range(len(qu.windows)), key=lambda i: (-best.get(qu.windows[i][0], -1.0), i))
+
+
+@dataclass(slots=True)
+class RerankScores:
+    """Mean metrics of one ordering over a set of questions."""
+
+    n: int = 0
+    ndcg10: float = 0.0
+    mrr: float = 0.0
+    top_unit_relevant: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "ndcg@10": self.ndcg10, "mrr": self.mrr, "top_unit_relevant": self.top_unit_relevant}
+
+
+def score(questions: Sequence[QuestionUnits], model: Reranker | None) -> RerankScores:
+    """Fused order (``model=None``) or re-ranked order, averaged over ``questions``."""
+    if not questions:
+        return RerankScores()
+    nd, rr, top = [], [], []
+    for qu in questions:
+        order = list(range(len(qu.windows))) if model is None else reranked_order(qu, model)
+        a, b = _metrics(qu, order)
+        nd.append(a)
+        rr.append(b)
+        if model is not None and qu.features:
+            best = max(range(len(qu.features)), key=lambda i: model.score(qu.features[i]))
+            top.append(float(qu.labels[best]))
+    return RerankScores(len(questions), float(np.mean(nd)), float(np.mean(rr)), float(np.mean(top)) if top else 0.0)
+
+
+@dataclass(slots=True)
+class RerankResult:
+    model: Reranker
+    dev: dict = field(default_factory=dict)
+    heldout: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    path: Path | None = None
+
+
+def fit_and_score(units: Sequence[QuestionUnits], dev_ids: Sequence[str], heldout_ids: Sequence[str],
+                  l2: float = DEFAULT_L2, baseline: Reranker | None = None) -> RerankResult:
+    """Fit on the dev questions; score fused, baseline (the packaged model) and trained orders."""
+    t0 = time.perf_counter()
+    dev = [u for u in units if u.id in set(dev_ids)]
+    held = [u for u in units if u.id in set(heldout_ids)]
+    examples = [(f, lab) for u in dev for f, lab in zip(u.features, u.labels)]
+    model = train(examples, l2=l2, model_tags=reranker_tags(),
+                  info={"dev_questions": len(dev), "examples": len(examples), "positives": sum(lab for _, lab in examples),
+                        "l2": l2})
+    result = RerankResult(model)
+    for name, qs, out in (("dev", dev, result.dev), ("heldout", held, result.heldout)):
+        out["fused"] = score(qs, None).to_dict()
+        if baseline is not None:
+            out["default_reranker"] = score(qs, baseline).to_dict()
+        out["reranked"] = score(qs, model).to_dict()
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def save(result: RerankResult, db: str | Path) -> Path:
+    path = Path(db) / RERANKER_FILE
+    model = Reranker(result.model.weights, result.model.bias, result.model.model_tags,
+                     {**result.model.info, "dev": result.dev, "heldout": result.heldout})
+    model.save(path)
+    result.path = path
+    return path

@@ -1,0 +1,87 @@
+"""Spoken numbers, question analysis and answer spans: the rules, on phrasings seen from Whisper and
+from people (not the ones the rules were written from where that could be avoided)."""
+
+from __future__ import annotations
+
+import pytest
+
+from vqa_pipeline.answer.numbers import normalize_numbers, number_values
+from vqa_pipeline.answer.question import analyze
+from vqa_pipeline.answer.spans import answer_spans, is_label, labelled_values
+
+
+@pytest.mark.parametrize(("spoken", "written"), [
+    ("3 .00", "300"),  # Whisper's split "three hundred"
+    ("the total is 3 .00 today", "the total is 300 today"),
+    ("$140 .00", "$140.00"),  # ... but cents after a currency sign
+    ("three hundred", "300"),
+    ("three hundred and twelve", "312"),
+    ("nine point five", "9.5"),
+    ("zero point seven five", "0.75"),
+    ("four point two million", "4.2 million"),
+    ("five five one seven", "5517"),
+    ("two oh four oh", "2040"),
+    ("twenty-five", "25"),
+    ("a thousand", "1000"),
+    ("nineteen eighty four", "1984"),
+    ("12,500 people", "12500 people"),
+    ("on the 21st", "on the 21"),
+])
+def test_spoken_and_split_numbers_become_digits(spoken, written):
+    assert normalize_numbers(spoken) == written
+
+
+@pytest.mark.parametrize("text", ["a big dog", "oh no", "at some point", "a few more", "point taken"])
+def test_words_that_are_not_numbers_stay(text):
+    assert normalize_numbers(text) == text
+
+
+def test_number_values_compare_spellings():
+    assert number_values("three hundred") == number_values("300") == number_values("3 .00") == {300.0}
+    assert number_values("nine point five degrees") == {9.5}
+
+
+@pytest.mark.parametrize(("question", "answer_type", "kinds"), [
+    ("Who directed it?", "name", set()),
+    ("Whose voice do we hear first?", "name", {"asr", "audio"}),
+    ("What's the reference code?", "number", set()),
+    ("How many speakers are there?", "count", set()),
+    ("Which site should viewers visit?", "url", set()),
+    ("What did the user type into the terminal?", "command", {"ocr"}),
+    ("Was the bridge finished in 1932?", "yes_no", set()),
+    ("Did the narrator mention the river?", "yes_no", {"asr"}),
+    ("What comes after the second chime?", "next", {"audio"}),
+    ("What is said before the music starts?", "previous", {"asr", "audio"}),
+    ("On which day does the course start?", "date", set()),
+    ("What does the banner at the top say?", "text", {"ocr"}),
+])
+def test_question_analysis(question, answer_type, kinds):
+    q = analyze(question)
+    assert q.answer_type == answer_type and set(q.kinds) == kinds
+
+
+def test_odd_questions_do_not_fail():
+    for text in ("???", "", "Quelle est la température?", "x" * 5000, "after after after"):
+        assert analyze(text).answer_type in ("text", "next", "previous", "number")
+
+
+def test_labels_and_their_values():
+    assert is_label("PRODUCER") and is_label("Q3 RESULTS") and not is_label("Ana Lima")
+    q = analyze("Who produced the show?")
+    assert labelled_values(q, ["PRODUCER", "Maya Chen", "EDITOR", "Ana Lima"])[0][0] == "Maya Chen"
+
+
+@pytest.mark.parametrize(("question", "text", "kind", "answer"), [
+    ("Who produced the show?", "PRODUCER / Maya Chen", "ocr", "Maya Chen"),
+    ("What is the budget shown on the slide?", "BUDGET / 2.5 million", "ocr", "2.5 million"),
+    ("What is the reference code?", "Your reference code is 88 -41.", "asr", "8841"),
+    ("How long is the flight?", "The flight takes about ninety minutes.", "asr", "90 minutes"),
+    ("How much is the ticket?", "A ticket costs $12 at the door.", "asr", "$12"),
+    ("Which website is given at the end?", "Thanks for watching / www.rivers.example.org", "ocr",
+     "www.rivers.example.org"),
+    ("What command is run?", "dev@box:~/app$ npm run build / > build done", "ocr", "npm run build"),
+    ("On what date does the course start?", "The course starts on the 2nd of October.", "asr", "2 of October"),
+])
+def test_answer_spans_by_type(question, text, kind, answer):
+    spans = answer_spans(analyze(question), text, (), kind)
+    assert spans and spans[0].text == answer
