@@ -252,7 +252,7 @@ def speech_heavy_wav(truths: list[dict], dst: Path, pad: float = 0.15, gap: floa
     """Cut every truth speech span (with ``pad`` s either side) out of the clips into one WAV."""
     import numpy as np
 
-    from vqa_pipeline.corpus.synth import write_wav
+    from vqa_pipeline.corpus.synth import write_audio
 
     parts, speech_s = [], 0.0
     silence = np.zeros(int(gap * SR), np.float32)
@@ -267,7 +267,7 @@ def speech_heavy_wav(truths: list[dict], dst: Path, pad: float = 0.15, gap: floa
             parts += [audio[a:b], silence]
             speech_s += s["end"] - s["start"]
     track = np.concatenate(parts) if parts else np.zeros(SR, np.float32)
-    write_wav(dst, track)
+    write_audio(dst, track)
     duration = track.size / SR
     return {"path": str(dst), "duration_s": round(duration, 3), "speech_s": round(speech_s, 3),
             "speech_share": round(speech_s / duration, 3) if duration else 0.0}

@@ -61,7 +61,7 @@ def make_clip(
 
 def make_wav(path: Path, duration_s: float = 3.0, tone_hz: float = 1000.0) -> Path:
     """A 16-bit mono WAV of a tone."""
-    return synth.write_wav(path, synth.tone(tone_hz, duration_s, amp=0.3))
+    return synth.write_audio(path, synth.tone(tone_hz, duration_s, amp=0.3))
 
 
 def ffmpeg(*args: str) -> None:

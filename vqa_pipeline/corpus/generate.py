@@ -616,7 +616,7 @@ def generate_clip(clip: Clip, out_dir: Path, workdir: Path) -> dict:
     audio, speech_truth, sound_truth = build_audio(clip, workdir) if clip.has_audio else (None, [], [])
     path = out_dir / clip.filename
     if clip.kind == "audio":
-        synth.write_wav(path, audio)
+        synth.write_audio(path, audio)
     else:
         encode(clip, path, audio)
     m = clip.mover

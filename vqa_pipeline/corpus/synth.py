@@ -85,6 +85,13 @@ def tone(freq_hz: float, seconds: float, *, amp: float = 0.5, fade_ms: float = 0
     return fade(x, fade_ms) if fade_ms else x
 
 
+def chord(freqs_hz: Sequence[float], seconds: float, *, amp: float = 0.3, fade_ms: float = 8.0) -> np.ndarray:
+    """Sines of ``freqs_hz`` played together, their mean at ``amp`` (a dial tone, ringback, DTMF)."""
+    t = np.arange(n_samples(seconds)) / SR
+    x = amp * sum(np.sin(2 * np.pi * f * t) for f in freqs_hz) / len(freqs_hz)
+    return fade(x, fade_ms) if fade_ms else x
+
+
 def warble(center_hz: float, depth_hz: float, rate_hz: float, seconds: float, *, amp: float = 0.4,
            fade_ms: float = 0.0) -> np.ndarray:
     """A frequency-modulated tone: ``center_hz ± depth_hz`` at ``rate_hz`` (a whistle, a siren)."""
@@ -140,6 +147,24 @@ def sound_event(kind: str, *, seed: int = 0) -> tuple[np.ndarray, float | None]:
     raise ValueError(f"unknown sound kind {kind!r}; known: {', '.join(SOUND_KINDS)}")
 
 
+def trim_silence(x: np.ndarray, *, level: float = 0.01) -> tuple[np.ndarray, float]:
+    """``x`` without the leading/trailing samples quieter than ``level`` x its peak; and the seconds cut at the start.
+
+    Raises:
+        ValueError: ``x`` is silent.
+    """
+    loudness = np.abs(x)
+    loud = np.flatnonzero(loudness > level * loudness.max())
+    if loud.size == 0:
+        raise ValueError("nothing to trim to: the audio is silent")
+    return x[loud[0] : loud[-1] + 1], loud[0] / SR
+
+
+def normalize_peak(x: np.ndarray, peak: float = 0.6) -> np.ndarray:
+    """``x`` scaled so its peak is ``peak`` (float64)."""
+    return (peak * x / max(float(np.abs(x).max()), 1e-9)).astype(np.float64)
+
+
 def espeak_available() -> bool:
     return shutil.which("espeak-ng") is not None
 
@@ -178,12 +203,11 @@ def speech(text: str, *, voice: str | None = "en-us", speed_wpm: int = 150, peak
 
         g = gcd(SR, int(rate))
         mono = resample_poly(mono, SR // g, int(rate) // g)
-    level = np.abs(mono)
-    loud = np.flatnonzero(level > trim_level * level.max())
-    if loud.size == 0:
-        raise RuntimeError(f"espeak-ng produced silence for {text!r}")
-    trimmed = mono[loud[0] : loud[-1] + 1]
-    return fade(peak * trimmed / np.abs(trimmed).max(), fade_ms)
+    try:
+        trimmed, _ = trim_silence(mono, level=trim_level)
+    except ValueError:
+        raise RuntimeError(f"espeak-ng produced silence for {text!r}") from None
+    return fade(normalize_peak(trimmed, peak), fade_ms)
 
 
 def mix_in(track: np.ndarray, clip: np.ndarray, at_s: float) -> tuple[float, float]:
@@ -200,12 +224,12 @@ def mix_in(track: np.ndarray, clip: np.ndarray, at_s: float) -> tuple[float, flo
     return i0 / SR, i1 / SR
 
 
-def write_wav(path: str | Path, audio: np.ndarray, *, sample_rate: int = SR) -> Path:
-    """``audio`` (float, clipped to [-1, 1]) as a 16-bit PCM mono WAV file."""
+def write_audio(path: str | Path, audio: np.ndarray, *, sample_rate: int = SR) -> Path:
+    """``audio`` (float, clipped to [-1, 1]) as 16-bit PCM mono; the format follows the suffix (.wav, .flac)."""
     import soundfile as sf
 
     path = Path(path)
-    sf.write(str(path), np.clip(np.asarray(audio, dtype=np.float64), -1.0, 1.0), sample_rate, subtype="PCM_16")
+    sf.write(str(path), np.clip(np.asarray(audio), -1.0, 1.0), sample_rate, subtype="PCM_16")
     return path
 
 
@@ -214,15 +238,23 @@ def write_wav(path: str | Path, audio: np.ndarray, *, sample_rate: int = SR) -> 
 # ----------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=64)
-def font(size: int, *, bold: bool = True):
-    """DejaVu Sans (Bold) at ``size`` px, else Pillow's default font at that size."""
+FONT_FAMILIES = {"sans": "DejaVuSans", "mono": "DejaVuSansMono", "serif": "DejaVuSerif"}
+
+
+@functools.lru_cache(maxsize=128)
+def font(size: int, *, bold: bool = True, family: str = "sans"):
+    """DejaVu ``family`` (``sans``, ``mono`` or ``serif``; bold or regular) at ``size`` px.
+
+    Falls back to the other weight of the family, then to Pillow's default font at that size.
+    """
     from PIL import ImageFont
 
-    names = ("DejaVuSans-Bold.ttf", "DejaVuSans.ttf") if bold else ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
-    for name in names:
-        if (FONT_DIR / name).exists():
-            return ImageFont.truetype(str(FONT_DIR / name), size)
+    stem = FONT_FAMILIES[family]
+    weights = ("-Bold", "") if bold else ("", "-Bold")
+    for weight in weights:
+        path = FONT_DIR / f"{stem}{weight}.ttf"
+        if path.exists():
+            return ImageFont.truetype(str(path), size)
     return ImageFont.load_default(size=size)
 
 
@@ -272,6 +304,22 @@ def draw_text_box(img, text: str, *, font_size: int, center_xy: tuple[int, int],
         draw.rectangle(box, fill=tuple(box_rgb))
     draw.text(origin, text, font=font(size, bold=bold), fill=tuple(text_rgb))
     return box
+
+
+def draw_text(img, text: str, xy: tuple[int, int], *, font_size: int, text_rgb: RGB = (255, 255, 255),
+              bold: bool = True, family: str = "sans", anchor: str = "la") -> None:
+    """Draw ``text`` at ``xy`` with a Pillow text ``anchor`` (``"mm"``: its middle at ``xy``; ``"la"``: top left)."""
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(img).text(xy, text, font=font(font_size, bold=bold, family=family), fill=tuple(text_rgb),
+                             anchor=anchor)
+
+
+def draw_box(img, xyxy: tuple[int, int, int, int], rgb: RGB) -> None:
+    """A filled rectangle ``(x0, y0, x1, y1)`` (a panel, a screen, a highlight under text)."""
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(img).rectangle(xyxy, fill=tuple(rgb))
 
 
 def draw_text_line(img, text: str, *, font_size: int, top_y: int, x: int | None = None,

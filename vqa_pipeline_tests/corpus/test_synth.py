@@ -95,11 +95,11 @@ def test_encode_mp4_keeps_frame_times_and_audio(tmp_path):
         synth.encode_mp4(tmp_path / "empty.mp4", [], fps=2)
 
 
-def test_write_wav_round_trips(tmp_path):
+def test_write_audio_round_trips(tmp_path):
     import soundfile as sf
 
     x = synth.tone(1000.0, 0.5, amp=0.3)
-    data, rate = sf.read(str(synth.write_wav(tmp_path / "a.wav", x)))
+    data, rate = sf.read(str(synth.write_audio(tmp_path / "a.wav", x)))
     assert rate == synth.SR and np.abs(data - x).max() < 1e-4
 
 
@@ -108,3 +108,32 @@ def test_speech_is_trimmed_and_normalized(espeak_ng):
     assert np.abs(x).max() == pytest.approx(0.6, abs=1e-6) and 0.4 < len(x) / synth.SR < 2.0
     assert x[0] == 0.0 and x[-1] == 0.0  # 3 ms fades
     assert np.abs(x[:160]).max() > 0.01 * 0.6 and np.abs(x[-160:]).max() > 0.01 * 0.6  # no silence left at the ends
+
+
+def test_chord_trim_and_normalize():
+    x = synth.chord((440.0, 480.0), 1.0, amp=0.35)
+    spectrum = np.abs(np.fft.rfft(x))
+    f = np.fft.rfftfreq(len(x), 1 / synth.SR)
+    assert set(np.round(f[np.argsort(spectrum)[-2:]])) == {440.0, 480.0} and np.abs(x).max() <= 0.35 + 1e-9
+    padded = np.concatenate([np.zeros(800), x, np.zeros(1600)])
+    trimmed, cut_s = synth.trim_silence(padded, level=0.01)
+    assert cut_s == pytest.approx(0.05, abs=0.002) and len(trimmed) <= len(x)
+    assert np.abs(synth.normalize_peak(trimmed, 0.6)).max() == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="silent"):
+        synth.trim_silence(np.zeros(100))
+
+
+def test_text_anchors_boxes_and_font_families():
+    img = synth.solid_frame((0, 0, 0), size=(200, 100))
+    synth.draw_box(img, (10, 10, 50, 30), (0, 200, 0))
+    synth.draw_text(img, "I", (150, 50), font_size=40, text_rgb=(255, 255, 255), anchor="mm")
+    px = np.asarray(img)
+    assert tuple(px[20, 30]) == (0, 200, 0) and tuple(px[5, 5]) == (0, 0, 0)
+    ys, xs = np.nonzero((px == 255).all(axis=2))
+    assert abs(xs.mean() - 150) < 3 and abs(ys.mean() - 50) < 6  # "mm": the middle of the text at (150, 50)
+    box = synth.draw_text_line(img, "TITLE", font_size=20, top_y=70)
+    assert abs((box[0] + box[2]) / 2 - 100) <= 2 and box[1] >= 70
+    mono = synth.font(20, family="mono", bold=False)
+    assert mono.getlength("iii") == mono.getlength("WWW")  # fixed width, unlike sans
+    sans = synth.font(20)
+    assert sans.getlength("iii") < sans.getlength("WWW")
