@@ -37,7 +37,6 @@ import sys
 import tempfile
 import threading
 import time
-import wave
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -253,6 +252,8 @@ def speech_heavy_wav(truths: list[dict], dst: Path, pad: float = 0.15, gap: floa
     """Cut every truth speech span (with ``pad`` s either side) out of the clips into one WAV."""
     import numpy as np
 
+    from vqa_pipeline.corpus.synth import write_audio
+
     parts, speech_s = [], 0.0
     silence = np.zeros(int(gap * SR), np.float32)
     for t in truths:
@@ -266,12 +267,7 @@ def speech_heavy_wav(truths: list[dict], dst: Path, pad: float = 0.15, gap: floa
             parts += [audio[a:b], silence]
             speech_s += s["end"] - s["start"]
     track = np.concatenate(parts) if parts else np.zeros(SR, np.float32)
-    pcm = (np.clip(track, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(dst), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes(pcm.tobytes())
+    write_audio(dst, track)
     duration = track.size / SR
     return {"path": str(dst), "duration_s": round(duration, 3), "speech_s": round(speech_s, 3),
             "speech_share": round(speech_s / duration, 3) if duration else 0.0}

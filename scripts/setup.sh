@@ -13,7 +13,7 @@ if ! command -v espeak-ng >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing espeak-ng (Debian) for the sample-corpus generator" >&2
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null) \
-      || echo "setup: could not install espeak-ng; the corpus generator test will be skipped" >&2
+      || echo "setup: could not install espeak-ng; tests that need speech will be skipped (failed with CI=true)" >&2
   else
     echo "setup: espeak-ng not found (install it to regenerate the sample corpus)" >&2
   fi

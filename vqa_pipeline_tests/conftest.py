@@ -7,6 +7,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session")
+def espeak_ng() -> str:
+    """The espeak-ng command (speech for the synthetic media); skips without it, fails under CI."""
+    from vqa_pipeline_tests.needs import require_tool
+
+    return require_tool("espeak-ng", "Debian: apt-get install espeak-ng; scripts/setup.sh installs it as root")
+
+
 @pytest.fixture
 def db_dir(tmp_path):
     return tmp_path / "db"

@@ -9,6 +9,7 @@ import pytest
 
 from vqa_pipeline.query import Answer, QueryError, SearchHit, ask, default_db, search, search_to_json
 from vqa_pipeline.retrieval.fuse import FusionConfig
+from vqa_pipeline_tests.needs import require_module
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_ask_json_matches_the_contract(db, sample):
 
 
 def test_ask_with_the_local_model(db):
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llm]')")
+    require_module("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llm]')")
     a = ask("which platform does the Leeds train leave from?", db=db)
     assert "9" in a.answer and a.citations and not a.abstained
 

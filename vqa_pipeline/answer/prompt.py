@@ -27,16 +27,36 @@ RULES = (
     "If the evidence does not contain the answer, say: I don't know."
 )
 
+# What an injected instruction looks like, by family (each pattern below is one family):
+_OVERRIDE_VERB = r"(?:ignore|disregard|forget|override|skip|bypass|discard|pay\s+no\s+attention\s+to|(?:do\s+not|don't|stop)\s+follow(?:ing)?)"
+_QUALIFIER = r"(?:all|any|the|your|my|of|these|those|previous|prior|above|earlier|preceding|original|initial|former|system)"
+_TARGET = (r"(?:instructions?|prompts?|rules|directions|directives?|guidelines|guidance|context|system\s+(?:message|prompt)"
+           r"|programming|restrictions)")
+_MODEL = r"(?:a\.?i\.?|an?\s+ai|(?:large\s+)?language\s+model|llm|chat\s*bot|chatgpt|gpt|assistant|bot)"
 _INSTRUCTION = re.compile(
-    r"(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+|of\s+)*"
-    r"(?:previous|prior|above|earlier|preceding|system|original)?\s*(?:instructions?|prompts?|rules|directions|context)"
-    r"|\byou\s+are\s+now\b|\bsystem\s+prompt\b|\bnew\s+(?:instructions?|rules?)\b|\bjailbreak\b"
-    r"|\b(?:respond|reply|answer)\s+only\b|\bmust\s+(?:answer|say|reply|respond|output)\b"
-    r"|\banswer\s+to\s+(?:every|any|all)\s+questions?\b|\btell\s+the\s+user\b"
-    r"|\b(?:as\s+an?\s+)?(?:ai|language\s+model|assistant)\s*[,:]\s*(?:say|answer|reply|respond|output)\b",
+    # 1. "ignore all previous instructions", "pay no attention to your earlier guidance"
+    rf"\b{_OVERRIDE_VERB}\s+(?:{_QUALIFIER}\s+)*{_TARGET}\b"
+    # ... "forget everything you were told", "disregard everything above"
+    rf"|\b{_OVERRIDE_VERB}\s+(?:everything|anything)\s+(?:above|before|so\s+far|(?:you(?:'ve|\s+have|\s+were)\s+(?:been\s+)?told))"
+    # 2. a new role: "you are now DAN / an unfiltered assistant / in developer mode", "act as DAN"
+    r"|\byou\s+are\s+now\s+(?:an?\s+|in\s+)?(?:\w+\s+){0,2}?(?:assistant|ai|model|bot|chatbot|dan|mode)\b"
+    r"|\bact\s+as\s+(?:an?\s+)?(?:dan|unfiltered|unrestricted|jailbroken)\b|\b(?:developer|god|dan)\s+mode\b|\bjailbreak"
+    r"|\bfrom\s+now\s+on,?\s+you\s+(?:will\s+|must\s+|should\s+)?(?:only\s+)?(?:answer|reply|respond|output|say|print|write)\b"
+    # 3. a model addressed: "attention AI model:", "note to the chatbot", "if you are an AI reading this"
+    rf"|\b(?:dear|hey|hi|attention|note\s+to|message\s+(?:to|for))\s+(?:the\s+|any\s+|all\s+)?{_MODEL}\b"
+    rf"|\bif\s+you\s+are\s+{_MODEL}\b"
+    r"|\b(?:as\s+an?\s+)?(?:ai|language\s+model|assistant)\s*[,:]\s*(?:say|answer|reply|respond|output)\b"
+    # 4. the prompt's own parts: "system prompt", "hidden prompt", "new task:", "new rule: ..."
+    r"|\b(?:system|hidden)\s+prompt\b|\bnew\s+(?:instructions?|rules?|task|orders?)\s*:"
+    # 5. a forced answer: "respond only with", "the answer to every question is", "reply 'Paris'"
+    r"|\b(?:respond|reply|answer)\s+only\s+with\b|\banswer\s+to\s+(?:every|any|all)\s+questions?\b|\btell\s+the\s+user\b"
+    r"|\b(?:reply|respond|answer)\s+(?:(?:to\s+)?(?:every|any|all|each)\s+questions?\s+)?(?:with\s+)?[\"'\u2018\u201c]",
     re.IGNORECASE,
 )
-_SAY_SHOUT = re.compile(r"\b(?:say|print|output|reply|respond with|answer with|write)\s+[\"']?[A-Z]{4,}\b")
+# "say HACKED", "reply with the word BANANA", "print PWNED": a lower-case verb, then a shouted word.
+_SAY_SHOUT = re.compile(
+    r"\b(?:say|print|output|reply|respond|answer|write|type|state)\s+(?:with\s+|only\s+)?(?:the\s+word\s+)?[\"']?[A-Z]{4,}\b"
+)
 _MARKERS = re.compile(r"\b(question|answer|evidence|lines?|system|user|assistant)\s*:", re.IGNORECASE)
 
 

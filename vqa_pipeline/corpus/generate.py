@@ -9,29 +9,28 @@ clip) and ``OUT_DIR/truth/<name>.json``. Without ``--only`` it also writes the d
 ``OUT_DIR/devset.jsonl`` and its sidecar ``OUT_DIR/devset_kinds.json``, whose relevant spans are
 computed from the truth, so they always agree with the media.
 
-Tools: espeak-ng (speech, via subprocess), NumPy (sound events), Pillow (frames), PyAV (H.264 +
-AAC into MP4). Nothing is random without a fixed seed, so a rerun gives the same truth; speech
-spans are measured from the actual placed, silence-trimmed espeak audio.
+Clips are built from the primitives of :mod:`vqa_pipeline.corpus.synth` (espeak-ng speech, tones and
+noise, Pillow frames with drawn captions, PyAV H.264 + AAC). Nothing is random without a fixed
+seed, so a rerun gives the same files; speech spans are measured from the actual placed,
+silence-trimmed espeak audio.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-SR = 16_000  # audio sample rate of every clip
+from vqa_pipeline.corpus import synth
+
+SR = synth.SR  # audio sample rate of every clip
 WIDTH, HEIGHT = 640, 360
 FPS = 12
 CRF = 28
@@ -40,7 +39,6 @@ SPEECH_PEAK = 0.6
 NOISE_FLOOR_STD = 0.002  # faint room noise under everything (about -54 dBFS)
 MIN_AUDIO_GAP_S = 0.5  # speech and sound events never come closer than this
 MAX_TEXT_WIDTH = 600
-FONT_PATH = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 # Vertical centre of a caption box per position; the moving object keeps to y = 200-260.
 CAPTION_Y = {"top": 45, "middle": 150, "bottom": 310}
 CAPTION_BOX_RGB = (20, 20, 20)
@@ -519,84 +517,8 @@ QUESTIONS: tuple[Question, ...] = (
 
 
 # ----------------------------------------------------------------------------------------------
-# Audio
+# Audio (made of the primitives in corpus/synth.py)
 # ----------------------------------------------------------------------------------------------
-
-
-def _seed(*parts: object) -> int:
-    return zlib.crc32("|".join(map(str, parts)).encode())
-
-
-def _fade(x: np.ndarray, ms: float = 10.0) -> np.ndarray:
-    n = min(int(SR * ms / 1000), len(x) // 2)
-    if n > 0:
-        ramp = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n))
-        x = x.copy()
-        x[:n] *= ramp
-        x[-n:] *= ramp[::-1]
-    return x
-
-
-def _sine(freq: float, dur: float, amp: float) -> np.ndarray:
-    t = np.arange(int(round(dur * SR))) / SR
-    return amp * np.sin(2 * np.pi * freq * t)
-
-
-def synth_sound(kind: str, seed: int) -> tuple[np.ndarray, float | None]:
-    """Samples (float64 at :data:`SR`) of one sound event and its main frequency, if it has one."""
-    if kind == "beep":  # 1 kHz, 0.25 s
-        return _fade(_sine(1000.0, 0.25, 0.5), 5), 1000.0
-    if kind == "tone":  # steady 440 Hz, 2 s
-        return _fade(_sine(440.0, 2.0, 0.4), 20), 440.0
-    if kind == "whistle":  # 2.5 kHz with a little vibrato, 0.8 s
-        t = np.arange(int(0.8 * SR)) / SR
-        freq = 2500.0 + 60.0 * np.sin(2 * np.pi * 25.0 * t)
-        return _fade(0.4 * np.sin(2 * np.pi * np.cumsum(freq) / SR), 15), 2500.0
-    if kind == "noise":  # pink noise burst, 1.5 s
-        rng = np.random.default_rng(seed)
-        n = int(1.5 * SR)
-        spec = np.fft.rfft(rng.standard_normal(n))
-        f = np.fft.rfftfreq(n, 1.0 / SR)
-        spec[0] = 0.0
-        spec[1:] /= np.sqrt(f[1:])
-        pink = np.fft.irfft(spec, n)
-        return _fade(0.45 * pink / np.abs(pink).max(), 30), None
-    if kind == "chime":  # two-tone doorbell "ding-dong", 1.2 s
-        t = np.arange(int(0.6 * SR)) / SR
-        env = np.exp(-t * 3.0)
-        ding = _fade(0.5 * env * np.sin(2 * np.pi * 660.0 * t), 5)
-        dong = _fade(0.5 * env * np.sin(2 * np.pi * 550.0 * t), 5)
-        return np.concatenate([ding, dong]), None
-    if kind == "alarm":  # siren sweeping 700-1300 Hz twice a second, 3 s
-        t = np.arange(int(3.0 * SR)) / SR
-        freq = 1000.0 + 300.0 * np.sin(2 * np.pi * 2.0 * t)
-        return _fade(0.4 * np.sin(2 * np.pi * np.cumsum(freq) / SR), 20), None
-    raise ValueError(f"unknown sound kind {kind!r}")
-
-
-def synth_speech(text: str, workdir: Path) -> np.ndarray:
-    """espeak-ng speech at :data:`SR`, leading/trailing silence trimmed, peak-normalised."""
-    import soundfile as sf
-    from scipy.signal import resample_poly
-
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise RuntimeError("espeak-ng is not on PATH; install it (Debian: apt-get install espeak-ng)")
-    wav = workdir / f"speech_{_seed(text):08x}.wav"
-    subprocess.run([exe, "-v", "en-us", "-s", "150", "-w", str(wav), text], check=True, capture_output=True)
-    data, rate = sf.read(str(wav), dtype="float64", always_2d=True)
-    mono = data.mean(axis=1)
-    if rate != SR:
-        from math import gcd
-
-        g = gcd(SR, int(rate))
-        mono = resample_poly(mono, SR // g, int(rate) // g)
-    level = np.abs(mono)
-    loud = np.flatnonzero(level > 0.01 * level.max())
-    if loud.size == 0:
-        raise RuntimeError(f"espeak-ng produced silence for {text!r}")
-    trimmed = mono[loud[0] : loud[-1] + 1]
-    return _fade(SPEECH_PEAK * trimmed / np.abs(trimmed).max(), 3)
 
 
 def _r(x: float) -> float:
@@ -605,26 +527,24 @@ def _r(x: float) -> float:
 
 def build_audio(clip: Clip, workdir: Path) -> tuple[np.ndarray, list[dict], list[dict]]:
     """Mix the clip's audio track; returns (samples, speech truth, sound-event truth)."""
-    n = int(round(clip.duration * SR))
-    rng = np.random.default_rng(_seed(clip.name, "floor"))
-    track = NOISE_FLOOR_STD * rng.standard_normal(n)
+    track = synth.noise_floor(clip.duration, std=NOISE_FLOOR_STD, seed=synth.seed_of(clip.name, "floor"))
     spans: list[tuple[float, float, str]] = []
     speech_truth, sound_truth = [], []
 
     def place(samples: np.ndarray, start: float, label: str) -> tuple[float, float]:
-        i0 = int(round(start * SR))
-        i1 = i0 + len(samples)
-        if i1 > n:
-            raise ValueError(f"{clip.name}: {label} ends at {i1 / SR:.2f} s, after the clip end")
-        track[i0:i1] += samples
-        spans.append((i0 / SR, i1 / SR, label))
-        return i0 / SR, i1 / SR
+        end = start + len(samples) / SR
+        if synth.n_samples(start) + len(samples) > len(track):
+            raise ValueError(f"{clip.name}: {label} ends at {end:.2f} s, after the clip end")
+        s, e = synth.mix_in(track, samples, start)
+        spans.append((s, e, label))
+        return s, e
 
     for sp in clip.speech:
-        s, e = place(synth_speech(sp.text, workdir), sp.start, f"speech {sp.text!r}")
+        voice = synth.speech(sp.text, voice="en-us", speed_wpm=150, peak=SPEECH_PEAK, fade_ms=3, workdir=workdir)
+        s, e = place(voice, sp.start, f"speech {sp.text!r}")
         speech_truth.append({"text": sp.text, "start": _r(s), "end": _r(e)})
     for i, snd in enumerate(clip.sounds):
-        samples, freq = synth_sound(snd.kind, _seed(clip.name, snd.kind, i))
+        samples, freq = synth.sound_event(snd.kind, seed=synth.seed_of(clip.name, snd.kind, i))
         s, e = place(samples, snd.start, f"{snd.kind} at {snd.start}")
         item: dict[str, Any] = {"kind": snd.kind, "start": _r(s), "end": _r(e)}
         if freq is not None:
@@ -645,64 +565,25 @@ def build_audio(clip: Clip, workdir: Path) -> tuple[np.ndarray, list[dict], list
 # Video
 # ----------------------------------------------------------------------------------------------
 
-_FONTS: dict[int, Any] = {}
-
-
-def _font(size: int):
-    from PIL import ImageFont
-
-    if size not in _FONTS:
-        if FONT_PATH.exists():
-            _FONTS[size] = ImageFont.truetype(str(FONT_PATH), size)
-        else:
-            _FONTS[size] = ImageFont.load_default(size=size)
-    return _FONTS[size]
-
 
 def caption_layout(cap: Caption) -> tuple[int, tuple[int, int, int, int], tuple[int, int]]:
     """Font size (shrunk to fit), box (x0, y0, x1, y1) and text origin of a caption."""
-    from PIL import Image, ImageDraw
-
-    draw = ImageDraw.Draw(Image.new("RGB", (8, 8)))
-    size = cap.size
-    while True:
-        x0, y0, x1, y1 = draw.textbbox((0, 0), cap.text, font=_font(size))
-        if x1 - x0 <= MAX_TEXT_WIDTH - 24 or size <= 20:
-            break
-        size -= 2
-    tw, th = x1 - x0, y1 - y0
-    pad = 10
-    cx, cy = WIDTH // 2, CAPTION_Y[cap.position]
-    box = (cx - tw // 2 - pad, cy - th // 2 - pad, cx + (tw + 1) // 2 + pad, cy + (th + 1) // 2 + pad)
-    origin = (cx - tw // 2 - x0, cy - th // 2 - y0)
-    return size, box, origin
-
-
-def mover_xy(m: Mover, t: float) -> tuple[float, float] | None:
-    if not m.start <= t <= m.end:
-        return None
-    a = (t - m.start) / (m.end - m.start)
-    return (m.from_xy[0] + a * (m.to_xy[0] - m.from_xy[0]), m.from_xy[1] + a * (m.to_xy[1] - m.from_xy[1]))
+    return synth.text_box_layout(cap.text, font_size=cap.size, center_xy=(WIDTH // 2, CAPTION_Y[cap.position]),
+                                 pad_px=10, max_text_width=MAX_TEXT_WIDTH - 24, min_font_size=20)
 
 
 def render_frame(clip: Clip, t: float):
     """The PIL image of ``clip`` at time ``t``."""
-    from PIL import Image, ImageDraw
-
     scene = next((s for s in clip.scenes if s.start <= t < s.end), clip.scenes[-1])
-    img = Image.new("RGB", (WIDTH, HEIGHT), scene.rgb)
-    draw = ImageDraw.Draw(img)
-    if clip.mover is not None and (xy := mover_xy(clip.mover, t)) is not None:
-        x, y, r = xy[0], xy[1], clip.mover.radius
-        if clip.mover.shape == "ball":
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=clip.mover.rgb)
-        else:
-            draw.rectangle((x - r, y - r, x + r, y + r), fill=clip.mover.rgb)
+    img = synth.solid_frame(scene.rgb, size=(WIDTH, HEIGHT))
+    m = clip.mover
+    if m is not None and (xy := synth.glide(m.from_xy, m.to_xy, m.start, m.end, t)) is not None:
+        synth.draw_shape(img, m.shape, xy, m.radius, m.rgb)
     for cap in clip.captions:
         if cap.start <= t < cap.end:
-            size, box, origin = caption_layout(cap)
-            draw.rectangle(box, fill=CAPTION_BOX_RGB)
-            draw.text(origin, cap.text, font=_font(size), fill=CAPTION_TEXT_RGB)
+            synth.draw_text_box(img, cap.text, font_size=cap.size, center_xy=(WIDTH // 2, CAPTION_Y[cap.position]),
+                                text_rgb=CAPTION_TEXT_RGB, box_rgb=CAPTION_BOX_RGB, pad_px=10,
+                                max_text_width=MAX_TEXT_WIDTH - 24, min_font_size=20)
     return img
 
 
@@ -717,35 +598,9 @@ def _check_captions(clip: Clip) -> None:
 
 def encode(clip: Clip, path: Path, audio: np.ndarray | None) -> None:
     """Write ``clip`` as H.264 (+ AAC mono when ``audio`` is given) into an MP4 at ``path``."""
-    import av
-
-    n_frames = int(round(clip.duration * FPS))
-    with av.open(str(path), "w", format="mp4") as out:
-        vs = out.add_stream("libx264", rate=FPS)
-        vs.width, vs.height, vs.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        vs.options = {"crf": str(CRF), "preset": "medium", "g": str(2 * FPS), "threads": "1"}
-        as_ = None
-        if audio is not None:
-            as_ = out.add_stream("aac", rate=SR, layout="mono")
-            as_.bit_rate = AUDIO_BITRATE
-        a_pos = 0
-        frame_size = 1024
-        for i in range(n_frames + 1):
-            if i < n_frames:
-                vf = av.VideoFrame.from_image(render_frame(clip, i / FPS))
-                vf.pts, vf.time_base = i, Fraction(1, FPS)
-                out.mux(vs.encode(vf))
-            # keep audio up to the current video time (interleaved writing)
-            a_limit = len(audio) if (audio is not None and i == n_frames) else int(i * SR / FPS)
-            while as_ is not None and a_pos < a_limit:
-                chunk = audio[a_pos : min(a_pos + frame_size, len(audio))]
-                af = av.AudioFrame.from_ndarray(chunk[None, :].astype(np.float32), format="fltp", layout="mono")
-                af.sample_rate, af.pts, af.time_base = SR, a_pos, Fraction(1, SR)
-                out.mux(as_.encode(af))
-                a_pos += len(chunk)
-        out.mux(vs.encode(None))
-        if as_ is not None:
-            out.mux(as_.encode(None))
+    synth.encode_mp4(path, synth.render_frames(lambda t: render_frame(clip, t), duration_s=clip.duration, fps=FPS),
+                     fps=FPS, audio=audio, container_format="mp4", audio_bitrate=AUDIO_BITRATE,
+                     x264_options={"crf": str(CRF), "preset": "medium", "g": str(2 * FPS), "threads": "1"})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -755,15 +610,13 @@ def encode(clip: Clip, path: Path, audio: np.ndarray | None) -> None:
 
 def generate_clip(clip: Clip, out_dir: Path, workdir: Path) -> dict:
     """Write one clip and its truth JSON under ``out_dir``; returns the truth."""
-    import soundfile as sf
-
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "truth").mkdir(exist_ok=True)
     _check_captions(clip)
     audio, speech_truth, sound_truth = build_audio(clip, workdir) if clip.has_audio else (None, [], [])
     path = out_dir / clip.filename
     if clip.kind == "audio":
-        sf.write(str(path), audio, SR, subtype="PCM_16")
+        synth.write_audio(path, audio)
     else:
         encode(clip, path, audio)
     m = clip.mover

@@ -16,8 +16,8 @@ fixed offsets, so a composite's times follow from the (checksum-pinned) source f
 utterances are measured after trimming. ``--write-truth`` writes the truth files; without it the
 command checks the timings against the committed truth and warns on a drift over 0.1 s.
 
-Self-contained on purpose (NumPy, Pillow, PyAV, soundfile, SciPy; espeak-ng for the synthetic
-voices): it does not import the sample-corpus generator.
+Built on the synthetic-media primitives of :mod:`vqa_pipeline.corpus.synth` (espeak-ng voices,
+tones, fonts and drawing, H.264/AAC and PCM writing), like the sample-corpus generator.
 
 Usage:
     python -m vqa_pipeline.corpus.realistic composites --src-root CACHE/x --out data/real/media \
@@ -32,33 +32,30 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
-import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-SR = 16_000
+from vqa_pipeline.corpus import synth
+
+SR = synth.SR
 FPS = 12
 CRF = 28
 AUDIO_BITRATE = 48_000
 SPEECH_PEAK = 0.6
 NOISE_FLOOR_STD = 0.002
-FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-FONTS = {
-    "bold": "DejaVuSans-Bold.ttf",
-    "regular": "DejaVuSans.ttf",
-    "mono": "DejaVuSansMono.ttf",
-    "mono-bold": "DejaVuSansMono-Bold.ttf",
-    "serif": "DejaVuSerif.ttf",
-    "serif-bold": "DejaVuSerif-Bold.ttf",
+FONTS = {  # name -> (synth.font family, bold)
+    "bold": ("sans", True),
+    "regular": ("sans", False),
+    "mono": ("mono", False),
+    "mono-bold": ("mono", True),
+    "serif": ("serif", False),
+    "serif-bold": ("serif", True),
 }
 TRUTH_TOLERANCE_S = 0.1
 
@@ -116,17 +113,16 @@ class Mixer:
 
     def __init__(self, clip: Clip, seed_name: str | None = None, floor: bool = True):
         self.clip = clip
-        n = int(round(clip.duration * SR))
-        rng = np.random.default_rng(zlib.crc32((seed_name or clip.name).encode()))
-        self.track = NOISE_FLOOR_STD * rng.standard_normal(n) if floor else np.zeros(n)
+        seed = synth.seed_of(seed_name or clip.name)
+        self.track = (synth.noise_floor(clip.duration, std=NOISE_FLOOR_STD, seed=seed) if floor
+                      else np.zeros(synth.n_samples(clip.duration)))
 
     def put(self, samples: np.ndarray, start: float) -> tuple[float, float]:
-        i0 = int(round(start * SR))
-        i1 = i0 + len(samples)
+        i1 = synth.n_samples(start) + len(samples)
         if i1 > len(self.track):
             raise ValueError(f"{self.clip.name}: a piece at {start:.2f} s ends after the clip end ({i1 / SR:.2f} s)")
-        self.track[i0:i1] += samples
-        return round(i0 / SR, 3), round(i1 / SR, 3)
+        s, e = synth.mix_in(self.track, samples, start)
+        return round(s, 3), round(e, 3)
 
     def speech(self, samples: np.ndarray, start: float, text: str, voice: str, source: str | None = None,
                offset_words: Sequence[tuple[str, float, float]] = ()) -> dict:
@@ -174,53 +170,22 @@ def load_audio(path: Path) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-def _fade(x: np.ndarray, ms: float = 10.0) -> np.ndarray:
-    n = min(int(SR * ms / 1000), len(x) // 2)
-    if n > 0:
-        ramp = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n))
-        x = x.copy()
-        x[:n] *= ramp
-        x[-n:] *= ramp[::-1]
-    return x
-
-
 def espeak(text: str, workdir: Path, speed: int = 150, voice: str = "en-us") -> np.ndarray:
-    """espeak-ng speech at :data:`SR`, silence trimmed, peak-normalised."""
-    import soundfile as sf
-    from scipy.signal import resample_poly
-
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise RuntimeError("espeak-ng is not on PATH (Debian: apt-get install espeak-ng)")
-    wav = workdir / f"tts_{zlib.crc32(f'{voice}|{speed}|{text}'.encode()):08x}.wav"
-    subprocess.run([exe, "-v", voice, "-s", str(speed), "-w", str(wav), text], check=True, capture_output=True)
-    data, rate = sf.read(str(wav), dtype="float64", always_2d=True)
-    mono = data.mean(axis=1)
-    if rate != SR:
-        from math import gcd
-
-        g = gcd(SR, int(rate))
-        mono = resample_poly(mono, SR // g, int(rate) // g)
-    level = np.abs(mono)
-    loud = np.flatnonzero(level > 0.01 * level.max())
-    trimmed = mono[loud[0] : loud[-1] + 1]
-    return _fade(SPEECH_PEAK * trimmed / np.abs(trimmed).max(), 3)
+    """espeak-ng speech at :data:`SR`, silence trimmed, peak-normalised (:func:`synth.speech`)."""
+    return synth.speech(text, voice=voice, speed_wpm=speed, peak=SPEECH_PEAK, fade_ms=3, workdir=workdir)
 
 
 def trim(x: np.ndarray, rel: float = 0.02) -> tuple[np.ndarray, float]:
     """Leading/trailing quiet trimmed (relative to the peak); returns (samples, seconds cut at the start)."""
-    level = np.abs(x)
-    loud = np.flatnonzero(level > rel * level.max())
-    return x[loud[0] : loud[-1] + 1], loud[0] / SR
+    return synth.trim_silence(x, level=rel)
 
 
 def normalise(x: np.ndarray, peak: float = SPEECH_PEAK) -> np.ndarray:
-    return (peak * x / max(float(np.abs(x).max()), 1e-9)).astype(np.float64)
+    return synth.normalize_peak(x, peak)
 
 
 def tone(freqs: Sequence[float], dur: float, amp: float = 0.3) -> np.ndarray:
-    t = np.arange(int(round(dur * SR))) / SR
-    return _fade(amp * sum(np.sin(2 * np.pi * f * t) for f in freqs) / len(freqs), 8)
+    return synth.chord(freqs, dur, amp=amp, fade_ms=8)
 
 
 def ringback(rings: int = 2) -> np.ndarray:
@@ -247,31 +212,20 @@ def beeps(n: int, freq: float = 1000.0, dur: float = 0.2, gap: float = 0.25) -> 
 # Frames and encoding
 # ----------------------------------------------------------------------------------------------
 
-_FONT_CACHE: dict[tuple[str, int], object] = {}
-
-
 def font(name: str, size: int):
-    from PIL import ImageFont
-
-    key = (name, size)
-    if key not in _FONT_CACHE:
-        path = FONT_DIR / FONTS[name]
-        _FONT_CACHE[key] = ImageFont.truetype(str(path), size) if path.exists() else ImageFont.load_default(size=size)
-    return _FONT_CACHE[key]
+    family, bold = FONTS[name]
+    return synth.font(size, bold=bold, family=family)
 
 
 def render(clip: Clip, t: float):
-    from PIL import Image, ImageDraw
-
     bg = clip.background[0][1]
     for start, rgb in clip.background:
         if t >= start:
             bg = rgb
-    img = Image.new("RGB", clip.size, bg)
-    draw = ImageDraw.Draw(img)
+    img = synth.solid_frame(bg, size=clip.size)
     for b in clip.boxes:
         if b.start <= t < b.end:
-            draw.rectangle(b.xyxy, fill=b.rgb)
+            synth.draw_box(img, b.xyxy, b.rgb)
     for x in clip.text_at(t):
         text = x.text
         if x.typed_cps:
@@ -279,46 +233,19 @@ def render(clip: Clip, t: float):
             text = text[: max(0, n)]
             if not text:
                 continue
-        draw.text(x.xy, text, font=font(x.font, x.size), fill=x.rgb, anchor=x.anchor)
+        family, bold = FONTS[x.font]
+        synth.draw_text(img, text, x.xy, font_size=x.size, text_rgb=x.rgb, bold=bold, family=family, anchor=x.anchor)
     return img
 
 
 def encode(clip: Clip, path: Path) -> None:
-    """H.264 (+ AAC mono when the clip has audio) MP4, or a 16 kHz PCM WAV for an audio-only clip."""
+    """H.264 (+ AAC mono when the clip has audio) MP4, or 16-bit PCM audio (by the suffix) for an audio-only clip."""
     if clip.size is None:
-        import soundfile as sf
-
-        sf.write(str(path), clip.audio, SR, subtype="PCM_16")
+        synth.write_audio(path, clip.audio)
         return
-    import av
-
-    w, h = clip.size
-    n_frames = int(round(clip.duration * FPS))
-    audio = clip.audio
-    with av.open(str(path), "w", format="mp4") as out:
-        vs = out.add_stream("libx264", rate=FPS)
-        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-        vs.options = {"crf": str(CRF), "preset": "medium", "g": str(2 * FPS), "threads": "1"}
-        as_ = None
-        if audio is not None:
-            as_ = out.add_stream("aac", rate=SR, layout="mono")
-            as_.bit_rate = AUDIO_BITRATE
-        a_pos, frame_size = 0, 1024
-        for i in range(n_frames + 1):
-            if i < n_frames:
-                vf = av.VideoFrame.from_image(render(clip, i / FPS))
-                vf.pts, vf.time_base = i, Fraction(1, FPS)
-                out.mux(vs.encode(vf))
-            a_limit = len(audio) if (audio is not None and i == n_frames) else int(i * SR / FPS)
-            while as_ is not None and a_pos < a_limit:
-                chunk = audio[a_pos : min(a_pos + frame_size, len(audio))]
-                af = av.AudioFrame.from_ndarray(chunk[None, :].astype(np.float32), format="fltp", layout="mono")
-                af.sample_rate, af.pts, af.time_base = SR, a_pos, Fraction(1, SR)
-                out.mux(as_.encode(af))
-                a_pos += len(chunk)
-        out.mux(vs.encode(None))
-        if as_ is not None:
-            out.mux(as_.encode(None))
+    synth.encode_mp4(path, synth.render_frames(lambda t: render(clip, t), duration_s=clip.duration, fps=FPS),
+                     fps=FPS, audio=clip.audio, container_format="mp4", audio_bitrate=AUDIO_BITRATE,
+                     x264_options={"crf": str(CRF), "preset": "medium", "g": str(2 * FPS), "threads": "1"})
 
 
 def truth_of(clip: Clip) -> dict:
@@ -590,7 +517,7 @@ def credits_roll(root: Path, work: Path) -> Clip:
                    Text("© 2024", 18.5, 20.0, (320, 210), 20, "regular", GREY)]
     mix = Mixer(clip)
     sax = normalise(load_audio(path), 0.5)
-    mix.sound(_fade(sax, 300), 0.5, "saxophone", rel)
+    mix.sound(synth.fade(sax, 300), 0.5, "saxophone", rel)
     mix.finish()
     clip.sources = [{"package": "PyPI gradio 6.31.0", "path": rel, "offset_s": 0.5}]
     return clip

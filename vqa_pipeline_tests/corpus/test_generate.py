@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -60,9 +59,7 @@ def _rms(audio: np.ndarray, start: float, end: float, sr: int = 16000) -> float:
 
 
 @pytest.fixture(scope="module")
-def regenerated(tmp_path_factory) -> tuple[Path, dict]:
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng is not on PATH (Debian: apt-get install espeak-ng); cannot synthesise speech")
+def regenerated(espeak_ng, tmp_path_factory) -> tuple[Path, dict]:
     from vqa_pipeline.corpus import generate
 
     out = tmp_path_factory.mktemp("corpus")

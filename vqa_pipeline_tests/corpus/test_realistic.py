@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -66,8 +65,7 @@ def test_split_is_deterministic_and_stratified():
     assert realistic.assign_splits([{"id": "x", "video": "v", "kind": "url"}])[0]["split"] == "dev"
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
-def test_a_synthetic_clip_matches_its_committed_truth(tmp_path):
+def test_a_synthetic_clip_matches_its_committed_truth(espeak_ng, tmp_path):
     name = "northwind_earnings_call.flac"
     clip = realistic.SYNTHETIC[name](tmp_path)
     built = realistic.truth_of(clip)

@@ -16,7 +16,8 @@ import time
 import numpy as np
 
 from vqa_pipeline.extractors.registry import create_extractor
-from vqa_pipeline_tests.extractors.conftest import SR, espeak, main_audio, make_media, place
+from vqa_pipeline.corpus.synth import mix_in
+from vqa_pipeline_tests.extractors.conftest import SR, espeak, main_audio, make_media
 
 SENTENCES = [
     "Set the oven to 180 degrees, then wait ten minutes.",
@@ -35,7 +36,7 @@ def continuous_speech(seconds: float = 60.0) -> np.ndarray:
         clip = espeak(SENTENCES[i % len(SENTENCES)])
         if t + len(clip) / SR > seconds - 0.5:
             break
-        place(track, clip, t)
+        mix_in(track, clip, t)
         t += len(clip) / SR + 0.4
         i += 1
     return track

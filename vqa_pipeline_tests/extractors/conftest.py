@@ -19,18 +19,15 @@ window  time (s)   content
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
+from vqa_pipeline.corpus import synth
+from vqa_pipeline.corpus.synth import mix_in, pink_noise, tone
 from vqa_pipeline.media.types import (
-    AUDIO_SAMPLE_RATE,
     DecodedMedia,
     Keyframe,
     MediaInfo,
@@ -38,7 +35,7 @@ from vqa_pipeline.media.types import (
     WindowingOptions,
 )
 
-SR = AUDIO_SAMPLE_RATE
+SR = synth.SR
 SENTENCE = "Set the oven to 180 degrees, then wait ten minutes."
 SPEECH_AT_S = 2.2
 BEEP_S = (8.3, 9.7)
@@ -53,96 +50,45 @@ FRAME_W, FRAME_H = 1280, 720
 BLUE = (20, 60, 200)
 RED = (200, 30, 30)
 
-HAS_ESPEAK = shutil.which("espeak-ng") is not None
-needs_espeak = pytest.mark.skipif(not HAS_ESPEAK, reason="espeak-ng is not installed")
+HAS_ESPEAK = synth.espeak_available()
+# Tests that hear the spoken sentence: skipped without espeak-ng, failed under CI (see ``needs.py``).
+needs_espeak = pytest.mark.usefixtures("espeak_ng")
 
 
 # ---------------------------------------------------------------------------------------------
-# audio
+# audio (primitives from vqa_pipeline.corpus.synth)
 
 
-def espeak(text: str, speed_wpm: int = 150) -> np.ndarray:
-    """``text`` spoken by espeak-ng, mono float32 at 16 kHz."""
-    import soundfile as sf
-    from scipy.signal import resample_poly
-
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "s.wav"
-        subprocess.run(["espeak-ng", "-s", str(speed_wpm), "-w", str(wav), text], check=True, capture_output=True)
-        x, sr = sf.read(str(wav), dtype="float32", always_2d=True)
-    x = x.mean(axis=1)
-    if sr != SR:
-        g = np.gcd(int(sr), SR)
-        x = resample_poly(x, SR // g, int(sr) // g).astype(np.float32)
-    # trim espeak's own leading/trailing silence so the placement time is the speech onset
-    idx = np.flatnonzero(np.abs(x) > 0.01)
-    if idx.size:
-        x = x[idx[0] : idx[-1] + 1]
-    return (0.8 * x / max(1e-6, float(np.abs(x).max()))).astype(np.float32)
+def espeak(text: str) -> np.ndarray:
+    """``text`` in the fixtures' voice: espeak-ng's default voice at 150 wpm, peak 0.8, float32."""
+    return synth.speech(text, voice=None, speed_wpm=150, peak=0.8, fade_ms=0).astype(np.float32)
 
 
-def sine(freq_hz: float, seconds: float, amp: float = 0.5) -> np.ndarray:
-    t = np.arange(int(seconds * SR)) / SR
-    x = amp * np.sin(2 * np.pi * freq_hz * t)
-    ramp = min(len(x) // 2, int(0.01 * SR))  # 10 ms fades, no clicks
-    if ramp:
-        env = np.ones(len(x))
-        env[:ramp] = np.linspace(0, 1, ramp)
-        env[-ramp:] = np.linspace(1, 0, ramp)
-        x = x * env
-    return x.astype(np.float32)
+def beep(seconds: float, amp: float = 0.5) -> np.ndarray:
+    """The fixtures' beep: 1 kHz with 10 ms fades."""
+    return tone(1000.0, seconds, amp=amp, fade_ms=10).astype(np.float32)
 
 
-def pink_noise(seconds: float, amp: float = 0.3, seed: int = 0) -> np.ndarray:
-    n = int(seconds * SR)
-    rng = np.random.default_rng(seed)
-    spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.fft.rfftfreq(n, 1 / SR)
-    f[0] = f[1]
-    x = np.fft.irfft(spec / np.sqrt(f), n)
-    return (amp * x / np.abs(x).max()).astype(np.float32)
-
-
-def place(track: np.ndarray, clip: np.ndarray, at_s: float) -> None:
-    a = int(round(at_s * SR))
-    b = min(len(track), a + len(clip))
-    track[a:b] += clip[: b - a]
+def noise_burst(seconds: float, amp: float = 0.3, seed: int = 0) -> np.ndarray:
+    return pink_noise(seconds, amp=amp, seed=seed).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
 # video
 
 
-def _font(size: int):
-    for path in (
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    ):
-        if Path(path).exists():
-            return ImageFont.truetype(path, size)
-    return ImageFont.load_default(size=size)
-
-
 def render_frame(t: float, width: int = FRAME_W, height: int = FRAME_H) -> Image.Image:
-    bg = BLUE if t < CUT_AT_S else RED
-    im = Image.new("RGB", (width, height), bg)
-    draw = ImageDraw.Draw(im)
+    im = synth.solid_frame(BLUE if t < CUT_AT_S else RED, size=(width, height))
     s = width / 1280
     if TEXT_S[0] <= t < TEXT_S[1]:
-        font = _font(int(96 * s))
-        box = draw.textbbox((0, 0), TEXT, font=font)
-        tw, th = box[2] - box[0], box[3] - box[1]
-        x, y = (width - tw) // 2, int(height * 0.4)
-        draw.rectangle((x - 30 * s, y - 20 * s, x + tw + 30 * s, y + th + 40 * s), fill=(250, 250, 250))
-        draw.text((x, y), TEXT, font=font, fill=(10, 10, 10))
+        synth.draw_text_box(im, TEXT, font_size=int(96 * s), center_xy=(width // 2, int(height * 0.45)),
+                            text_rgb=(10, 10, 10), box_rgb=(250, 250, 250), pad_px=int(30 * s))
     if MOTION_S[0] <= t < MOTION_S[1]:
-        # a big white square sweeping across the frame (fast motion)
+        # a big white square sweeping across the frame (fast motion, 1.7 sweeps per second)
         side = int(300 * s)
-        phase = (t - MOTION_S[0]) * 1.7  # 1.7 sweeps per second
-        frac = phase - np.floor(phase)
-        x = int(frac * (width - side))
-        y = int(height * 0.3)
-        draw.rectangle((x, y, x + side, y + side), fill=(255, 255, 255))
+        phase = (t - MOTION_S[0]) * 1.7
+        x = int((phase - np.floor(phase)) * (width - side))
+        synth.draw_shape(im, "square", (x + side / 2, int(height * 0.3) + side / 2), side / 2, (255, 255, 255))
     return im
 
 
@@ -219,13 +165,12 @@ def make_media(
 
 
 def main_audio(duration_s: float = DURATION_S) -> np.ndarray:
-    track = np.zeros(int(duration_s * SR), np.float32)
     # a faint noise floor (real recordings are never digitally silent)
-    track += (np.random.default_rng(1).standard_normal(track.size) * 1e-4).astype(np.float32)
+    track = synth.noise_floor(duration_s, std=1e-4, seed=1).astype(np.float32)
     if HAS_ESPEAK:
-        place(track, espeak(SENTENCE), SPEECH_AT_S)
-    place(track, sine(1000.0, BEEP_S[1] - BEEP_S[0]), BEEP_S[0])
-    place(track, pink_noise(NOISE_S[1] - NOISE_S[0]), NOISE_S[0])
+        mix_in(track, espeak(SENTENCE), SPEECH_AT_S)
+    mix_in(track, beep(BEEP_S[1] - BEEP_S[0]), BEEP_S[0])
+    mix_in(track, noise_burst(NOISE_S[1] - NOISE_S[0]), NOISE_S[0])
     return track
 
 
@@ -255,7 +200,7 @@ def no_audio_media() -> DecodedMedia:
 @pytest.fixture(scope="session")
 def audio_only_media() -> DecodedMedia:
     track = np.zeros(int(6.0 * SR), np.float32)
-    place(track, sine(1000.0, 1.0), 2.5)
+    mix_in(track, beep(1.0), 2.5)
     return make_media(video_id="audio-only", duration_s=6.0, audio=track, with_video=False)
 
 
@@ -275,8 +220,8 @@ def tiny_loud_media() -> DecodedMedia:
     """A 0.3 s clip with content: the start of the sentence plus a beep, and on-screen text."""
     audio = np.zeros(int(0.3 * SR), np.float32)
     if HAS_ESPEAK:
-        place(audio, espeak(SENTENCE)[: int(0.25 * SR)], 0.0)
-    place(audio, sine(1000.0, 0.3, amp=0.2), 0.0)
+        mix_in(audio, espeak(SENTENCE)[: int(0.25 * SR)], 0.0)
+    mix_in(audio, beep(0.3, amp=0.2), 0.0)
     return make_media(
         video_id="tiny-loud",
         duration_s=0.3,
@@ -292,7 +237,7 @@ def blank_media() -> DecodedMedia:
         video_id="blank",
         duration_s=4.0,
         audio=np.zeros(int(4.0 * SR), np.float32),
-        frame=lambda t, w=FRAME_W, h=FRAME_H: Image.new("RGB", (w, h), (0, 0, 0)),
+        frame=lambda t, w=FRAME_W, h=FRAME_H: synth.solid_frame((0, 0, 0), size=(w, h)),
     )
 
 

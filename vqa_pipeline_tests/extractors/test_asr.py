@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from vqa_pipeline.extractors.asr import WhisperBase, WhisperTinyEn, clip_to_regions, windows_containing
+from vqa_pipeline.corpus.synth import mix_in
+from vqa_pipeline.extractors.asr import (
+    WhisperBase,
+    WhisperTinyEn,
+    clip_to_regions,
+    speech_chunks,
+    transcription_chunks,
+    windows_containing,
+)
 from vqa_pipeline_tests.extractors.conftest import (
     SPEECH_AT_S,
     SR,
     espeak,
     make_media,
     needs_espeak,
-    place,
     window_of,
 )
 
@@ -65,6 +73,43 @@ def test_clip_helpers():
     assert windows_containing(media.windows, 6.0) == [2]
 
 
+def _sentences(gaps_s) -> np.ndarray:
+    """A sentence after each gap but the last, which is trailing silence; a faint noise floor."""
+    clip = espeak("The next train leaves from platform nine.")
+    parts = []
+    for gap in gaps_s[:-1]:
+        parts += [np.zeros(int(gap * SR), np.float32), clip]
+    parts.append(np.zeros(int(gaps_s[-1] * SR), np.float32))
+    audio = np.concatenate(parts)
+    return audio + (np.random.default_rng(0).standard_normal(audio.size) * 1e-4).astype(np.float32)
+
+
+@needs_espeak
+@pytest.mark.parametrize(
+    "gaps_s",
+    [
+        (0.0, 1.0, 1.9, 2.6, 2.3),  # speech at the very start; silences of 1.0-2.7 s (Silero)
+        (0.4, 3.0, 2.12, 0.5, 1.2),  # the file ends 1.1 s after the speech: its chunk runs to the end
+        (1.5, 2.2, 0.0),  # speech running to the end of the file
+        (0.3, 2.2, 2.23, 2.26, 1.0),  # Silero measures 2.21-2.27 s of silence: just over the 2 s
+    ],
+)
+def test_one_vad_pass_finds_the_chunks_of_faster_whispers_own(gaps_s):
+    """Whisper hears the chunks its built-in ``vad_filter=True`` would cut, rebuilt from our single pass."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    audio = _sentences(gaps_s)
+    expected = get_speech_timestamps(audio, VadOptions())
+    assert transcription_chunks(speech_chunks(audio), audio.size) == expected
+
+
+def test_same_words_as_faster_whispers_own_vad(media):
+    ex = WhisperBase()
+    audio = np.asarray(media.audio, np.float32)
+    ours = ex.transcribe(audio, transcription_chunks(speech_chunks(audio), audio.size))
+    assert ours == ex.transcribe(audio, None)  # None: faster-whisper runs its own VAD pass
+
+
 def test_no_audio_track(no_audio_media):
     out = WhisperBase().extract(no_audio_media, {})
     assert out.notes == ["no audio track"]
@@ -88,7 +133,7 @@ def test_tiny_en_transcribes_a_short_clip():
     out = ex.extract(make_media(duration_s=0.3, audio=audio, with_video=False), {})
     assert len(out.lines) == 1
     audio = np.zeros(6 * SR, np.float32)
-    place(audio, espeak("Please take the train from platform nine."), 1.0)
+    mix_in(audio, espeak("Please take the train from platform nine."), 1.0)
     out = ex.extract(make_media(duration_s=6.0, audio=audio, with_video=False), {})
     text = " ".join(ln.text.lower() for lines in out.lines for ln in lines)
     assert "train" in text and "platform" in text

@@ -4,8 +4,9 @@ order, on the real lite extractors' outputs."""
 from __future__ import annotations
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
+from vqa_pipeline.corpus import synth
 from vqa_pipeline.extractors.units import (
     MAX_BLOCK_LINES,
     Box,
@@ -21,7 +22,6 @@ from vqa_pipeline_tests.extractors.conftest import (
     FRAME_W,
     SPEECH_AT_S,
     TEXT,
-    _font,
     make_media,
     make_windows,
     needs_espeak,
@@ -100,14 +100,11 @@ def test_units_from_the_real_extractors(media, lite_outputs):
 
 
 def _credits_frame(t: float, width: int = FRAME_W, height: int = FRAME_H) -> Image.Image:
-    im = Image.new("RGB", (width, height), (8, 8, 8))
-    draw = ImageDraw.Draw(im)
+    im = synth.solid_frame((8, 8, 8), size=(width, height))
     s = width / 1280
     rows = [("EDITOR", 44, 0.30), ("Ana Lima", 80, 0.37)] if t < 4.0 else [("MUSIC", 44, 0.30), ("Joe Park", 80, 0.37)]
     for text, size, y in rows:
-        font = _font(int(size * s))
-        box = draw.textbbox((0, 0), text, font=font)
-        draw.text(((width - (box[2] - box[0])) // 2, int(height * y)), text, font=font, fill=(240, 240, 240))
+        synth.draw_text_line(im, text, font_size=int(size * s), top_y=int(height * y), text_rgb=(240, 240, 240))
     return im
 
 

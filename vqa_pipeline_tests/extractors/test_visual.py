@@ -67,3 +67,35 @@ def test_keyframes_stand_in_for_missing_thumbs(media):
     no_thumbs = replace(media, thumbs=np.zeros((0, 18, 32, 3), np.uint8), thumb_times_s=np.zeros(0))
     out = VisualStats().extract(no_thumbs, {})
     assert out.columns["visual_cut"][window_of(media, CUT_AT_S)]
+
+
+def _corrupt(kf):
+    """The same keyframe with its JPEG cut short: a real, undecodable file (PIL: truncated image)."""
+    from dataclasses import replace
+
+    return replace(kf, jpeg=kf.jpeg[: len(kf.jpeg) // 3])
+
+
+def test_undecodable_keyframes_are_counted_and_noted(media):
+    from dataclasses import replace
+
+    kfs = list(media.keyframes)
+    bad = {1, 5}
+    kfs = [_corrupt(kf) if i in bad else kf for i, kf in enumerate(kfs)]
+    broken = replace(media, keyframes=kfs, thumbs=np.zeros((0, 18, 32, 3), np.uint8), thumb_times_s=np.zeros(0))
+    out = VisualStats().extract(broken, {})
+    assert out.stats["frames_undecodable"] == 2 and out.stats["frames"] == len(kfs) - 2
+    [note] = out.notes
+    assert note.startswith(f"2 keyframe(s) could not be decoded and were skipped; first at {kfs[1].t_s:.2f}s: OSError")
+    assert note.endswith("(and 1 more)")
+    assert out.columns["visual_cut"][window_of(media, CUT_AT_S)]  # the good frames still give the cut
+
+    nothing = replace(broken, keyframes=[_corrupt(kf) for kf in media.keyframes])
+    out = VisualStats().extract(nothing, {})
+    assert out.notes[0] == "no frames" and out.notes[1].startswith(f"{len(media.keyframes)} keyframe(s) could not")
+    assert out.stats["frames_undecodable"] == len(media.keyframes)
+
+
+def test_thumbnails_decode_nothing_and_note_nothing(lite_outputs):
+    out = lite_outputs["visual"]
+    assert out.notes == [] and out.stats["frames_undecodable"] == 0

@@ -76,10 +76,10 @@ def test_a_single_exact_match_still_counts_in_zscore_fusion():
     assert dict(fused.ranked) == {"b": 0.0, "a": -1.0}
 
 
-def test_defaults():
-    cfg = FusionConfig()
-    assert cfg.method == "zscore" and cfg.weight("emb_audio_labels") == 0.3 and cfg.weight("emb_text") == 1.0
-    assert cfg.temperature("bm25") == 1.0 and cfg.rrf_k == 60
+def test_unlisted_models_get_the_default_weight_and_temperature_one():
+    cfg = FusionConfig(weights={"bm25": 2.0}, default_weight=0.5)
+    assert cfg.weight("bm25") == 2.0 and cfg.weight("emb_text") == 0.5
+    assert cfg.temperature("bm25") == 1.0 and FusionConfig(temperatures={"bm25": 3.0}).temperature("bm25") == 3.0
 
 
 def test_ties_are_broken_by_window_id():

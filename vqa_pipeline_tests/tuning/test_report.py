@@ -42,9 +42,27 @@ def test_report_compares_every_system_on_each_split(tuned_db, devset_file, tmp_p
     assert md.count("\n| `") == len(names) and "ndcg@10 (heldout)" in md
     paths = write_report(report, tmp_path / "reports")
     with Image.open(paths["png"]) as img:
-        assert img.format == "PNG" and img.size[0] == 900 and img.size[1] > 300
+        assert img.format == "PNG" and img.size[0] == 900 and 300 < img.size[1] < 1200
     assert "retrieval_report.png" in paths["md"].read_text()
     assert '"fused_tuned"' in paths["json"].read_text()
+
+
+def test_the_chart_is_a_real_png_with_one_bar_colour_per_metric(tmp_path):
+    import numpy as np
+
+    from vqa_pipeline.tuning.report import RetrievalReport, SystemScores, write_plot
+
+    scores = {"heldout": {"ndcg@10": 0.9, "recall@5": 0.5, "recall@10": 0.7, "mrr": 0.25}}
+    systems = [SystemScores(f"system_{i}", "single", "", scores) for i in range(3)]
+    png = write_plot(RetrievalReport(systems=systems, n={"heldout": 6}), tmp_path / "sub" / "chart.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+    with Image.open(png) as img:
+        img.load()  # a truncated or broken file fails here
+        assert img.format == "PNG" and img.size[0] == 900 and 150 < img.size[1] < 800
+        rgb = np.asarray(img.convert("RGB")).reshape(-1, 3)
+    colours = {tuple(c) for c in rgb[::7]}
+    for hex_colour in ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"):  # the bars of the four metrics
+        assert tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)) in colours, hex_colour
 
 
 def test_a_report_without_a_tuned_config_leaves_that_row_out(sample_db, devset_file):

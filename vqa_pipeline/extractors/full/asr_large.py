@@ -161,16 +161,11 @@ class WhisperLarge(_FasterWhisper):
             threads = int(self.options.get("cpu_threads") or self.options.get("threads") or default_cpu_threads())
             self._model = load_model(self._model_dir(), self._device, ct, threads)
 
-    def transcribe(self, audio: np.ndarray) -> tuple[list[dict], str, float]:
-        self.load()
-        segments, info = self._model.transcribe(
-            audio,
-            language=self.options.get("language", self.default_language),
-            beam_size=int(self.options.get("beam_size", 5 if self._device == "cuda" else 1)),
-            word_timestamps=True,
-            vad_filter=True,
-            condition_on_previous_text=False,
-        )
+    def _beam_size(self) -> int:
+        return int(self.options.get("beam_size", 5 if self._device == "cuda" else 1))
+
+    def transcribe(self, audio: np.ndarray, chunks: list[dict[str, int]] | None = None) -> tuple[list[dict], str, float]:
+        segments, info = self._segments(audio, chunks)
         segs, words = [], []
         for seg in segments:
             segs.append({"start": float(seg.start), "end": float(seg.end), "text": seg.text})

@@ -21,7 +21,8 @@ Where things come from (nothing is downloaded):
 Options (environment variable, default): ``amodel`` (``$VQA_CLAP_AMODEL``; ``HTSAT-tiny``, or
 ``HTSAT-base`` for checkpoints named ``music_*``), ``device`` (``$VQA_DEVICE``, ``auto``),
 ``precision`` (``$VQA_CLAP_PRECISION``, ``auto`` = fp32; fp16/bf16 run under autocast on a GPU),
-``batch_size`` (``$VQA_CLAP_BATCH_SIZE``, 16 windows).
+``batch_size`` (``$VQA_CLAP_BATCH_SIZE``, 16 windows), ``allow_pickle`` (``$VQA_CLAP_ALLOW_PICKLE``, off: see
+:func:`load_checkpoint_state`).
 
 Install: ``pip install -e .[clap]`` and ``pip install --no-deps laion_clap==1.1.5`` (its metadata
 pulls wandb, webdataset and more; 1.1.6+ pin numpy<2). ``scripts/setup.sh`` does both with ``VQA_SETUP_FULL=1``.
@@ -72,6 +73,7 @@ ROBERTA_REPOS = ("FacebookAI/roberta-base", "roberta-base")
 ENV_CHECKPOINT = "VQA_CLAP_CHECKPOINT"
 ENV_TEXT_ENCODER = "VQA_CLAP_TEXT_ENCODER"
 ENV_AMODEL = "VQA_CLAP_AMODEL"
+ENV_ALLOW_PICKLE = "VQA_CLAP_ALLOW_PICKLE"
 _TOKENIZER_FILES = (("tokenizer.json",), ("vocab.json", "merges.txt"))
 
 _BUILD_LOCK = threading.Lock()
@@ -84,6 +86,15 @@ class ClapSpec:
     amodel: str
     device: str | None = None
     precision: str | None = None
+    allow_pickle: bool = False
+
+
+class UnsafeCheckpoint(RuntimeError):
+    """A checkpoint that only a full unpickle (which can run code from the file) could read."""
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 def _text_dir_ok(folder: Path) -> bool:
@@ -132,7 +143,8 @@ def locate_weights(options: Mapping[str, Any]) -> ClapSpec:
     text = locate_text_encoder(opts)
     default_amodel = "HTSAT-base" if ckpt.path.name.lower().startswith("music") else "HTSAT-tiny"
     amodel = str(option(opts, "amodel", ENV_AMODEL, default_amodel))
-    return ClapSpec(ckpt, text, amodel, opts.get("device"), option(opts, "precision", "VQA_CLAP_PRECISION"))
+    return ClapSpec(ckpt, text, amodel, opts.get("device"), option(opts, "precision", "VQA_CLAP_PRECISION"),
+                    _truthy(option(opts, "allow_pickle", ENV_ALLOW_PICKLE, False)))
 
 
 def clap_module():
@@ -176,14 +188,52 @@ def _roberta_from(folder: Path) -> Iterator[None]:
             cm_model.RobertaModel = original
 
 
-def load_checkpoint_state(path: Path) -> dict:
-    """A CLAP checkpoint's state dict (``state_dict`` key and DDP ``module.`` prefix handled)."""
+def _numpy_safe_globals() -> list:
+    """numpy scalars and dtypes, which released checkpoints pickle next to the weights (data, no code)."""
+    core = getattr(np, "_core", None) or np.core
+    scalar = core.multiarray.scalar
+    dtype_classes = [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
+    # numpy 1.x pickles name the scalar constructor numpy.core.multiarray.scalar
+    return [np.dtype, *dtype_classes, scalar, (scalar, "numpy.core.multiarray.scalar")]
+
+
+def _why_unsafe(path: Path, err: Exception) -> str:
     import torch
 
     try:
-        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as err:  # older checkpoints pickle numpy scalars next to the weights
-        log.warning("%s: not loadable with weights_only=True (%s); loading it as a trusted local file", path, err)
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except Exception:  # not a zip checkpoint, or unreadable: say what torch.load said
+        names = []
+    if names:
+        return "it pickles " + ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
+    first = (str(err).strip().splitlines() or [""])[0]
+    return f"{type(err).__name__}: {first[:160]}"
+
+
+def load_checkpoint_state(path: Path, allow_pickle: bool = False) -> dict:
+    """A CLAP checkpoint's state dict (``state_dict`` key and DDP ``module.`` prefix handled).
+
+    The file is read with ``torch.load(weights_only=True)``, which runs no code from it; numpy
+    scalars and dtypes are allowed through. A file that needs any other Python object is read with
+    a full unpickle only when ``allow_pickle`` is set (extractor option ``allow_pickle``, or
+    ``VQA_CLAP_ALLOW_PICKLE=1``): do that only for a file whose source you trust.
+
+    Raises:
+        UnsafeCheckpoint: the file needs a full unpickle and ``allow_pickle`` is off.
+    """
+    import torch
+
+    try:
+        with torch.serialization.safe_globals(_numpy_safe_globals()):
+            ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as err:
+        if not allow_pickle:
+            raise UnsafeCheckpoint(
+                f"{path}: not loadable without running code from it ({_why_unsafe(path, err)}); if you trust the file, "
+                f"set {ENV_ALLOW_PICKLE}=1 (or the extractor option allow_pickle) to unpickle it in full"
+            ) from err
+        log.warning("%s: not loadable with weights_only=True (%s); unpickling it in full (allow_pickle is on)", path,
+                    type(err).__name__)
         ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
     state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else ckpt
     if state and next(iter(state)).startswith("module."):
@@ -223,7 +273,7 @@ class ClapModel:
         with _roberta_from(spec.text_encoder.path):
             model, cfg = cm.create_model(spec.amodel, "roberta", pretrained="", precision="fp32", device="cpu",
                                          enable_fusion=False)
-        state = load_checkpoint_state(spec.checkpoint.path)
+        state = load_checkpoint_state(spec.checkpoint.path, spec.allow_pickle)
         missing, unexpected = model.load_state_dict(state, strict=False)
         unexpected = [k for k in unexpected if not k.endswith("position_ids")]  # a buffer newer transformers dropped
         if missing or unexpected:
@@ -267,7 +317,8 @@ class ClapModel:
 
 
 def load_clap(spec: ClapSpec) -> ClapModel:
-    key = ("laion_clap", str(spec.checkpoint.path), str(spec.text_encoder.path), spec.amodel, spec.device, spec.precision)
+    key = ("laion_clap", str(spec.checkpoint.path), str(spec.text_encoder.path), spec.amodel, spec.device, spec.precision,
+           spec.allow_pickle)
     return cached(key, lambda: ClapModel(spec))
 
 

@@ -4,7 +4,8 @@ Nothing here downloads anything. Weights come from
 
 - an explicit path (an extractor option, or the model's ``VQA_*`` environment variable), or
 - the Hugging Face cache (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``),
-  read directly from its ``models--{org}--{name}/snapshots/{revision}/`` folders.
+  looked up with ``huggingface_hub``'s offline functions (``snapshot_download(local_files_only=True)``,
+  ``try_to_load_from_cache``); they read files and never reach the network.
 
 Functions that only look at files (``hf_snapshot``, ``hf_cached_file``, ``require_modules``) never
 import torch; ``torch_device``/``torch_dtype`` do, and run only inside ``load()``.
@@ -102,7 +103,7 @@ def require_modules(extra: str, modules: Sequence[str], hint: str = "") -> tuple
 
 
 # --------------------------------------------------------------------------------------------
-# Hugging Face cache (read directly: no hub client, no network)
+# Hugging Face cache (huggingface_hub's cache readers, local files only; imported lazily)
 
 
 def hf_hub_cache_dir() -> Path:
@@ -118,29 +119,42 @@ def hf_hub_cache_dir() -> Path:
 
 
 def hf_snapshot(repo_id: str, cache_dir: Path | None = None) -> Path | None:
-    """The cached snapshot folder of a model repo: the ``main`` revision, else the newest one."""
-    root = (cache_dir or hf_hub_cache_dir()) / ("models--" + repo_id.strip("/").replace("/", "--"))
-    snaps = root / "snapshots"
-    if not snaps.is_dir():
-        return None
-    ref = root / "refs" / "main"
-    if ref.is_file():
-        rev = ref.read_text().strip()
-        if (snaps / rev).is_dir():
-            return snaps / rev
-    dirs = [d for d in snaps.iterdir() if d.is_dir()]
+    """The cached snapshot folder of a model repo: the ``main`` revision, else the newest one.
+
+    ``main`` is resolved by ``huggingface_hub.snapshot_download(local_files_only=True)``. A repo
+    fetched only by commit hash has no ``refs/main``: then the most recently written snapshot folder
+    is taken (``huggingface_hub`` has no offline "any revision" lookup).
+    """
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    cache = cache_dir or hf_hub_cache_dir()
+    repo_id = repo_id.strip("/")
+    try:
+        return Path(snapshot_download(repo_id, cache_dir=cache, local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError):
+        pass
+    snaps = cache / ("models--" + repo_id.replace("/", "--")) / "snapshots"
+    dirs = [d for d in snaps.iterdir() if d.is_dir()] if snaps.is_dir() else []
     return max(dirs, key=lambda d: d.stat().st_mtime) if dirs else None
 
 
 def hf_cached_file(repo_id: str, names: Sequence[str], cache_dir: Path | None = None) -> Path | None:
-    """The first of ``names`` present in the cached snapshot of ``repo_id`` (``None`` if none is)."""
+    """The first of ``names`` present in the cached snapshot of ``repo_id`` (``None`` if none is).
+
+    ``huggingface_hub.try_to_load_from_cache`` looks in the snapshot :func:`hf_snapshot` picked;
+    a dangling blob link (a partial download) counts as absent.
+    """
+    from huggingface_hub import try_to_load_from_cache
+
     snap = hf_snapshot(repo_id, cache_dir)
     if snap is None:
         return None
+    cache = cache_dir or hf_hub_cache_dir()
     for name in names:
-        p = snap / name
-        if p.is_file():  # follows the blob symlink; a dangling link (partial download) is not a file
-            return p
+        found = try_to_load_from_cache(repo_id.strip("/"), name, cache_dir=cache, revision=snap.name)
+        if isinstance(found, str):
+            return Path(found)
     return None
 
 

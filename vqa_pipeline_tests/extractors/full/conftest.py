@@ -2,7 +2,8 @@
 
 Checkpoints are built once per session with the libraries' own model classes (tiny configurations)
 and saved the way users' downloads are laid out; every test loads them back through the project's
-loaders. Tests that need a library skip (``pytest.importorskip``) when its extra is not installed.
+loaders. Tests that need a library skip when its extra is not installed, and fail under CI, which
+installs the full profile (``vqa_pipeline_tests/needs.py``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from vqa_pipeline_tests.extractors.conftest import SR, make_media, pink_noise, place, sine
+from vqa_pipeline.corpus import synth
+from vqa_pipeline_tests.extractors.conftest import SR, beep, make_media, noise_burst
+from vqa_pipeline_tests.needs import full_profile_expected, missing, require_module
 
 
 @pytest.fixture(autouse=True)
@@ -64,20 +67,19 @@ def hf_cache_entry(cache: Path, repo_id: str, source: Path, revision: str = "012
 def scene_frame(t: float, width: int = 640, height: int = 360) -> Image.Image:
     """Blue for t < 2 s, then red with a white square that moves; yellow from 4 s."""
     color = (20, 60, 200) if t < 2.0 else (200, 30, 30) if t < 4.0 else (230, 210, 20)
-    im = Image.new("RGB", (width, height), color)
+    im = synth.solid_frame(color, size=(width, height))
     if t >= 2.0:
         x = int((t % 2.0) / 2.0 * (width - 100))
-        ImageDraw.Draw(im).rectangle((x, 100, x + 100, 200), fill=(255, 255, 255))
+        synth.draw_shape(im, "square", (x + 50, 150), 50, (255, 255, 255))
     return im
 
 
 @pytest.fixture(scope="session")
 def clip_media():
     """6 s, three distinct 2 s windows, two keyframes per window, a beep / noise / silence track."""
-    audio = np.zeros(int(6.0 * SR), np.float32)
-    audio += (np.random.default_rng(3).standard_normal(audio.size) * 1e-4).astype(np.float32)
-    place(audio, sine(1000.0, 1.5), 0.2)
-    place(audio, pink_noise(1.5), 2.3)
+    audio = synth.noise_floor(6.0, std=1e-4, seed=3).astype(np.float32)
+    synth.mix_in(audio, beep(1.5), 0.2)
+    synth.mix_in(audio, noise_burst(1.5), 2.3)
     return make_media(video_id="full-clip", duration_s=6.0, audio=audio, keyframe_every_s=1.0, frame=scene_frame)
 
 
@@ -88,8 +90,8 @@ def ckpt_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def clip_ckpt(ckpt_root) -> Path:
-    pytest.importorskip("torch")
-    pytest.importorskip("open_clip")
+    require_module("torch", full_profile=True)
+    require_module("open_clip", full_profile=True)
     from vqa_pipeline.extractors.full.testing import build_clip_checkpoint
 
     return build_clip_checkpoint(ckpt_root / "clip-tiny", tiny=True)
@@ -98,13 +100,12 @@ def clip_ckpt(ckpt_root) -> Path:
 @pytest.fixture(scope="session")
 def clap_ckpt(ckpt_root) -> tuple[Path, Path]:
     """(checkpoint file, roberta text-encoder folder)."""
-    pytest.importorskip("torch")
-    pytest.importorskip("torchlibrosa")
-    pytest.importorskip("transformers")
+    for name in ("torch", "torchlibrosa", "transformers"):
+        require_module(name, full_profile=True)
     from vqa_pipeline.extractors.models import module_available
 
     if not module_available("laion_clap"):
-        pytest.skip("laion_clap is not installed (pip install --no-deps laion_clap==1.1.5)")
+        missing("laion_clap is not installed (pip install --no-deps laion_clap==1.1.5)", required=full_profile_expected())
     from vqa_pipeline.extractors.full.testing import build_clap_checkpoint, build_roberta_dir
 
     text = build_roberta_dir(ckpt_root / "roberta-tiny")
@@ -114,11 +115,11 @@ def clap_ckpt(ckpt_root) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def vp_ckpt(ckpt_root) -> tuple[Path, Path]:
     """(VideoPrismClipModel folder without a tokenizer, SentencePiece model file)."""
-    pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    pytest.importorskip("sentencepiece")
+    require_module("torch", full_profile=True)
+    transformers = require_module("transformers", full_profile=True)
+    require_module("sentencepiece", full_profile=True)
     if not hasattr(transformers, "VideoPrismClipModel"):
-        pytest.skip(f"transformers {transformers.__version__} has no VideoPrism (needs >= 5.15)")
+        missing(f"transformers {transformers.__version__} has no VideoPrism (needs >= 5.15)", required=full_profile_expected())
     from vqa_pipeline.extractors.full.testing import build_spm_model, build_videoprism_checkpoint
 
     return build_videoprism_checkpoint(ckpt_root / "vp-tiny"), build_spm_model(ckpt_root / "c4_en-tiny.model")

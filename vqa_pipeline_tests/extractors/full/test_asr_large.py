@@ -13,8 +13,11 @@ from vqa_pipeline.extractors.full.asr_large import WhisperLarge, locate_model
 from vqa_pipeline.extractors.registry import create_extractor
 from vqa_pipeline_tests.extractors.conftest import needs_espeak
 from vqa_pipeline_tests.extractors.full.conftest import hf_cache_entry
+from vqa_pipeline_tests.needs import missing
 
-pytestmark = pytest.mark.skipif(not models.whisper_base_available()[0], reason="bundled Whisper base is not installed")
+_ok, _why = models.whisper_base_available()
+if not _ok:
+    missing(f"bundled Whisper base is not installed: {_why}")
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from vqa_pipeline_tests.extractors.full.conftest import cos, hf_cache_entry
+from vqa_pipeline_tests.needs import require_module
 
-pytest.importorskip("torch")
-pytest.importorskip("torchlibrosa")
+require_module("torch", full_profile=True)
+require_module("torchlibrosa", full_profile=True)
 
 from vqa_pipeline.extractors.full import clap as clap_mod  # noqa: E402
 from vqa_pipeline.extractors.full.clap import LaionClap, prepare_audio  # noqa: E402
@@ -78,6 +79,43 @@ def test_checkpoint_that_does_not_fit_is_refused(clap_ckpt, tmp_path):
     torch.save({"state_dict": state}, str(bad))
     with pytest.raises(RuntimeError, match="does not fit CLAP HTSAT-tiny/roberta: missing"):
         LaionClap(checkpoint=str(bad), text_encoder_dir=str(text), device="cpu").load()
+
+
+def test_numpy_scalars_next_to_the_weights_load_without_a_full_unpickle(tmp_path):
+    import torch
+
+    path = tmp_path / "630k-best.pt"  # released checkpoints pickle numpy scalars (epoch, best score)
+    torch.save({"state_dict": {"module.w": torch.ones(2)}, "epoch": np.int64(45), "best": np.float64(0.5)}, str(path))
+    state = clap_mod.load_checkpoint_state(path)
+    assert list(state) == ["w"] and torch.equal(state["w"], torch.ones(2))
+
+
+def test_a_checkpoint_that_needs_a_full_unpickle_loads_only_when_allowed(clap_ckpt, clip_media, tmp_path,
+                                                                         monkeypatch):
+    import argparse
+
+    import torch
+
+    ckpt, text = clap_ckpt
+    state = torch.load(str(ckpt), map_location="cpu", weights_only=True)["state_dict"]
+    pickled = tmp_path / "630k-audioset-best.pt"
+    torch.save({"state_dict": state, "args": argparse.Namespace(lr=1e-4)}, str(pickled))  # like training scripts do
+    monkeypatch.delenv("VQA_CLAP_ALLOW_PICKLE", raising=False)
+    with pytest.raises(clap_mod.UnsafeCheckpoint) as err:
+        LaionClap(checkpoint=str(pickled), text_encoder_dir=str(text), device="cpu").load()
+    msg = str(err.value)
+    assert "\n" not in msg and "it pickles argparse.Namespace" in msg and "set VQA_CLAP_ALLOW_PICKLE=1" in msg
+    monkeypatch.setenv("VQA_CLAP_ALLOW_PICKLE", "0")
+    with pytest.raises(clap_mod.UnsafeCheckpoint):
+        LaionClap(checkpoint=str(pickled), text_encoder_dir=str(text), device="cpu").load()
+
+    monkeypatch.setenv("VQA_CLAP_ALLOW_PICKLE", "1")
+    from_env = LaionClap(checkpoint=str(pickled), text_encoder_dir=str(text), device="cpu").extract(clip_media, {})
+    monkeypatch.delenv("VQA_CLAP_ALLOW_PICKLE")
+    from_option = LaionClap(checkpoint=str(pickled), text_encoder_dir=str(text), device="cpu", allow_pickle=True)
+    plain = LaionClap(checkpoint=str(ckpt), text_encoder_dir=str(text), device="cpu").extract(clip_media, {})
+    for out in (from_env, from_option.extract(clip_media, {})):
+        assert np.allclose(np.asarray(out.columns["emb_clap"]), np.asarray(plain.columns["emb_clap"]), atol=1e-5)
 
 
 def test_no_audio_track(clap_ckpt, no_audio_media):

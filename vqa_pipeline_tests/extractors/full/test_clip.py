@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from vqa_pipeline_tests.extractors.full.conftest import cos, hf_cache_entry
+from vqa_pipeline_tests.needs import require_module
 
-pytest.importorskip("torch")
-pytest.importorskip("open_clip")
+require_module("torch", full_profile=True)
+require_module("open_clip", full_profile=True)
 
 from vqa_pipeline.extractors.full import clip as clip_mod  # noqa: E402
 from vqa_pipeline.extractors.full.clip import OpenClip  # noqa: E402

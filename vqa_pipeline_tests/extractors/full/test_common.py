@@ -29,6 +29,27 @@ def test_hf_cache_lookup_follows_refs_and_symlinks(tmp_path, monkeypatch):
     assert common.hf_hub_cache_dir() == tmp_path / "home" / "hub"
 
 
+def test_hf_cache_lookup_without_a_main_ref_takes_the_newest_snapshot(tmp_path):
+    import os
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "config.json").write_text("{}")
+    cache = tmp_path / "hub"
+    old = hf_cache_entry(cache, "org/model", src, revision="1111")
+    new = hf_cache_entry(cache, "org/model", src, revision="2222")
+    os.utime(old, (1_000_000, 1_000_000))
+    os.utime(new, (2_000_000, 2_000_000))
+    refs = cache / "models--org--model" / "refs" / "main"
+    refs.write_text("1111")
+    assert common.hf_snapshot("org/model", cache) == old  # main wins over the newer one
+    refs.write_text("9999")  # main points at a snapshot that is not here
+    assert common.hf_snapshot("org/model", cache) == new
+    refs.unlink()  # fetched by commit hash only
+    assert common.hf_snapshot("org/model", cache) == new
+    assert common.hf_cached_file("org/model", ["config.json"], cache) == new / "config.json"
+
+
 def test_explicit_path_from_option_or_env(tmp_path, monkeypatch):
     f = tmp_path / "w.bin"
     f.write_bytes(b"x")

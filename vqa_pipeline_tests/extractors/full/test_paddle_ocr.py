@@ -11,6 +11,7 @@ import pytest
 from vqa_pipeline.extractors.full import paddle_ocr
 from vqa_pipeline.extractors.full.paddle_ocr import PaddleOcr
 from vqa_pipeline.extractors.registry import create_extractor
+from vqa_pipeline_tests.needs import require_module
 
 
 def _model(folder, name):
@@ -68,7 +69,7 @@ def test_reads_from_a_paddleocr_result():
 
 
 def test_rec_keys_from_inference_yml(model_root, tmp_path, monkeypatch):
-    pytest.importorskip("yaml")
+    require_module("yaml")  # PyYAML comes with dagster
     monkeypatch.setenv("VQA_MODEL_CACHE", str(tmp_path / "cache"))
     keys = paddle_ocr._rec_keys(model_root / "PP-OCRv5_server_rec", None)
     assert keys and open(keys).read().split("\n") == ["a", "b"]

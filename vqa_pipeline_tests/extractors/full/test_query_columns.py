@@ -1,10 +1,11 @@
 """A full-profile vector column is searched with the text tower of the checkpoint that wrote it."""
 
 import numpy as np
-import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("open_clip")
+from vqa_pipeline_tests.needs import require_module
+
+require_module("torch", full_profile=True)
+require_module("open_clip", full_profile=True)
 
 from vqa_pipeline.extractors.full.clip import OpenClip  # noqa: E402
 from vqa_pipeline.extractors.full.testing import build_clip_checkpoint  # noqa: E402

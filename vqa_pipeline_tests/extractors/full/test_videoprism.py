@@ -11,9 +11,10 @@ import pytest
 
 from vqa_pipeline_tests.extractors.conftest import make_media
 from vqa_pipeline_tests.extractors.full.conftest import cos, hf_cache_entry, scene_frame
+from vqa_pipeline_tests.needs import require_module
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
+require_module("torch", full_profile=True)
+require_module("transformers", full_profile=True)
 
 from vqa_pipeline.extractors.full import videoprism as vp_mod  # noqa: E402
 from vqa_pipeline.extractors.full.videoprism import VideoPrismLvt, VideoPrismTags  # noqa: E402
