@@ -50,12 +50,16 @@ class ExtractorOutput:
         columns: extra column values, each a list aligned with ``media.windows`` (``None`` allowed).
         notes: human-readable remarks, e.g. ``"no audio track"``.
         stats: numbers worth reporting, e.g. ``{"frames_ocr": 12, "frames_skipped": 30}``.
+        model_tag: what actually ran for this file when it differs from the extractor's configured
+            ``model_tag`` (an optional refinement that could not run); stored as the rows'
+            ``{group}_model``, with the reason in ``notes``. ``None``: the configured tag.
     """
 
     lines: list[list[EvidenceLine]]
     columns: dict[str, list] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)
+    model_tag: str | None = None
 
     @classmethod
     def empty(cls, n_windows: int, columns: list[str] = (), note: str | None = None) -> "ExtractorOutput":
@@ -73,7 +77,8 @@ class Extractor(ABC):
         name: registry key, e.g. ``"whisper-base"``.
         group: column-group prefix in the windows table, e.g. ``"asr"``; one active extractor per group.
         kind: evidence kind of its lines (``asr``, ``ocr``, ``audio``, ``visual``).
-        model_id, version: provenance; bumping either makes stored columns stale.
+        model_id, version: provenance of the configuration; bumping either makes stored columns
+            stale. What actually ran for a file, when it differs, is the output's ``model_tag``.
         modality: what it reads.
         requires: groups whose outputs it consumes (passed to ``extract`` as ``upstream``).
         num_gpus: GPUs a Ray actor asks for (fractions allowed; 0 for CPU models).

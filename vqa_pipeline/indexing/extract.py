@@ -84,7 +84,8 @@ def write_output(store: Store, media: DecodedMedia, extractor: Extractor, output
     """Store an extractor's columns for a video's windows; returns the number of lines written."""
     g = extractor.group
     store.ensure_group_columns(g, extractor.fields())
-    columns = group_columns(g, extractor.model_tag, output.lines, output.columns, (f.name for f in extractor.fields()))
+    ran = output.model_tag or extractor.model_tag  # the rows name what actually ran for this file
+    columns = group_columns(g, ran, output.lines, output.columns, (f.name for f in extractor.fields()))
     store.write_group(media.video_id, g, columns, [w.window_id for w in media.windows])
     if g in EVIDENCE_GROUPS:
         store.refresh_evidence_text(media.video_id)

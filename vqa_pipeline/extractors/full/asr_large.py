@@ -133,7 +133,8 @@ class WhisperLarge(_FasterWhisper):
         mdir = option(options, "model_dir", ENV_MODEL_DIR)
         self.model_id = f"faster-whisper-{Path(str(mdir)).name if mdir else model}"
         if self._align_wanted():
-            self.model_id += "+whisperx"
+            self.model_id += "+whisperx"  # the configuration asks for alignment (staleness)
+        self._alignment_error: str | None = None
 
     def _align_wanted(self) -> bool:
         mode = str(option(self.options, "align", ENV_ALIGN, "auto")).lower()
@@ -173,11 +174,22 @@ class WhisperLarge(_FasterWhisper):
                 if w.word.strip():
                     words.append({"word": w.word, "start_s": float(w.start), "end_s": float(w.end),
                                   "prob": float(w.probability)})
+        self._alignment_error = None
         if segs and self._align_wanted():
             aligned = self._align(segs, audio, info.language)
             if aligned is not None:
                 words = aligned
         return words, info.language, float(info.language_probability)
+
+    def extract(self, media, upstream):
+        """As the base class; when the alignment was asked for but did not run for this file, the
+        rows' model tag says so (no ``+whisperx``) and a note gives the reason."""
+        out = super().extract(media, upstream)
+        if self._alignment_error is not None:
+            out.model_tag = self.model_tag.replace("+whisperx", "")
+            out.notes.append(f"WhisperX alignment did not run ({self._alignment_error}); faster-whisper word times")
+        self._alignment_error = None
+        return out
 
     def _align(self, segments: list[dict], audio: np.ndarray, language: str) -> list[dict] | None:
         """WhisperX word times, or ``None`` (logged) when whisperx or its model is not available."""
@@ -191,8 +203,9 @@ class WhisperLarge(_FasterWhisper):
                 language_code=language, device=device, model_name=self.options.get("align_model"), model_dir=model_dir))
             result = whisperx.align(segments, model_a, meta, np.asarray(audio, np.float32), device,
                                     return_char_alignments=False)
-        except Exception as err:  # optional refinement: keep faster-whisper's times
+        except Exception as err:  # optional refinement: keep faster-whisper's times, and say so
             log.warning("WhisperX alignment skipped: %s", err)
+            self._alignment_error = " ".join(str(err).split())[:200] or type(err).__name__
             return None
         words = []
         for w in result.get("word_segments") or ():
@@ -200,5 +213,7 @@ class WhisperLarge(_FasterWhisper):
                 continue
             words.append({"word": " " + str(w["word"]).strip(), "start_s": float(w["start"]),
                           "end_s": float(w.get("end", w["start"])), "prob": float(w.get("score") or 0.0)})
+        if not words:
+            self._alignment_error = "no aligned words"
         return words or None
 

@@ -62,9 +62,22 @@ def test_same_evidence_as_the_lite_extractor_with_the_same_weights(base_dir, med
 
 
 @needs_espeak
-def test_whisperx_alignment_falls_back_when_it_cannot_import(base_dir, media):
-    out = WhisperLarge(model_dir=str(base_dir), device="cpu", align="1").extract(media, {})
+def test_whisperx_alignment_falls_back_when_it_cannot_import_and_the_tag_says_so(base_dir, media, store):
+    from vqa_pipeline.indexing.extract import write_output
+
+    ex = WhisperLarge(model_dir=str(base_dir), device="cpu", align="1")
+    assert ex.model_tag.endswith("+whisperx@1")  # the configuration asks for it
+    out = ex.extract(media, {})
     assert any(out.columns["asr_words"])  # faster-whisper's own word times are kept
+    # ... and the provenance of these rows says what ran: no WhisperX here
+    assert out.model_tag == ex.model_tag.replace("+whisperx", "") and "+whisperx" not in out.model_tag
+    assert any(n.startswith("WhisperX alignment did not run") for n in out.notes)
+    from vqa_pipeline.store.rows import window_rows
+
+    store.replace_windows(media.video_id, window_rows(media, "/m/x.mp4", "h"))
+    write_output(store, media, ex, out)
+    rows = store.windows_for(media.video_id, columns=["asr_model"])
+    assert {r["asr_model"] for r in rows} == {out.model_tag}
 
 
 def test_silence_and_no_audio(base_dir, blank_media, no_audio_media):
