@@ -58,8 +58,8 @@ def _psutil():
         import psutil
     except ImportError:
         try:
-            import ray  # noqa: F401  (puts its vendored psutil on sys.path)
             import psutil
+            import ray  # noqa: F401  (puts its vendored psutil on sys.path)
         except ImportError:
             return None
     return psutil

@@ -25,10 +25,10 @@ from vqa_pipeline.retrieval.fuse import FusedRanking, FusionConfig, fuse, index_
 from vqa_pipeline.retrieval.retrievers import index_retrievers
 from vqa_pipeline.retrieval.search import (
     QueryError,
-    fetch_span,
     candidate_depth,
     clip_question,
     encode_question,
+    fetch_span,
     fetch_windows,
     make_filter,
     open_index,

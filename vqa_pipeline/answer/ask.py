@@ -73,7 +73,7 @@ _NON_EVENT = re.compile(r"^(?:silence|dominant colou?rs?\b.*|no speech)$", re.IG
 _FILLER = frozenset(content_words(
     "do done did make made give given take took show shown see seen say said film movie video clip person people "
     "thing things one someone something part work worked"))
-_AUX = frozenset("is are was were do does did can could will would should has have had am be".split())
+_AUX = frozenset(["is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would", "should", "has", "have", "had", "am", "be"])
 
 
 def says_dont_know(text: str) -> bool:

@@ -17,9 +17,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vqa_pipeline.evidence import clean_text
 from vqa_pipeline.answer.pack import PackedLine, format_timecode
 from vqa_pipeline.answer.types import Citation
+from vqa_pipeline.evidence import clean_text
 
 _NUM = r"(\d+(?:\.\d+)?)"
 _TIMECODE = re.compile(
@@ -31,11 +31,7 @@ _TIMECODE = re.compile(
 _ROUND_S = 0.05
 
 STOPWORDS = frozenset(
-    "a an the and or but of to in on at by for with from into onto over under about as is are was were be been "
-    "being do does did doing have has had having it its it's this that these those there here what which who whom "
-    "whose when where why how i you he she we they me him her us them my your his our their not no yes so than then "
-    "can could should would will shall may might must just also very too only any some all each more most much many "
-    "s t st nd rd th if up down out off again once say says said tell told show shows shown video clip file".split()
+    ["a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "by", "for", "with", "from", "into", "onto", "over", "under", "about", "as", "is", "are", "was", "were", "be", "been", "being", "do", "does", "did", "doing", "have", "has", "had", "having", "it", "its", "it's", "this", "that", "these", "those", "there", "here", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "his", "our", "their", "not", "no", "yes", "so", "than", "then", "can", "could", "should", "would", "will", "shall", "may", "might", "must", "just", "also", "very", "too", "only", "any", "some", "all", "each", "more", "most", "much", "many", "s", "t", "st", "nd", "rd", "th", "if", "up", "down", "out", "off", "again", "once", "say", "says", "said", "tell", "told", "show", "shows", "shown", "video", "clip", "file"]
 )
 
 
@@ -149,8 +145,7 @@ def _stem(w: str) -> str:
 
 _NUMBER_WORDS = {
     w: str(i) for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-        "seventeen eighteen nineteen twenty".split())
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"])
 } | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
      "hundred": "100", "thousand": "1000", "first": "1", "third": "3"}
 _NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)

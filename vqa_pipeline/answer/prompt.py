@@ -14,8 +14,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from vqa_pipeline.evidence import clean_text
 from vqa_pipeline.answer.pack import PackedLine, source_name, video_header
+from vqa_pipeline.evidence import clean_text
 
 MAX_QUESTION_CHARS = 500
 

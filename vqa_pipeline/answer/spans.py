@@ -33,9 +33,7 @@ URL = re.compile(r"\b(?:https?://)?(?:www\.)?[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*
                  r"co|uk|de|fr|nl|eu|info|dev|app|ai|tv|me|us|ca|au)\b(?:/[^\s]*)?", re.IGNORECASE)
 _PROMPT = re.compile(r"^\s*(?:\([\w.-]+\)\s*)?(?:[\w.-]+@[\w.-]+)?(?::?[~\w/.-]*)?\s*[$#%>]\s+(?P<cmd>\S.*)$")
 COMMANDS = frozenset(
-    "ls cd cp mv rm mkdir cat echo grep find git pip python python3 npm node docker make curl wget sudo apt "
-    "apt-get ssh scp tar chmod chown kubectl vqa pytest cargo go java javac gcc conda brew systemctl export "
-    "source touch nano vim less head tail top ps kill ping man which uv poetry yarn".split())
+    ["ls", "cd", "cp", "mv", "rm", "mkdir", "cat", "echo", "grep", "find", "git", "pip", "python", "python3", "npm", "node", "docker", "make", "curl", "wget", "sudo", "apt", "apt-get", "ssh", "scp", "tar", "chmod", "chown", "kubectl", "vqa", "pytest", "cargo", "go", "java", "javac", "gcc", "conda", "brew", "systemctl", "export", "source", "touch", "nano", "vim", "less", "head", "tail", "top", "ps", "kill", "ping", "man", "which", "uv", "poetry", "yarn"])
 _CAP_WORD = r"(?:(?:Mc|Mac|O')[A-Z][a-z]+|[A-Z][a-z'’\-]+|[A-Z]\.|van|von|de|da|del|di|la|le)(?![\w'’])"
 _NAME = re.compile(rf"(?<![\w'’]){_CAP_WORD}(?:\s+{_CAP_WORD})*")
 _LABEL = re.compile(r"^[A-Z0-9 &/:'’.\-]{2,}$")
@@ -219,9 +217,7 @@ def dates_in(text: str) -> list[Span]:
 
 
 _NOT_NAME = frozenset(
-    "and but or so the a an i i'm im hi hello hey well yes no my our your his her their this that these those "
-    "welcome thanks thank please today tomorrow yesterday now then here there it it's its we you he she they "
-    "mr mrs ms dr episode chapter part step page slide".split())
+    ["and", "but", "or", "so", "the", "a", "an", "i", "i'm", "im", "hi", "hello", "hey", "well", "yes", "no", "my", "our", "your", "his", "her", "their", "this", "that", "these", "those", "welcome", "thanks", "thank", "please", "today", "tomorrow", "yesterday", "now", "then", "here", "there", "it", "it's", "its", "we", "you", "he", "she", "they", "mr", "mrs", "ms", "dr", "episode", "chapter", "part", "step", "page", "slide"])
 
 
 def _trim_name(words: list[str]) -> list[str]:

@@ -21,8 +21,8 @@ import numpy as np
 
 from vqa_pipeline.answer.citations import content_words
 from vqa_pipeline.answer.pack import PackedLine
-from vqa_pipeline.evidence import clean_text, kind_word
 from vqa_pipeline.answer.prompt import looks_like_instruction
+from vqa_pipeline.evidence import clean_text, kind_word
 
 KEYWORD_WEIGHT = 0.15
 

@@ -613,7 +613,7 @@ def terminal_session(work: Path) -> Clip:
         (16.0, prompt2, "sudo systemctl restart nginx"),
         (18.0, prompt2, ""),
     ]
-    row, screen_start = 0, 0.0
+    row = 0
     placed: list[Text] = []
     for start, who, text in events:
         if who == "CLEAR":

@@ -12,11 +12,10 @@ text of its words, spanning the window.
 
 from __future__ import annotations
 
-from abc import abstractmethod
-
 import os
 import threading
 import time
+from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any
 

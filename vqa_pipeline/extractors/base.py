@@ -62,7 +62,7 @@ class ExtractorOutput:
     model_tag: str | None = None
 
     @classmethod
-    def empty(cls, n_windows: int, columns: list[str] = (), note: str | None = None) -> "ExtractorOutput":
+    def empty(cls, n_windows: int, columns: list[str] = (), note: str | None = None) -> ExtractorOutput:
         return cls(
             lines=[[] for _ in range(n_windows)],
             columns={c: [None] * n_windows for c in columns},
@@ -113,7 +113,7 @@ class Extractor(ABC):
         """Whether the model can load here, without loading it; ``(False, reason)`` otherwise."""
         return True, "ok"
 
-    def load(self) -> None:
+    def load(self) -> None:  # noqa: B027 - a no-op for extractors without weights, not abstract
         """Load weights; called once per process/actor before the first ``extract``."""
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -151,7 +151,7 @@ def _hann() -> np.ndarray:
 
 def pad_waveform(wave: np.ndarray) -> np.ndarray:
     """Zero-pad like YAMNet: at least one full patch, then up to a whole number of patch hops."""
-    min_samples = int((PATCH_FRAMES * STFT_HOP + STFT_WIN - STFT_HOP))
+    min_samples = int(PATCH_FRAMES * STFT_HOP + STFT_WIN - STFT_HOP)
     hop = PATCH_HOP_FRAMES * STFT_HOP
     n = wave.shape[0]
     pad = max(0, min_samples - n)

@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
+from vqa_pipeline.evidence import clean_text, kind_rank, kind_word
 from vqa_pipeline.extractors import models
 from vqa_pipeline.extractors.base import EvidenceLine, Extractor, ExtractorOutput
-from vqa_pipeline.evidence import clean_text, kind_rank, kind_word
 from vqa_pipeline.media.types import DecodedMedia
 from vqa_pipeline.vectors import l2_normalize
 

@@ -209,7 +209,7 @@ def screen_units(windows: Sequence[Window], boxes_per_window: Sequence[Sequence[
     """
     units: list[Unit] = []
     active: dict[str, tuple[int, list[str], int]] = {}  # key -> (first window, parts, last window)
-    for i, (w, boxes) in enumerate(zip(windows, boxes_per_window)):
+    for i, boxes in enumerate(boxes_per_window):
         if boxes is None:
             continue
         now: dict[str, list[str]] = {}

@@ -11,7 +11,6 @@ from vqa_pipeline.store import ExtractionRecord, Store
 from vqa_pipeline.store.rows import group_columns
 from vqa_pipeline.store.schema import EVIDENCE_GROUPS
 
-
 # -- staleness ---------------------------------------------------------------------------------
 
 def input_tag(extractor: Extractor, active: Mapping[str, Extractor]) -> str:

@@ -186,7 +186,7 @@ def fit_and_score(units: Sequence[QuestionUnits], dev_ids: Sequence[str], heldou
     model = Reranker(model.weights, model.bias, model.model_tags, model.info,
                      calibrate_abstention([*dev, *absent_dev], model))
     result = RerankResult(model)
-    for name, qs, out in (("dev", dev, result.dev), ("heldout", held, result.heldout)):
+    for qs, out in ((dev, result.dev), (held, result.heldout)):
         out["fused"] = score(qs, None).to_dict()
         if baseline is not None:
             out["default_reranker"] = score(qs, baseline).to_dict()

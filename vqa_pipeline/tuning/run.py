@@ -21,9 +21,9 @@ from vqa_pipeline.retrieval.fuse import FUSION_FILE, FusionConfig, index_fusion
 from vqa_pipeline.retrieval.retrievers import index_retrievers
 from vqa_pipeline.retrieval.search import open_index
 from vqa_pipeline.store.search import video_catalog
+from vqa_pipeline.tuning.answers import answer_accuracy
 from vqa_pipeline.tuning.devset import DevQuestion, ResolvedQuestion, load_devset, resolve_devset
 from vqa_pipeline.tuning.evaluate import Progress, RankingCache, collect_rankings, eval_json
-from vqa_pipeline.tuning.answers import answer_accuracy
 from vqa_pipeline.tuning.report import RetrievalReport, build_report
 from vqa_pipeline.tuning.reranking import RerankResult
 from vqa_pipeline.tuning.study import (

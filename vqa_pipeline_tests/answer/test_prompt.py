@@ -7,7 +7,6 @@ import pytest
 from vqa_pipeline.answer.pack import PackedLine
 from vqa_pipeline.answer.prompt import build_prompt, defuse, looks_like_instruction
 
-
 # The detector is a set of patterns, so it is judged on phrasings it was NOT written from.
 # SEEN: the phrasings the first patterns were written from (kept only as a regression check).
 SEEN_INJECTIONS = [

@@ -8,8 +8,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from vqa_pipeline.corpus import realistic
 from vqa_pipeline.tuning.devset import load_devset
 

@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from vqa_pipeline.extractors.registry import create_extractor
 from vqa_pipeline.corpus.synth import mix_in
+from vqa_pipeline.extractors.registry import create_extractor
 from vqa_pipeline_tests.extractors.conftest import SR, espeak, main_audio, make_media
 
 SENTENCES = [
@@ -80,7 +80,7 @@ def main() -> None:
             ex.load()
             load_s = time.perf_counter() - t
             for mname, m in (("fixture16s", fixture), ("speech60s", speech60)):
-                best, out = timed(lambda: ex.extract(m, {}), args.repeat)
+                best, out = timed(lambda ex=ex, m=m: ex.extract(m, {}), args.repeat)
                 report(f"{name}/beam{beam}", mname, load_s, best, out, m.info.duration_s, "media_s")
                 if mname == "speech60s":
                     print("   ", " | ".join(ln.text for lines in out.lines for ln in lines)[:300])
@@ -91,11 +91,12 @@ def main() -> None:
         t = time.perf_counter()
         ex.load()
         load_s = time.perf_counter() - t
-        best, out = timed(lambda: ex.extract(fixture, {}), args.repeat)
+        best, out = timed(lambda ex=ex: ex.extract(fixture, {}), args.repeat)
         upstream[ex.group] = out
         if name == "rapidocr":
             report(name, "fixture16s", load_s, best, out, len(fixture.keyframes), "keyframe")
-            nos, out2 = timed(lambda: create_extractor(name, skip_threshold=-1.0).extract(fixture, {}), args.repeat)
+            nos, out2 = timed(lambda name=name: create_extractor(name, skip_threshold=-1.0).extract(fixture, {}),
+                              args.repeat)
             report(name + "/no-skip", "fixture16s", 0.0, nos, out2, len(fixture.keyframes), "keyframe")
         else:
             report(name, "fixture16s", load_s, best, out, fixture.info.duration_s, "media_s")

@@ -66,8 +66,9 @@ def test_the_beep_is_tagged_in_its_window(indexed):
 
 
 def test_text_embedding_ranks_the_right_window_first(indexed):
-    from vqa_pipeline.extractors.text_embed import embed_query
     import numpy as np
+
+    from vqa_pipeline.extractors.text_embed import embed_query
 
     store, outcome, truth = indexed
     rows = [r for r in store.windows_for(outcome.video_id, ["start_s", "end_s", "emb_text"]) if r["emb_text"] is not None]

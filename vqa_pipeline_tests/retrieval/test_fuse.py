@@ -59,6 +59,7 @@ def test_zscore_fusion_by_hand():
     zt = {"a": 0.1 / s, "b": 0.0, "c": -0.1 / s}
     zb = {"b": 1.0, "d": -1.0}
     assert zscores(LISTS["emb_text"]) == pytest.approx(zt)
+    assert zscores(LISTS["bm25"]) == pytest.approx(zb)
     cfg = FusionConfig(method="zscore", weights={"bm25": 0.5}, temperatures={"emb_text": 2.0})
     fused = dict(fuse(LISTS, cfg).ranked)
     # Missing from a list = that list's lowest z minus 1 (bm25: -2, audio: -1, emb_text: zt["c"] - 1).

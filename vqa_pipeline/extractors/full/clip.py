@@ -111,11 +111,10 @@ def locate_weights(options: Mapping[str, Any]) -> ClipSpec:
     device, precision = opts.get("device"), option(opts, "precision", "VQA_CLIP_PRECISION")
     src = explicit_path(opts, "checkpoint", ENV_CHECKPOINT)
     if src is not None:
-        if src.path.is_dir():
-            if not (src.path / "open_clip_config.json").is_file() or _weights_in(src.path) is None:
-                raise WeightsNotFound(
-                    f"{src.origin}: folder {src.path} needs open_clip_config.json and one of {', '.join(WEIGHT_NAMES)}"
-                )
+        if src.path.is_dir() and (not (src.path / "open_clip_config.json").is_file() or _weights_in(src.path) is None):
+            raise WeightsNotFound(
+                f"{src.origin}: folder {src.path} needs open_clip_config.json and one of {', '.join(WEIGHT_NAMES)}"
+            )
         return ClipSpec(model, src.path.stem if src.path.is_file() else src.path.name, src, device, precision)
     repo = option(opts, "hf_repo", ENV_HF_REPO)
     if repo is None:

@@ -17,11 +17,10 @@ Shared environment variables:
 
 from __future__ import annotations
 
-from abc import abstractmethod
-
 import logging
 import os
 import threading
+from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path

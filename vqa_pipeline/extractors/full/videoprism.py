@@ -41,13 +41,9 @@ Install: ``pip install -e .[videoprism]`` (transformers backend).
 
 from __future__ import annotations
 
-import json
-import string
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa

@@ -28,7 +28,6 @@ from vqa_pipeline.extractors.full.common import (
     torch_device,
     torch_dtype,
 )
-from vqa_pipeline.extractors.models import module_available
 from vqa_pipeline.vectors import l2_normalize
 
 DEFAULT_MODEL = "google/videoprism-lvt-base-f16r288"

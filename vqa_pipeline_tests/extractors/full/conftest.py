@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from vqa_pipeline.corpus import synth
-from vqa_pipeline_tests.extractors.conftest import SR, beep, make_media, noise_burst
+from vqa_pipeline_tests.extractors.conftest import beep, make_media, noise_burst
 from vqa_pipeline_tests.needs import full_profile_expected, missing, require_module
 
 

@@ -5,6 +5,8 @@ Neither PaddleOCR nor its model folders are on this machine: the real-weights te
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -72,7 +74,7 @@ def test_rec_keys_from_inference_yml(model_root, tmp_path, monkeypatch):
     require_module("yaml")  # PyYAML comes with dagster
     monkeypatch.setenv("VQA_MODEL_CACHE", str(tmp_path / "cache"))
     keys = paddle_ocr._rec_keys(model_root / "PP-OCRv5_server_rec", None)
-    assert keys and open(keys).read().split("\n") == ["a", "b"]
+    assert keys and Path(keys).read_text().split("\n") == ["a", "b"]
 
 
 @pytest.mark.weights
