@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vqa_pipeline.answer.ask import FOLLOW_WINDOW_S, answer_question, rank_units
 from vqa_pipeline.answer.llm import LLMBackend, make_backend
-from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, merge_duplicates, row_lines, row_units
+from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, merge_duplicates, row_units
 from vqa_pipeline.answer.rerank import load_reranker, ranks_of, reranker_tags
 from vqa_pipeline.answer.types import Answer, Citation
 from vqa_pipeline.extractors.text_embed import E5Small
@@ -210,7 +210,7 @@ def search(question: str, k: int = 10, videos: Sequence[str] | None = None,
         hits.append(SearchHit(
             video_id=row["video_id"], source=row["source"], start=float(row["start_s"]), end=float(row["end_s"]),
             score=scores[wid], scores=dict(sorted(per_model.items())),
-            evidence=[ln.format() for ln in row_lines(row)], window_id=wid,
+            evidence=[ln.format() for ln in row_units(row)], window_id=wid,
         ))
     return hits
 

@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="the best-matching windows for a question, with per-model scores")
     query_options(p, 10)
+    p.add_argument("--rerank", action="store_true",
+                   help="order the windows by their best evidence unit for the question (as `ask` does; slower)")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", help="answer a question from the evidence, citing timecodes")

@@ -71,7 +71,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     try:
         hits = search(args.question, k=args.k, videos=args.video or None, db=args.db,
-                      time_range=tuple(args.time) if args.time else None)
+                      time_range=tuple(args.time) if args.time else None, rerank=args.rerank)
     except _query_errors() as exc:
         raise CliError(str(exc)) from None
     if args.json:
