@@ -1,5 +1,7 @@
 """Extractor quality on the sample corpus: ASR word error rate, OCR line match, sound-event hits.
 
+(One self-contained script by design: a benchmark is run and read as a single file.)
+
     .venv/bin/python benchmarks/extractor_quality.py                 # fresh temp DB, lite profile
     .venv/bin/python benchmarks/extractor_quality.py --db .vqa/db    # index into (or reuse) a DB
     .venv/bin/python benchmarks/extractor_quality.py --json out.json # also write every number

@@ -1,5 +1,7 @@
 """Indexing speed on the sample corpus: media seconds per wall second, time per extractor, peak memory.
 
+(One self-contained script by design: a benchmark is run and read as a single file.)
+
     .venv/bin/python benchmarks/index_speed.py              # Ray actors (what `vqa index` uses)
     .venv/bin/python benchmarks/index_speed.py --no-ray     # extractors in this process
     .venv/bin/python benchmarks/index_speed.py --repeat 3   # the corpus 3 times (remuxed copies)

@@ -1,5 +1,8 @@
 """Deterministic generator of the bundled sample corpus and its ground truth.
 
+(Longer than our ~350-line norm on purpose: most of it is the corpus itself, the ten clips' scripts
+and the dev-set questions, kept in one place with the code that renders them.)
+
 Usage::
 
     .venv/bin/python -m vqa_pipeline.corpus.generate OUT_DIR [--only CLIP_NAME]

@@ -2,6 +2,9 @@
 new synthetic clips built like real material (credits, slides, a terminal, a phone menu, narration
 across window edges, a step-by-step procedure, yes/no facts).
 
+(Longer than our ~350-line norm on purpose: most of it is the clips' scripts, one function each,
+which read best next to each other.)
+
 Two groups of clips:
 
 * **composites** (``composites`` command): real audio from registry packages (a LibriVox reading,

@@ -1,6 +1,9 @@
 """Primitives for synthetic media with a known timeline: speech, tones and noise, frames with drawn
 text and shapes, and WAV / MP4 (H.264 + AAC) writing.
 
+(About 450 lines: audio, drawing and encoding primitives that every generator shares; splitting
+them would only spread one small toolbox over three files.)
+
 One set of building blocks for the sample-corpus generator (``corpus/generate.py``), the test
 fixtures (``vqa_pipeline_tests/``) and the benchmarks, so every synthetic clip is made the same way.
 

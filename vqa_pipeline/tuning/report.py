@@ -28,7 +28,7 @@ from pathlib import Path
 from vqa_pipeline.retrieval.fuse import FusionConfig, fuse
 from vqa_pipeline.retrieval.metrics import QueryMetrics
 from vqa_pipeline.tuning.evaluate import RankingCache, evaluate_lists
-from vqa_pipeline.tuning.study import Split
+from vqa_pipeline.tuning.splits import Split
 
 METRICS = ("ndcg@10", "recall@5", "recall@10", "mrr")
 HYBRID_SYSTEM = "lancedb_hybrid_rrf"

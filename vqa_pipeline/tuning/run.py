@@ -26,13 +26,13 @@ from vqa_pipeline.tuning.devset import DevQuestion, ResolvedQuestion, load_devse
 from vqa_pipeline.tuning.evaluate import Progress, RankingCache, collect_rankings, eval_json
 from vqa_pipeline.tuning.report import RetrievalReport, build_report
 from vqa_pipeline.tuning.reranking import RerankResult
+from vqa_pipeline.tuning.splits import split_questions
 from vqa_pipeline.tuning.study import (
     TuneOptions,
     TuneResult,
     cross_validate,
     read_tuning_record,
     save_tuned,
-    split_questions,
     tune,
 )
 

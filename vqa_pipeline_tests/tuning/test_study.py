@@ -17,13 +17,13 @@ from vqa_pipeline.store.search import video_catalog
 from vqa_pipeline.tuning.devset import DevSetError, load_devset, resolve_devset
 from vqa_pipeline.tuning.evaluate import FusionProblem, collect_rankings, evaluate_model
 from vqa_pipeline.tuning.run import stored_config
+from vqa_pipeline.tuning.splits import split_questions
 from vqa_pipeline.tuning.study import (
     TuneOptions,
     cross_validate,
     effective_weights,
     read_tuning_record,
     save_tuned,
-    split_questions,
     tune,
 )
 
