@@ -105,9 +105,10 @@ class E5Small(Extractor):
     kind = "text"
     modality = "text"
     model_id = "multilingual-e5-small-q4"
-    version = "1"
-    # vp_tags: VideoPrism concept tags, when the full profile has them.
-    requires = ("asr", "ocr", "audio", "visual", "vp_tags")
+    version = "2"
+    # vp_tags: VideoPrism concept tags, when the full profile has them; units: whole sentences and
+    # on-screen blocks (v2 embeds those instead of each window's fragments).
+    requires = ("asr", "ocr", "audio", "visual", "vp_tags", "units")
     # Questions use the e5 ``query:`` side for both (sound labels are embedded as passages too).
     query_columns = ("emb_text", "emb_audio_labels")
 
@@ -125,11 +126,18 @@ class E5Small(Extractor):
         return embed_query(text)
 
     def window_texts(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> list[str | None]:
+        """Per window, the text its vector embeds: its evidence units (whole sentences, on-screen
+        blocks, sound and picture lines) when they exist, else the models' lines in the window."""
         n = len(media.windows)
+        units = upstream.get("units")
+        col = units.columns.get("units") if units is not None else None
+        if col is not None and any(col):
+            return [window_text([EvidenceLine(u["start_s"], u["end_s"], u["kind"], u["text"]) for u in (per or ())])
+                    for per in (list(col) + [None] * n)[:n]]
         per_window: list[list[EvidenceLine]] = [[] for _ in range(n)]
         for group in self.requires + tuple(g for g in upstream if g not in self.requires):
             out = upstream.get(group)
-            if out is None or not out.lines:
+            if out is None or not out.lines or group == "units":
                 continue
             for i in range(min(n, len(out.lines))):
                 per_window[i].extend(out.lines[i] or ())

@@ -59,3 +59,18 @@ def test_windows_without_text_get_none(media):
     assert out.columns["emb_audio_labels"] == [None] * n
     out = E5Small().extract(media, {})
     assert out.columns["emb_text"] == [None] * n and out.notes
+
+
+@needs_espeak
+def test_with_units_a_window_embeds_the_whole_sentence_it_overlaps(lite_outputs, media):
+    from vqa_pipeline.extractors.units import EvidenceUnits
+
+    units = EvidenceUnits().extract(media, lite_outputs)
+    texts = E5Small().window_texts(media, {**lite_outputs, "units": units})
+    without = E5Small().window_texts(media, lite_outputs)
+    early, late = window_of(media, 3.0), window_of(media, 4.5)  # the sentence crosses the edge at 4 s
+    # both windows read the whole sentence, from "oven" to "minutes" ...
+    for i in (early, late):
+        assert "oven" in texts[i].lower() and "minutes" in texts[i].lower()
+    # ... where each window's own lines held only its half
+    assert "minutes" not in without[early].lower() or "oven" not in without[late].lower()
