@@ -106,7 +106,7 @@ def load_label_bank(extra: Sequence[str | Path] | str | None = None, replace_def
 def time_bins(start_s: float, end_s: float, bin_s: float) -> list[tuple[float, float]]:
     """Consecutive bins of ``bin_s`` covering ``[start_s, end_s)``; the last one may be shorter."""
     bin_s = max(float(bin_s), 1e-3)
-    out = []
+    out: list[tuple[float, float]] = []
     s = float(start_s)
     while s < end_s - 1e-9:
         e = min(float(end_s), s + bin_s)
