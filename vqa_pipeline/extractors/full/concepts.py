@@ -118,7 +118,7 @@ def time_bins(start_s: float, end_s: float, bin_s: float) -> list[tuple[float, f
     return out or [(float(start_s), float(end_s))]
 
 
-def frames_per_bin(frame_times: Sequence[float], bins: Sequence[tuple[float, float]]) -> list[list[int]]:
+def frames_per_bin(frame_times: Sequence[float] | np.ndarray, bins: Sequence[tuple[float, float]]) -> list[list[int]]:
     """Indices of the frames whose time falls in each bin (the last bin is closed)."""
     out: list[list[int]] = [[] for _ in bins]
     for f, t in enumerate(frame_times):
@@ -147,7 +147,7 @@ def mean_pool(tokens: np.ndarray) -> np.ndarray:
 def pool_bins(
     tokens: np.ndarray,
     tokens_per_frame: int,
-    frame_times: Sequence[float],
+    frame_times: Sequence[float] | np.ndarray,
     bins: Sequence[tuple[float, float]],
     pool: Callable[[np.ndarray], np.ndarray] = mean_pool,
 ) -> list[np.ndarray | None]:
