@@ -158,7 +158,7 @@ def pack_units(ranked: Sequence[ScoredUnit], budget_tokens: int = DEFAULT_BUDGET
         used += cost
         headers.add(ln.video_id)
         chosen.append((i, ln))
-    first = {}
+    first: dict[str, int] = {}
     for i, ln in chosen:
         first.setdefault(ln.video_id, i)
     lines = tuple(ln for _, ln in sorted(chosen, key=lambda x: (first[x[1].video_id], x[1].start_s, x[1].end_s)))
@@ -274,7 +274,7 @@ def _next_unit(q: Question, anchor: PackedLine, later: Sequence[PackedLine]) -> 
         kinds = {"asr", "audio", "ocr"}
     else:
         kinds = {anchor.kind}
-    wanted = [ln for ln in pool if ln.kind in kinds]
+    wanted: list[PackedLine | None] = [ln for ln in pool if ln.kind in kinds]
     return (wanted or pool or [None])[0]
 
 

@@ -180,6 +180,7 @@ def number_mentions(text: str) -> list[NumberMention]:
     out = []
     for m in NUMBER.finditer(norm):
         digits = m.group(0)
+        value: float
         if ":" in digits:
             h, mm = digits.split(":")
             value = int(h) * 100 + int(mm)  # 10:45 -> 1045, as a spoken "ten forty-five" often comes out

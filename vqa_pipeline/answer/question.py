@@ -141,6 +141,7 @@ def analyze(question: str) -> Question:
         after, before = _AFTER.search(text), _BEFORE.search(text)
         if (after or before) and (_WHAT_HAPPENS.search(text) or re.match(r"^\s*(?:what|which)\b", text, re.I)):
             m = after or before
+            assert m is not None  # the condition above
             answer_type = "next" if m is after else "previous"
             anchor = _clean_anchor(m.group("x"))
         elif _WHO.match(text):

@@ -74,6 +74,8 @@ class Ranks:
 
 
 def ranks_of(fused_ranked: Sequence[tuple[str, float]], lists: Mapping[str, Sequence[tuple[str, float]]]) -> Ranks:
+    fused: dict[str, int]
+    scores: dict[str, float]
     fused, scores = {}, {}
     for i, (w, s) in enumerate(fused_ranked):
         fused.setdefault(w, i)
@@ -105,7 +107,7 @@ def video_context(lines: Sequence[PackedLine], ranks: Ranks) -> VideoContext:
     return VideoContext(best, {v: frozenset(ws) for v, ws in words.items()})
 
 
-def candidate_features(q: Question, lines: Sequence[PackedLine], ranks: Ranks, sims: Sequence[float]) -> list[dict[str, float]]:
+def candidate_features(q: Question, lines: Sequence[PackedLine], ranks: Ranks, sims: Sequence[float] | np.ndarray) -> list[dict[str, float]]:
     """Feature dicts of every candidate unit of one question."""
     scores = list(ranks.fused_score.values())
     span = (min(scores), max(scores)) if scores else (0.0, 1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from vqa_pipeline.cli.common import CliError, print_json
 
@@ -37,7 +38,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     rows = []
     for name in list_extractors():
         profiles = [p for p in PROFILES if any(name in alts for alts in profile_alternatives(p))]
-        entry = {"name": name, "profiles": profiles}
+        entry: dict[str, Any] = {"name": name, "profiles": profiles}  # a JSON row
         try:
             cls = get_extractor_class(name)
             ex = cls()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any, Literal
 
 from vqa_pipeline.cli.common import CliError, print_json
 
@@ -16,7 +17,7 @@ class _EvalProgress:
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self.bars: dict[str, object] = {}
+        self.bars: dict[str, Any] = {}  # tqdm bars (tqdm is imported lazily)
 
     def __call__(self, event: str, data: dict) -> None:
         if not self.enabled:
@@ -93,7 +94,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     rerank = None
     try:
         options = TuneOptions(trials=args.trials, k=args.k, seed=args.seed, heldout_fraction=args.heldout)
-        on_unknown = "skip" if args.skip_unknown else "error"
+        on_unknown: Literal["error", "skip"] = "skip" if args.skip_unknown else "error"
         result, path, prep = run_tune(args.db, args.devset, options, on_unknown=on_unknown, progress=bar)
         if not args.no_reranker:
             rerank, _ = run_rerank(args.db, args.devset, options, on_unknown=on_unknown, progress=bar, prep=prep)

@@ -620,6 +620,7 @@ def generate_clip(clip: Clip, out_dir: Path, workdir: Path) -> dict:
     audio, speech_truth, sound_truth = build_audio(clip, workdir) if clip.has_audio else (None, [], [])
     path = out_dir / clip.filename
     if clip.kind == "audio":
+        assert audio is not None  # an audio clip has audio (has_audio above)
         synth.write_audio(path, audio)
     else:
         encode(clip, path, audio)

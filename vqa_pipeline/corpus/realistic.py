@@ -38,7 +38,7 @@ import json
 import sys
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,7 +164,7 @@ def load_audio(path: Path) -> np.ndarray:
         return np.frombuffer(path.read_bytes(), dtype="<i2").astype(np.float32) / 32768.0
     import av
 
-    out = []
+    out: list[np.ndarray] = []
     with av.open(str(path)) as c:
         rs = av.AudioResampler(format="flt", layout="mono", rate=SR)
         for frame in c.decode(audio=0):
@@ -225,6 +225,7 @@ def render(clip: Clip, t: float):
     for start, rgb in clip.background:
         if t >= start:
             bg = rgb
+    assert clip.size is not None  # encode() renders only clips with video
     img = synth.solid_frame(bg, size=clip.size)
     for b in clip.boxes:
         if b.start <= t < b.end:
@@ -244,6 +245,7 @@ def render(clip: Clip, t: float):
 def encode(clip: Clip, path: Path) -> None:
     """H.264 (+ AAC mono when the clip has audio) MP4, or 16-bit PCM audio (by the suffix) for an audio-only clip."""
     if clip.size is None:
+        assert clip.audio is not None, f"{clip.name}: an audio-only clip needs audio"
         synth.write_audio(path, clip.audio)
         return
     synth.encode_mp4(path, synth.render_frames(lambda t: render(clip, t), duration_s=clip.duration, fps=FPS),
@@ -600,7 +602,7 @@ def terminal_session(work: Path) -> Clip:
     prompt2 = "dev@build:~/route-planner$ "
     x0, dy, size = 16, 26, 20
     cps = 20.0
-    events: list[tuple[float, str, str | None]] = [  # start, prompt (None: output), text
+    events: list[tuple[float, str | None, str]] = [  # start, prompt (None: output), text
         (1.0, prompt, "git clone https://github.com/northwind/route-planner.git"),
         (4.3, None, "Cloning into 'route-planner'..."),
         (4.6, None, "Receiving objects: 100% (1532/1532), done."),
@@ -757,7 +759,7 @@ def _split_file(path: Path) -> None:
     rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
     rows = assign_splits(rows)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    n = defaultdict(int)
+    n: defaultdict[str, int] = defaultdict(int)
     for r in rows:
         n[r["split"]] += 1
     print(f"{path}: {dict(n)}")
@@ -787,7 +789,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cmd == "split":
         _split_file(args.devset)
         return 0
-    table = COMPOSITES if args.cmd == "composites" else SYNTHETIC
+    # the composites' builders take the source root too
+    table: Mapping[str, Callable[..., Clip]] = COMPOSITES if args.cmd == "composites" else SYNTHETIC
     names = args.only or list(table)
     unknown = [n for n in names if n not in table]
     if unknown:

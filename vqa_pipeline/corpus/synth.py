@@ -40,7 +40,7 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -48,6 +48,7 @@ from vqa_pipeline.media.types import AUDIO_SAMPLE_RATE
 
 SR = AUDIO_SAMPLE_RATE  # every synthetic audio track: 16 kHz mono
 RGB = tuple[int, int, int]
+Box = tuple[int, int, int, int]  # (x0, y0, x1, y1) in pixels
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 
 
@@ -91,7 +92,8 @@ def tone(freq_hz: float, seconds: float, *, amp: float = 0.5, fade_ms: float = 0
 def chord(freqs_hz: Sequence[float], seconds: float, *, amp: float = 0.3, fade_ms: float = 8.0) -> np.ndarray:
     """Sines of ``freqs_hz`` played together, their mean at ``amp`` (a dial tone, ringback, DTMF)."""
     t = np.arange(n_samples(seconds)) / SR
-    x = amp * sum(np.sin(2 * np.pi * f * t) for f in freqs_hz) / len(freqs_hz)
+    # a sum of arrays is an array (sum()'s stubs allow the int start value 0)
+    x = cast(np.ndarray, amp * sum(np.sin(2 * np.pi * f * t) for f in freqs_hz) / len(freqs_hz))
     return fade(x, fade_ms) if fade_ms else x
 
 
@@ -281,7 +283,8 @@ def text_box_layout(text: str, *, font_size: int, center_xy: tuple[int, int], pa
     draw = ImageDraw.Draw(Image.new("RGB", (8, 8)))
     size = font_size
     while True:
-        x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font(size, bold=bold))
+        # a FreeType font's box is whole pixels; Pillow's stubs say float for every kind of font
+        x0, y0, x1, y1 = cast(Box, draw.textbbox((0, 0), text, font=font(size, bold=bold)))
         if max_text_width is None or x1 - x0 <= max_text_width or size <= min_font_size:
             break
         size -= 2
@@ -339,7 +342,7 @@ def draw_text_line(img, text: str, *, font_size: int, top_y: int, x: int | None 
     x0, _, x1, _ = draw.textbbox((0, 0), text, font=f)
     origin = ((img.width - (x1 - x0)) // 2 if x is None else x, top_y)
     draw.text(origin, text, font=f, fill=tuple(text_rgb))
-    return draw.textbbox(origin, text, font=f)
+    return cast(Box, draw.textbbox(origin, text, font=f))  # whole pixels, as in text_box_layout
 
 
 def draw_shape(img, shape: str, center_xy: tuple[float, float], radius: float, rgb: RGB) -> None:
@@ -429,6 +432,7 @@ def encode_mp4(
         def write_audio(limit: int) -> None:
             nonlocal a_pos
             while as_ is not None and a_pos < limit:
+                assert samples is not None  # as_ exists only for samples
                 chunk = samples[a_pos : min(a_pos + 1024, len(samples))]
                 af = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
                 af.sample_rate, af.pts, af.time_base = SR, a_offset + a_pos, Fraction(1, SR)

@@ -138,13 +138,15 @@ def clip_to_regions(start: float, end: float, regions: list[tuple[float, float]]
     """Clip a word's span into the speech region it overlaps most (or the nearest one)."""
     if not regions:
         return start, end
-    best, best_key = None, None
+    best: tuple[float, float] | None = None
+    best_key: tuple[bool, float] | None = None
     for a, b in regions:
         overlap = min(end, b) - max(start, a)
         dist = 0.0 if overlap > 0 else max(a - end, start - b, 0.0)
         key = (overlap > 0, overlap if overlap > 0 else -dist)
         if best_key is None or key > best_key:
             best, best_key = (a, b), key
+    assert best is not None  # regions is not empty: the first one always wins the first comparison
     a, b = best
     s, e = max(start, a), min(end, b)
     if e <= s:  # the word lies outside its region: collapse onto the nearest edge

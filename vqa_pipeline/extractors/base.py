@@ -14,7 +14,7 @@ Extractors never import Ray or Dagster; the same object runs in a test, in the C
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -62,7 +62,7 @@ class ExtractorOutput:
     model_tag: str | None = None
 
     @classmethod
-    def empty(cls, n_windows: int, columns: list[str] = (), note: str | None = None) -> ExtractorOutput:
+    def empty(cls, n_windows: int, columns: Sequence[str] = (), note: str | None = None) -> ExtractorOutput:
         return cls(
             lines=[[] for _ in range(n_windows)],
             columns={c: [None] * n_windows for c in columns},

@@ -54,7 +54,7 @@ def frame_signature(rgb: np.ndarray, width: int = 160) -> np.ndarray:
 
     h, w = rgb.shape[:2]
     height = max(1, round(h * width / max(w, 1)))
-    im = Image.fromarray(rgb).convert("L").resize((width, height), Image.BOX)
+    im = Image.fromarray(rgb).convert("L").resize((width, height), Image.Resampling.BOX)
     return np.asarray(im, dtype=np.float32)
 
 
@@ -238,7 +238,7 @@ class RapidOcr(Extractor):
         for i in range(n):
             lines[i] = [ln for _, ln in sorted(order[i], key=lambda x: x[0])]
 
-        boxes_col = []
+        boxes_col: list[list[dict[str, object]] | None] = []
         for i in range(n):
             if not has_frame[i]:
                 boxes_col.append(None)

@@ -299,7 +299,10 @@ class Yamnet(Extractor):
         speech_idx = [i for i, c in enumerate(names) if c in SPEECH_LABELS]
         music_idx = names.index(MUSIC_LABEL) if MUSIC_LABEL in names else None
 
-        tags_col, speech_col, music_col, silence_col = [], [], [], []
+        tags_col: list[list[dict[str, object]]] = []
+        speech_col: list[bool] = []
+        music_col: list[bool] = []
+        silence_col: list[bool] = []
         lines: list[list[EvidenceLine]] = [[] for _ in range(n)]
         prev_silent = True  # no "silence" line for leading silence
         for wi, win in enumerate(windows):

@@ -134,7 +134,7 @@ class VisualStats(Extractor):
             except Exception as err:  # a corrupt keyframe must not sink the file, but it is reported
                 failures.append(f"{kf.t_s:.2f}s: {type(err).__name__}: {err}")
                 continue
-            frames.append(np.asarray(Image.fromarray(rgb).resize((32, 18), Image.BOX)))
+            frames.append(np.asarray(Image.fromarray(rgb).resize((32, 18), Image.Resampling.BOX)))
             ts.append(kf.t_s)
         if not frames:
             return np.zeros((0, 18, 32, 3), np.uint8), np.zeros(0), failures

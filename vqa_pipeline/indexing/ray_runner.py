@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from vqa_pipeline.indexing.runners import ExtractionJob, ExtractionResult, LoadedExtractors, one_line, run_job
 
@@ -82,8 +83,9 @@ class RayRunner:
     def __init__(self, options: RayOptions | None = None, on_start=None) -> None:
         self.options = options or RayOptions()
         self._on_start = on_start
-        self._ray = None
-        self._remote_cls = None
+        # the ray module and the remote actor class, set by _start() (ray is imported lazily)
+        self._ray: Any = None
+        self._remote_cls: Any = None
         self._pools: dict[str, list] = {}
         self._rr: dict[str, int] = {}
         self._pending: dict = {}  # ObjectRef -> job

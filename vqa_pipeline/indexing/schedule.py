@@ -107,12 +107,12 @@ class ExtractionScheduler:
         self.runner = runner
         self.progress = progress or (lambda event, data: None)
         self.seconds: dict[str, float] = {}
-        self._in_flight: dict[str, tuple[VideoExtraction, Callable[[VideoExtraction], None]]] = {}
+        self._in_flight: dict[str, tuple[VideoExtraction, Callable[[VideoExtraction], object]]] = {}
 
     def __len__(self) -> int:
         return len(self._in_flight)
 
-    def add(self, media: DecodedMedia, on_done: Callable[[VideoExtraction], None],
+    def add(self, media: DecodedMedia, on_done: Callable[[VideoExtraction], object],
             only: set[str] | None = None) -> None:
         """Start a video's stale extractors (or only these names); ``on_done`` runs when all finished."""
         x = VideoExtraction(self.store, media, self.extractors, only)

@@ -238,7 +238,7 @@ def _decode_container(container, video_id: str, options: WindowingOptions) -> De
                 if t < -1e-3:
                     continue
                 t = max(t, 0.0)
-                if not rotation and getattr(frame, "rotation", 0):
+                if not rotation and bool(getattr(frame, "rotation", 0)):
                     rotation = int(round(frame.rotation / 90.0)) * 90 % 360
                 last_video_t = max(last_video_t, t)
                 targets.upto(t)

@@ -105,6 +105,11 @@ def dedupe(hits: Iterable[RetrievedWindow]) -> list[RetrievedWindow]:
     return out
 
 
+def _tied(a: float | None, b: float | None) -> bool:
+    """Both scores known and equal (to 1e-12)."""
+    return a is not None and b is not None and math.isclose(b, a, rel_tol=0.0, abs_tol=1e-12)
+
+
 def _tie_groups(n: int, scores: Sequence[float | None] | None) -> list[tuple[int, int]]:
     """``[(start, stop), ...]`` index ranges of consecutive equal scores (singletons without scores)."""
     if scores is None:
@@ -115,7 +120,7 @@ def _tie_groups(n: int, scores: Sequence[float | None] | None) -> list[tuple[int
     i = 0
     while i < n:
         j = i + 1
-        while j < n and scores[i] is not None and scores[j] is not None and math.isclose(scores[j], scores[i], rel_tol=0.0, abs_tol=1e-12):
+        while j < n and _tied(scores[i], scores[j]):
             j += 1
         groups.append((i, j))
         i = j

@@ -17,10 +17,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vqa_pipeline.store.search import FTS_MODEL_TAG, column_model_tags
+
+if TYPE_CHECKING:
+    from vqa_pipeline.extractors.base import Extractor
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +84,7 @@ def index_retrievers(table) -> IndexRetrievers:
     encoders: dict[str, QueryEncoder] = {}
     notices: list[str] = []
     mismatched: dict[str, str] = {}
-    configured: dict[str, object] = {}
+    configured: dict[str, Extractor] = {}
     for column, name in query_column_owners().items():
         stored = column_model_tags(table, column, f"{get_extractor_class(name).group}_model")
         if not stored:

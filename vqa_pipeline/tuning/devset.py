@@ -137,15 +137,14 @@ def load_devset(paths: str | Path | Iterable[str | Path]) -> list[DevQuestion]:
         DevSetError: a missing or unreadable file, a malformed line, duplicate ids, or no question
             at all. Every malformed line is collected; the message shows the first few.
     """
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    paths = [Path(p) for p in paths]
-    if not paths:
+    items: Iterable[str | Path] = [paths] if isinstance(paths, (str, Path)) else paths
+    files = [Path(p) for p in items]
+    if not files:
         raise DevSetError("no dev-set file given")
     out: list[DevQuestion] = []
     errors: list[str] = []
     seen: dict[str, str] = {}
-    for path in paths:
+    for path in files:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -171,7 +170,7 @@ def load_devset(paths: str | Path | Iterable[str | Path]) -> list[DevQuestion]:
             out.append(q)
     _raise_collected(errors)
     if not out:
-        raise DevSetError(f"dev set {', '.join(str(p) for p in paths)} holds no question")
+        raise DevSetError(f"dev set {', '.join(str(p) for p in files)} holds no question")
     return out
 
 

@@ -241,17 +241,18 @@ def evaluate_model(cache: RankingCache, model: str, ks: Sequence[int] = CUTOFFS)
 def eval_json(cache: RankingCache, config: FusionConfig) -> dict:
     """The ``vqa eval --json`` object of DESIGN.md (never NaN: the cache holds at least one question)."""
     n, m = evaluate_config(cache, config)
+    per_model: dict[str, dict[str, float]] = {}
     out = {
         "n": int(n),
         "ndcg@10": float(m.ndcg[10]),
         "recall@5": float(m.recall[5]),
         "recall@10": float(m.recall[10]),
         "mrr": float(m.mrr),
-        "per_model": {},
+        "per_model": per_model,
     }
     for model in cache.models:
         _, pm = evaluate_model(cache, model)
-        out["per_model"][model] = {"ndcg@10": float(pm.ndcg[10]), "recall@5": float(pm.recall[5])}
+        per_model[model] = {"ndcg@10": float(pm.ndcg[10]), "recall@5": float(pm.recall[5])}
     return out
 
 

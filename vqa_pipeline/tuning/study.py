@@ -362,6 +362,11 @@ def read_tuning_record(path: str | Path) -> dict | None:
     return rec if isinstance(rec, dict) else None
 
 
+def _cv_progress(progress: Progress, fold: int, folds: int) -> Progress:
+    """``progress`` for one fold: every event is reported as ``"cv"`` with the fold (1-based) added."""
+    return lambda event, data: progress("cv", {**data, "fold": fold + 1, "folds": folds})
+
+
 def cross_validate(cache: RankingCache, options: TuneOptions | None = None, folds: int = 5,
                    progress: Progress | None = None) -> dict:
     """K-fold estimate of the tuning procedure: every question is scored by a config tuned without it.
@@ -388,7 +393,7 @@ def cross_validate(cache: RankingCache, options: TuneOptions | None = None, fold
         train = [i for i, qid in enumerate(problem.ids) if assign[qid] != f]
         test = [i for i, qid in enumerate(problem.ids) if assign[qid] == f]
         cfg = optimize_in_memory(problem, train, options,
-                                 (lambda e, d, f=f: progress("cv", {**d, "fold": f + 1, "folds": folds})) if progress else None)
+                                 _cv_progress(progress, f, folds) if progress else None)
         configs.append(cfg.to_dict())
         per_question += [problem.question_metrics(i, cfg, CUTOFFS) for i in test]
     n, mean = mean_metrics(per_question)

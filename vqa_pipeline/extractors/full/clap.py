@@ -171,7 +171,7 @@ def _roberta_from(folder: Path) -> Iterator[None]:
     """
     import transformers
 
-    cm_model = sys.modules["clap_module.model"]
+    cm_model: Any = sys.modules["clap_module.model"]  # a plain module: its RobertaModel name is swapped below
 
     class _LocalRoberta:
         @staticmethod

@@ -133,6 +133,7 @@ def locate_weights(options: Mapping[str, Any]) -> ClipSpec:
         raise WeightsNotFound(
             f"{repo} is not in the Hugging Face cache ({hf_hub_cache_dir()}); set {ENV_CHECKPOINT} or download it"
         )
+    assert snap is not None  # weights were found in it
     path = snap if (snap / "open_clip_config.json").is_file() else weights
     return ClipSpec(model, pretrained, WeightsSource(path, f"HF cache {repo}"), device, precision)
 

@@ -106,7 +106,7 @@ def load_label_bank(extra: Sequence[str | Path] | str | None = None, replace_def
 def time_bins(start_s: float, end_s: float, bin_s: float) -> list[tuple[float, float]]:
     """Consecutive bins of ``bin_s`` covering ``[start_s, end_s)``; the last one may be shorter."""
     bin_s = max(float(bin_s), 1e-3)
-    out = []
+    out: list[tuple[float, float]] = []
     s = float(start_s)
     while s < end_s - 1e-9:
         e = min(float(end_s), s + bin_s)
@@ -118,7 +118,7 @@ def time_bins(start_s: float, end_s: float, bin_s: float) -> list[tuple[float, f
     return out or [(float(start_s), float(end_s))]
 
 
-def frames_per_bin(frame_times: Sequence[float], bins: Sequence[tuple[float, float]]) -> list[list[int]]:
+def frames_per_bin(frame_times: Sequence[float] | np.ndarray, bins: Sequence[tuple[float, float]]) -> list[list[int]]:
     """Indices of the frames whose time falls in each bin (the last bin is closed)."""
     out: list[list[int]] = [[] for _ in bins]
     for f, t in enumerate(frame_times):
@@ -147,7 +147,7 @@ def mean_pool(tokens: np.ndarray) -> np.ndarray:
 def pool_bins(
     tokens: np.ndarray,
     tokens_per_frame: int,
-    frame_times: Sequence[float],
+    frame_times: Sequence[float] | np.ndarray,
     bins: Sequence[tuple[float, float]],
     pool: Callable[[np.ndarray], np.ndarray] = mean_pool,
 ) -> list[np.ndarray | None]:

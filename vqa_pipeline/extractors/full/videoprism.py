@@ -88,7 +88,7 @@ def _resized(kf: Keyframe, size: int, memo: dict[int, np.ndarray]) -> np.ndarray
     if key not in memo:
         from PIL import Image
 
-        im = Image.fromarray(kf.rgb()).resize((size, size), Image.BILINEAR)
+        im = Image.fromarray(kf.rgb()).resize((size, size), Image.Resampling.BILINEAR)
         memo[key] = np.asarray(im, dtype=np.uint8)
     return memo[key]
 
@@ -258,6 +258,7 @@ class VideoPrismTags(_VideoPrismBase):
             return ExtractorOutput.empty(n, ["vp_tags"],
                                          note="no video track" if not media.info.has_video else "no keyframes")
         self.load()
+        assert self._labels is not None and self._label_emb is not None  # set by load()
         t0 = time.perf_counter()
         notes: list[str] = []
         items = _clips(media, self._model, notes)

@@ -56,7 +56,7 @@ def canonicalize_text(text: str) -> str:
 class VideoPrismSpec:
     backend: str
     source: WeightsSource
-    tokenizer: Path | None
+    tokenizer: Path  # locate_weights raises when there is none
     size: str  # "base" | "large"
     num_frames: int | None = None
     device: str | None = None
@@ -202,7 +202,8 @@ class VideoPrismTorch:
         self.spec = spec
         self.device = torch_device(spec.device, "videoprism")
         self.dtype = torch_dtype(spec.precision, self.device, default_gpu="bf16")
-        model = VideoPrismClipModel.from_pretrained(str(spec.source.path), dtype=self.dtype, local_files_only=True)
+        # Any: transformers types PreTrainedModel.to as an unbound wrapper and its sub-configs as dict | config | None
+        model: Any = VideoPrismClipModel.from_pretrained(str(spec.source.path), dtype=self.dtype, local_files_only=True)
         self.model = model.to(self.device).eval()
         vcfg = model.config.vision_config
         self.trained_frames = int(vcfg.num_frames)

@@ -10,6 +10,7 @@ the chart in the asset's metadata.
 
 import base64
 from pathlib import Path
+from typing import cast
 
 import dagster as dg
 
@@ -129,7 +130,7 @@ def reranker(context: dg.AssetExecutionContext, settings: VqaSettings, tuning: T
     metadata: dict = {
         "path": dg.MetadataValue.path(str(result.path)),
         "abstain_threshold": float(result.model.abstain_threshold or 0.0),
-        "examples": int(result.model.info.get("examples", 0)),
+        "examples": int(cast(int, result.model.info.get("examples", 0))),  # a count (tuning/reranking.py)
         "weights": dg.MetadataValue.json(dict(result.model.weights)),
         "scores": dg.MetadataValue.md("\n".join(rows)),
     }
