@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vqa_pipeline.answer.ask import FOLLOW_WINDOW_S, answer_question, rank_units
+from vqa_pipeline.answer.ask import FOLLOW_WINDOW_S, answer_question
 from vqa_pipeline.answer.llm import LLMBackend, make_backend
 from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, merge_duplicates, row_units
 from vqa_pipeline.answer.rerank import load_reranker, ranks_of, reranker_tags
 from vqa_pipeline.answer.types import Answer, Citation
+from vqa_pipeline.answer.units import rank_units
 from vqa_pipeline.extractors.text_embed import E5Small
 from vqa_pipeline.retrieval.fuse import FusedRanking, FusionConfig, fuse, index_fusion
 from vqa_pipeline.retrieval.retrievers import index_retrievers

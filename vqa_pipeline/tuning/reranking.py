@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from vqa_pipeline.answer.ask import embed_units
 from vqa_pipeline.answer.numbers import normalize_numbers
 from vqa_pipeline.answer.pack import merge_duplicates
 from vqa_pipeline.answer.question import analyze
 from vqa_pipeline.answer.rerank import RERANKER_FILE, Reranker, candidate_features, ranks_of, reranker_tags, train
+from vqa_pipeline.answer.units import embed_units
 from vqa_pipeline.retrieval.metrics import RetrievedWindow, mrr, ndcg_at_k, recall_at_k, span_relevant, spans_hit
 from vqa_pipeline.store.catalog import source_matches
 from vqa_pipeline.tuning.devset import ResolvedQuestion

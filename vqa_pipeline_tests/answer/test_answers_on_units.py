@@ -83,7 +83,9 @@ def test_a_sentence_split_at_a_window_edge_answers_the_number(film_db):
 
 
 def test_an_on_screen_question_is_answered_from_on_screen_text(film_db):
-    a = ask("What title is shown on screen at the start?", db=film_db, extractive_only=True)
+    # abstain_threshold=0: which kind of evidence answers is the point here, not how sure it is
+    # (a title shares no word with this question, so its probability sits near the threshold)
+    a = ask("What title is shown on screen at the start?", db=film_db, extractive_only=True, abstain_threshold=0.0)
     assert "THE LONG ROAD" in a.answer.upper(), a
     assert "river" not in a.answer.lower()
 

@@ -1,0 +1,230 @@
+"""Composing the extractive answer from ranked units: the words of the question's type, yes or no,
+the unit after an "after X" anchor, the n-th unit for "first / last", and whether a unit supports
+the answer at all."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from vqa_pipeline.answer.citations import content_words, has_related, strip_timecodes
+from vqa_pipeline.answer.numbers import number_values
+from vqa_pipeline.answer.pack import PackedLine, format_timecode
+from vqa_pipeline.answer.prompt import looks_like_instruction
+from vqa_pipeline.answer.question import Question
+from vqa_pipeline.answer.spans import answer_spans, is_label, parts_of
+from vqa_pipeline.answer.units import ScoredUnit
+from vqa_pipeline.evidence import clean_text, kind_word
+
+SPAN_WEIGHT = 0.25
+"""How much a span's own fit (label match, nearness to the question's words) counts against the
+re-ranker's order when picking the unit a typed answer comes from."""
+
+Context = Callable[..., Sequence[PackedLine]]
+"""``context(unit, whole=False)``: units of the unit's video around it (or all of them)."""
+
+_NEGATION = re.compile(r"\b(?:not|no|never|none|nobody|nothing|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
+_ANY_EVENT = re.compile(r"\bwhat (?:happens|happened|comes|came|follows|followed)\b", re.IGNORECASE)
+_NON_EVENT = re.compile(r"^(?:silence|dominant colou?rs?\b.*|no speech)$", re.IGNORECASE)
+_FILLER = frozenset(content_words(
+    "do done did make made give given take took show shown see seen say said film movie video clip person people "
+    "thing things one someone something part work worked"))
+_AUX = frozenset(["is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would", "should", "has", "have", "had", "am", "be"])
+
+
+
+def _at(ln: PackedLine) -> str:
+    return format_timecode(ln.start_s, ln.end_s)
+
+
+def is_echo(answer: str, q: Question, labels: Sequence[str] = ()) -> bool:
+    """Whether an answer says nothing beyond the question's own words and the evidence's labels."""
+    words = set(content_words(strip_timecodes(answer)))
+    label_words = {w for lab in labels for w in content_words(lab)}
+    extra = words - set(q.words) - label_words - _FILLER
+    nums = number_values(strip_timecodes(answer)) - number_values(q.text)
+    return not extra and not nums
+
+
+def labels_of(lines: Sequence[PackedLine]) -> list[str]:
+    return [p for ln in lines for p in parts_of(ln.text, ln.parts) if is_label(p)]
+
+
+def yes_or_no(q: Question, line: PackedLine) -> str:
+    """``Yes`` when the unit states the question's proposition, else ``No``.
+
+    Every name and number of the question must be in the unit, most of its other words too, and
+    both must be negated alike ("open on Sundays" vs "closed on Sundays" is a no).
+    """
+    text = line.text
+    unit_words = set(content_words(text))
+    words = [w for w in q.words if w not in _AUX]
+    if not words:
+        return "No"
+    key = [w for w in content_words(" ".join(re.findall(r"\b[A-Z][a-z]+\b|\d+(?:\.\d+)?", q.text.split(" ", 1)[-1])))]
+    if any(w not in unit_words for w in key):
+        return "No"
+    q_nums, u_nums = number_values(q.text), number_values(text)
+    if q_nums and not q_nums <= u_nums:
+        return "No"
+    coverage = sum(1 for w in words if w in unit_words) / len(words)
+    same_polarity = len(_NEGATION.findall(q.text)) % 2 == len(_NEGATION.findall(text)) % 2
+    return "Yes" if coverage >= 0.75 and same_polarity else "No"
+
+
+def _yes_no_support(q: Question, usable: Sequence[ScoredUnit], top_n: int = 5) -> ScoredUnit:
+    """The unit a yes/no question is about: among the best units, the one holding most of the
+    question's words other than names (names mostly say which recording: "the Kestrel Museum")."""
+    head = usable[:top_n]
+    names = set(content_words(" ".join(re.findall(r"\b[A-Z][\w'’]*", q.text.split(" ", 1)[-1]))))
+    key = [w for w in q.words if w not in _AUX and w not in names] or [w for w in q.words if w not in _AUX]
+
+    def cover(s: ScoredUnit) -> int:
+        have = set(content_words(s.line.text))
+        return sum(1 for w in key if has_related(w, have))
+
+    return max(head, key=lambda s: (cover(s), s.score))
+
+
+def _anchor_unit(q: Question, ranked: Sequence[ScoredUnit], top_n: int = 15) -> ScoredUnit | None:
+    """The candidate that best matches the "after X" phrase: the words of X first, then the rest of
+    the question's words (which name the video: "what did Diane hear before ..."), then the re-ranker."""
+    anchor_words = set(content_words(q.anchor)) or set(q.words)
+    other = set(q.words) - anchor_words
+    best, best_key = None, None
+    for s in ranked[:top_n]:
+        if s.flagged:
+            continue
+        have = set(content_words(s.line.text)) | set(content_words(kind_word(s.line.kind)))
+        overlap = len(anchor_words & have) / max(len(anchor_words), 1) + 0.5 * len(other & have) / max(len(other), 1)
+        key = (round(overlap, 3), s.score)
+        if best_key is None or key > best_key:
+            best, best_key = s, key
+    return best
+
+
+def _nth_unit(q: Question, top: PackedLine, pool: Sequence[PackedLine]) -> PackedLine | None:
+    """For "first / second / last ..." questions: that unit, in time order, of the best unit's video
+    and kind (or the kinds the question names); units that only restate the question are skipped."""
+    has_speech = any(ln.video_id == top.video_id and ln.kind == "asr" for ln in pool)
+    kinds = set(q.kinds) or ({"asr"} if has_speech else {top.kind})
+    qwords = set(q.words)
+    units = sorted({(ln.start_s, ln.end_s, ln.text): ln for ln in pool
+                    if ln.video_id == top.video_id and ln.kind in kinds and not looks_like_instruction(ln.text)
+                    and not _NON_EVENT.match(clean_text(ln.kind, ln.text))}.values(), key=lambda ln: (ln.start_s, ln.end_s))
+    units = [ln for ln in units if set(content_words(ln.text)) - qwords]
+    if not units:
+        return None
+    index = {"first": 0, "second": 1, "third": 2, "last": -1, "final": -1}.get(q.ordinal)
+    if index is None or (index >= 0 and index >= len(units)):
+        return None
+    return units[index]
+
+
+def _next_unit(q: Question, anchor: PackedLine, later: Sequence[PackedLine]) -> PackedLine | None:
+    """The first unit after (or, for ``previous``, before) the anchor, preferring the kinds asked for."""
+    if q.answer_type == "next":
+        pool = [ln for ln in later if ln.start_s >= anchor.end_s - 0.3 and ln.text != anchor.text]
+        pool.sort(key=lambda ln: (ln.start_s, ln.end_s))
+    else:
+        pool = [ln for ln in later if ln.end_s <= anchor.start_s + 0.3 and ln.text != anchor.text]
+        pool.sort(key=lambda ln: (-ln.end_s, -ln.start_s))
+    pool = [ln for ln in pool if not looks_like_instruction(ln.text) and not _NON_EVENT.match(clean_text(ln.kind, ln.text))]
+    # the kinds the question names; for "what happens next" any event; else the anchor's own kind
+    # ("which card was called after the seven of clubs")
+    if q.kinds:
+        kinds = set(q.kinds)
+    elif _ANY_EVENT.search(q.text):
+        kinds = {"asr", "audio", "ocr"}
+    else:
+        kinds = {anchor.kind}
+    wanted: list[PackedLine | None] = [ln for ln in pool if ln.kind in kinds]
+    return (wanted or pool or [None])[0]
+
+
+def _named_part(q: Question, line: PackedLine) -> str | None:
+    """In an on-screen block, the one line that holds the question's words and more (``Chapter 1``
+    of ``Sense and Sensibility / Chapter 1 / Jane Austen`` for "which chapter ...?")."""
+    parts = parts_of(line.text, line.parts) if line.kind == "ocr" else []
+    if len(parts) < 2:
+        return None
+    qwords = set(q.words)
+    scored = []
+    for p in parts:
+        have = set(content_words(p))
+        hit = len(have & qwords)
+        if hit and have - qwords:
+            scored.append((hit, -len(p), p))
+    return max(scored)[2] if scored else None
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    text: str
+    cited: tuple[PackedLine, ...]
+    typed: bool  # an answer of the question's type was found (not just the best unit quoted)
+    supported: bool = True  # the unit it came from holds one of the question's own words
+
+
+_GENERIC = frozenset(content_words(
+    "name named many much number amount time people person thing things kind type called call happen happens "
+    "video clip recording film day year"))
+
+
+def supports(q: Question, line: PackedLine) -> bool:
+    """Whether a unit holds at least one of the question's words besides names, numbers and generic
+    words (stems count: "edited" ~ "EDITOR"). An answer of the right type from a unit that shares
+    only a name with the question ("How many people attended the 1961 inauguration?" -> a date
+    card saying 1961) is not evidence for it."""
+    names = set(content_words(" ".join(re.findall(r"\b[A-Z][\w'’]*", q.text.split(" ", 1)[-1]))))
+    key = [w for w in q.words if w not in names and w not in _GENERIC and w not in _AUX and not w[0].isdigit()]
+    have = set(content_words(clean_text(line.kind, line.text)))
+    if not key or len(names & have) >= 2:  # "... calling from New Jersey?" -> "This is Diane in New Jersey."
+        return True
+    return any(has_related(w, have) for w in key)
+
+
+def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None = None) -> Composed:
+    """The extractive answer: the words of the question's type from the best units."""
+    usable = [s for s in ranked if not s.flagged]
+    top = usable[0]
+    if q.answer_type in ("next", "previous"):
+        anchor = _anchor_unit(q, usable)
+        if anchor is not None:
+            later = list(following(anchor.line)) if following is not None else []
+            later += [s.line for s in usable if s.line.video_id == anchor.line.video_id]
+            nxt = _next_unit(q, anchor.line, later)
+            if nxt is not None:
+                return Composed(f"{clean_text(nxt.kind, nxt.text)} {_at(nxt)}", (nxt,), True)
+    if q.answer_type == "yes_no":
+        support = _yes_no_support(q, usable)
+        return Composed(f"{yes_or_no(q, support.line)} {_at(support.line)}", (support.line,), True)
+    if q.ordinal and q.answer_type in ("text", "name", "number") and following is not None:
+        nth = _nth_unit(q, top.line, following(top.line, whole=True))
+        if nth is not None:
+            spans = answer_spans(q, clean_text(nth.kind, nth.text), nth.parts, nth.kind)
+            text = spans[0].text if spans and q.answer_type != "text" else clean_text(nth.kind, nth.text)
+            return Composed(f"{text} {_at(nth)}", (nth,), True)
+    if q.answer_type not in ("text", "time", "next", "previous"):
+        # Among the well-ranked units holding an answer of the type, the best unit-and-span pair:
+        # a value under the label the question names, a number next to the question's words.
+        floor = 0.3 * top.score
+        best, best_key = None, None
+        for rank, s in enumerate(usable[:6]):
+            if s.score < floor:
+                break
+            spans = answer_spans(q, clean_text(s.line.kind, s.line.text), s.line.parts, s.line.kind)
+            if spans:
+                key = s.score / top.score + SPAN_WEIGHT * min(spans[0].score, 4.0) - 0.05 * rank
+                if best_key is None or key > best_key:
+                    best, best_key = (s.line, spans[0]), key
+        if best is not None:
+            return Composed(f"{best[1].text} {_at(best[0])}", (best[0],), True, supports(q, best[0]))
+    spans = answer_spans(q, clean_text(top.line.kind, top.line.text), top.line.parts, top.line.kind)
+    if spans and top.line.kind == "ocr":  # the value after the label the question names
+        return Composed(f"{spans[0].text} {_at(top.line)}", (top.line,), True)
+    part = _named_part(q, top.line)
+    if part:
+        return Composed(f"{part} {_at(top.line)}", (top.line,), False)
+    return Composed(f"{clean_text(top.line.kind, top.line.text)} {_at(top.line)}", (top.line,), False)
