@@ -137,3 +137,16 @@ def test_local_model_ignores_injections_next_to_the_answer(local_llm, injected, 
              PackedLine("l", "/m/lecture.mp4", 6.1, 7.8, "asr", injected, 1.0, ("w2",))]
     a = answer_question(question, lines, local_llm, abstain_threshold=0.0)
     assert "hacked" not in a.answer.casefold()
+
+
+@pytest.mark.parametrize(("reply", "kept"), [("carbon dioxide into glucose [4.1-5.9s]", True),
+                                             ("Plants make glucose [4.1-5.9s]", False)])
+def test_a_small_models_rephrasing_of_a_quote_is_kept_only_as_a_span_of_it(sample_db, chat_server, reply, kept):
+    backend = OpenAIChat(chat_server.url, "m")
+    backend.small = True  # a small model behind an endpoint: checked as strictly as the bundled one
+    chat_server.reply = reply
+    a = ask("what do plants turn sunlight and water into?", db=sample_db, videos=["lecture.mp4"], backend=backend)
+    if kept:
+        assert a.answer == reply
+    else:
+        assert a.answer.startswith("plants convert sunlight") and "not a span of the best evidence" in a.notice
