@@ -256,9 +256,9 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
     if backend is None and not extractive_only:
         backend = make_backend(llm_url, llm_model)
     r = retrieve(question, k, videos, time_range, db, fusion, n_rows=max(RERANK_WINDOWS, 3 * k))
-    ranked, reranker, notice = _reranked(question, r)
+    reranker, notice = load_reranker(r.db, reranker_tags())
     notices = "; ".join(n for n in (r.notice, notice) if n) or None
-    return answer_question(question, [s.line for s in ranked], None if extractive_only else backend,
+    return answer_question(question, candidate_units(r), None if extractive_only else backend,
                            ranks=ranks_of(r.fused.ranked, r.lists), reranker=reranker,
                            abstain_threshold=abstain_threshold, question_vector=r.e5_vector(),
                            following=_following(r), extra_notice=notices, budget_tokens=budget_tokens)

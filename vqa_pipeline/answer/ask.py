@@ -134,7 +134,7 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
 
     if not ranked:
         return done(NO_EVIDENCE_TEXT, True)
-    n_flagged = sum(s.flagged for s in ranked)
+    n_flagged = sum(s.flagged for s in ranked) + sum(s.withheld_parts for s in ranked)
     if n_flagged:
         notices.append(f"withheld {n_flagged} evidence line(s) that read like instructions to a model")
     usable = [s for s in ranked if not s.flagged]

@@ -185,9 +185,21 @@ def supports(q: Question, line: PackedLine) -> bool:
     return any(has_related(w, have) for w in key)
 
 
+def _by_position(q: Question, usable: Sequence[ScoredUnit], top_n: int = 5) -> list[ScoredUnit]:
+    """For "at the start / at the end" questions: among the good units of the best unit's video,
+    the earliest (latest) one first."""
+    head = usable[0]
+    pool = [s for s in usable[:top_n] if s.line.video_id == head.line.video_id and s.score >= 0.5 * head.score]
+    key = (lambda s: (s.line.start_s, -s.score)) if q.position == "start" else (lambda s: (-s.line.end_s, -s.score))
+    first = min(pool, key=key)
+    return [first, *(s for s in usable if s is not first)]
+
+
 def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None = None) -> Composed:
     """The extractive answer: the words of the question's type from the best units."""
     usable = [s for s in ranked if not s.flagged]
+    if q.position:
+        usable = _by_position(q, usable)
     top = usable[0]
     if q.answer_type in ("next", "previous"):
         anchor = _anchor_unit(q, usable)

@@ -92,6 +92,10 @@ _WHAT_HAPPENS = re.compile(r"\bwhat (?:happens|happened|comes|came|follows|follo
                            r"was (?:said|heard|shown|seen)|(?:does|did) (?:he|she|they|it|the \w+) (?:say|do|show))\b"
                            r"|\bwhat (?:is|was) the (?:next|following|previous) (?:step|event|sound|thing)\b",
                            re.IGNORECASE)
+_AT_START = re.compile(r"\b(?:at|in|near) the (?:very )?(?:start|beginning|opening)\b|\bopening (?:card|title|shot|scene)\b",
+                       re.IGNORECASE)
+_AT_END = re.compile(r"\b(?:at|in|near) the (?:very )?end\b|\bend credits\b|\bclosing (?:card|title|shot|scene)\b|"
+                     r"\bfinally\b", re.IGNORECASE)
 _FIRST_LAST = re.compile(r"\b(?:first|last|final|second|third|next)\b", re.IGNORECASE)
 
 
@@ -108,6 +112,8 @@ class Question:
         words: content words of the question (stemmed, see :func:`content_words`).
         ordinal: "first", "last", ... when the question asks for one event of a sequence.
         measure: the question asks for an amount with a unit ("how long", "how much", "cost").
+        position: ``"start"`` or ``"end"`` when the question places the answer there ("at the
+            start", "in the end credits"), else ``""``.
     """
 
     text: str
@@ -117,6 +123,7 @@ class Question:
     words: tuple[str, ...] = ()
     ordinal: str = ""
     measure: bool = False
+    position: str = ""
 
 
 def _clean_anchor(x: str) -> str:
@@ -157,5 +164,7 @@ def analyze(question: str) -> Question:
         ordinal = m.group(0).lower()
     if answer_type == "command":
         kinds.add("ocr")
+    position = ("start" if _AT_START.search(text) else "end" if _AT_END.search(text) else "")
     measure = bool(re.search(r"\bhow (?:long|much|far|fast|heavy|big)\b|\b(?:cost|price|fee|duration)\b", text, re.I))
-    return Question(text, frozenset(kinds), answer_type, anchor, tuple(content_words(text)), ordinal, measure)
+    return Question(text, frozenset(kinds), answer_type, anchor, tuple(content_words(text)), ordinal, measure,
+                    position)

@@ -4,7 +4,7 @@ probability per unit, and the reported evidence pack of the best ones."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -23,6 +23,8 @@ class ScoredUnit:
     score: float
     features: dict
     flagged: bool
+    withheld_parts: int = 0
+    original: PackedLine | None = None  # the unit as indexed, when parts were withheld from ``line``
 
 
 # ----------------------------------------------------------------------------------------------
@@ -61,15 +63,29 @@ def ranks_from_priorities(lines: Sequence[PackedLine]) -> Ranks:
     return Ranks(fused, {w: -float(r) for w, r in fused.items()}, {})
 
 
+def without_injected_parts(line: PackedLine) -> tuple[PackedLine, int]:
+    """An on-screen block with its lines that read like instructions to a model taken out (the rest
+    of the block, a credits card or a slide, stays usable); ``(line, parts removed)``."""
+    if len(line.parts) < 2:
+        return line, 0
+    kept = [p for p in line.parts if not looks_like_instruction(p)]
+    if len(kept) == len(line.parts) or not kept:
+        return line, 0
+    return replace(line, text=" / ".join(kept), parts=tuple(kept)), len(line.parts) - len(kept)
+
+
 def rank_units(q: Question, lines: Sequence[PackedLine], ranks: Ranks, reranker: Reranker,
                question_vector: np.ndarray | None = None) -> list[ScoredUnit]:
     """Candidate units scored by the re-ranker, best first (ties keep candidate order)."""
     if not lines:
         return []
+    originals = list(lines)
+    cleaned = [without_injected_parts(ln) for ln in lines]
+    lines = [ln for ln, _ in cleaned]
     qv = np.asarray(question_vector if question_vector is not None else _question_vector(q.text), np.float32).ravel()
     sims = embed_units(lines) @ qv
-    out = [ScoredUnit(ln, reranker.score(f), f, looks_like_instruction(ln.text))
-           for ln, f in zip(lines, candidate_features(q, lines, ranks, sims))]
+    out = [ScoredUnit(ln, reranker.score(f), f, looks_like_instruction(ln.text), removed, orig if removed else None)
+           for orig, (ln, removed), f in zip(originals, cleaned, candidate_features(q, lines, ranks, sims))]
     order = sorted(range(len(out)), key=lambda i: -out[i].score)
     return [out[i] for i in order]
 
@@ -79,7 +95,7 @@ def pack_units(ranked: Sequence[ScoredUnit], budget_tokens: int = DEFAULT_BUDGET
     chosen: list[tuple[int, PackedLine]] = []
     used, headers = 0, set()
     for i, s in enumerate(ranked):
-        ln = s.line
+        ln = s.original or s.line  # evidence is data: reported as indexed
         cost = estimate_tokens(ln.format()) + 1 + (0 if ln.video_id in headers else
                                                    estimate_tokens(video_header(ln.video_id, ln.source)) + 1)
         if used + cost > budget_tokens:

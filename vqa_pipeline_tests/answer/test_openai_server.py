@@ -56,8 +56,11 @@ def llama_server(tmp_path_factory):
 
 
 def test_ask_through_a_real_openai_compatible_server(llama_server, sample_db):
-    answer = ask("Which platform does the Leeds train leave from?", db=sample_db,
-                 llm_url=llama_server, llm_model="gemma-3-270m")
+    from vqa_pipeline.answer.llm import OpenAIChat
+
+    # A generous timeout: on a busy 2-core machine a full evidence pack takes the 270M model a while.
+    backend = OpenAIChat(llama_server, "gemma-3-270m", timeout_s=180)
+    answer = ask("Which platform does the Leeds train leave from?", db=sample_db, backend=backend)
     # The server answered (no "unreachable"/"timed out" fallback), and whatever the small model
     # said, the answer that comes back is grounded: it names platform 9 and cites that line.
     assert answer.options.backend.startswith("openai:gemma-3-270m")
