@@ -61,11 +61,16 @@ def main() -> None:
     ap.add_argument("--backends", default="extractive,local")
     ap.add_argument("--llm-url")
     ap.add_argument("--llm-model")
+    ap.add_argument("--llm-timeout", type=float, default=300.0,
+                    help="seconds per endpoint request (a small CPU server needs long ones)")
+    ap.add_argument("--llm-rerank", action="store_true",
+                    help="with --llm-url: also run the endpoint with the chat model's re-rank (backend 'endpoint+rerank')")
     ap.add_argument("--out", type=Path, help="write every answer as JSON lines here")
     ap.add_argument("--rescore", type=Path, metavar="ANSWERS",
                     help="score the answers of an earlier --out file (e.g. from an older commit) instead of asking")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
+    from vqa_pipeline.answer.llm import OpenAIChat
     from vqa_pipeline.query import ask
 
     items = load_devset(args.devset)
@@ -83,6 +88,8 @@ def main() -> None:
     backends = [b for b in args.backends.split(",") if b]
     if args.llm_url:
         backends.append("endpoint")
+        if args.llm_rerank:
+            backends.append("endpoint+rerank")
     earlier: dict[str, dict[str, dict]] = {}
     if args.rescore:
         for line in args.rescore.read_text().splitlines():
@@ -103,8 +110,9 @@ def main() -> None:
             times = [float("nan")] * len(items)
         else:
             kw = {"extractive_only": True} if backend == "extractive" else {}
-            if backend == "endpoint":
-                kw = {"llm_url": args.llm_url, "llm_model": args.llm_model}
+            if backend.startswith("endpoint"):
+                chat = OpenAIChat(args.llm_url, args.llm_model or "", timeout_s=args.llm_timeout)
+                kw = {"backend": chat, "llm_rerank": backend == "endpoint+rerank"}
             ask("warm up", db=args.db, **kw)  # model loads are not part of the latency
             for i, item in enumerate(items, 1):
                 t0 = time.perf_counter()

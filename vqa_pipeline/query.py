@@ -233,7 +233,7 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
         llm_url: str | None = None, llm_model: str | None = None, *,
         fusion: FusionConfig | str | Path | None = None, backend: LLMBackend | None = None,
         extractive_only: bool = False, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
-        abstain_threshold: float | None = None) -> Answer:
+        abstain_threshold: float | None = None, llm_rerank: bool = False) -> Answer:
     """Answer ``question`` from the indexed evidence, with timecode citations.
 
     Args:
@@ -244,6 +244,7 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
         budget_tokens: budget of the evidence reported with the answer.
         abstain_threshold: re-ranker probability of the best unit under which the answer abstains
             (default: the re-ranker's calibrated threshold).
+        llm_rerank: with a chat endpoint, let the model pick the best of the top units first.
 
     The units (whole sentences, on-screen blocks, sound lines) of the best ``max(30, 3k)`` windows
     are re-ranked for the question and the answer is picked from the best of them.
@@ -261,4 +262,5 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
     return answer_question(question, candidate_units(r), None if extractive_only else backend,
                            ranks=ranks_of(r.fused.ranked, r.lists), reranker=reranker,
                            abstain_threshold=abstain_threshold, question_vector=r.e5_vector(),
-                           following=_following(r), extra_notice=notices, budget_tokens=budget_tokens)
+                           following=_following(r), extra_notice=notices, budget_tokens=budget_tokens,
+                           llm_rerank=llm_rerank)

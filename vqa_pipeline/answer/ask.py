@@ -8,6 +8,7 @@ Steps:
    keyword and number overlap, kind and answer-type match). Units that read like instructions to a model are never
    shown to one nor quoted as the answer; they stay in the evidence, which is data.
 3. Abstain when the best unit's probability is under the threshold (:data:`DEFAULT_ABSTAIN_THRESHOLD`).
+   Optionally a chat model then picks the best of the top units (:mod:`llm_rerank`).
 4. Pick the answer's words (:mod:`compose`, :mod:`spans`): a number, a name, a URL, a command, the value after a
    label; yes or no with the supporting unit; for "what happens after X" the unit that follows X
    in the same video. Otherwise the best unit itself (a whole sentence or block).
@@ -34,6 +35,7 @@ from vqa_pipeline.answer.citations import (
 )
 from vqa_pipeline.answer.compose import Context, compose, is_echo, labels_of
 from vqa_pipeline.answer.llm import LLMBackend, LLMError
+from vqa_pipeline.answer.llm_rerank import llm_rerank as reorder_by_llm
 from vqa_pipeline.answer.numbers import number_values
 from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, EvidencePack, PackedLine, format_timecode, merge_duplicates
 from vqa_pipeline.answer.prompt import build_prompt, clip
@@ -97,7 +99,8 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
                     abstain_threshold: float | None = None,
                     question_vector: np.ndarray | None = None,
                     following: Context | None = None,
-                    extra_notice: str | None = None, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> Answer:
+                    extra_notice: str | None = None, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+                    llm_rerank: bool = False) -> Answer:
     """Answer ``question`` from candidate units with ``backend`` (``None``: extractive only).
 
     Args:
@@ -113,6 +116,8 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
             of the whole video with ``whole=True`` (for "the first ...").
         extra_notice: a remark to carry into the answer's notice (e.g. a fusion-config warning).
         budget_tokens: the reported evidence pack's budget.
+        llm_rerank: let a chat backend (not a small model) choose the best of the top units first
+            (:mod:`llm_rerank`); the abstention decision stays with the learned re-ranker.
     """
     reranker = reranker or default_reranker()
     if abstain_threshold is None:
@@ -140,8 +145,15 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
     usable = [s for s in ranked if not s.flagged]
     if not usable or usable[0].score < abstain_threshold:
         return done(ABSTAIN_TEXT, True)
+    best_score = usable[0].score
+    if llm_rerank and (backend is None or backend.small):
+        notices.append("LLM re-rank needs a chat endpoint (--llm-url); skipped")
+    elif llm_rerank and backend is not None:
+        usable, why = reorder_by_llm(question, usable, backend)
+        if why:
+            notices.append(why)
     extracted = compose(q, usable, following)
-    if not extracted.supported and usable[0].score < UNSUPPORTED_MIN_SCORE:
+    if not extracted.supported and best_score < UNSUPPORTED_MIN_SCORE:
         return done(ABSTAIN_TEXT, True)
     if backend is None:
         return done(extracted.text, False, extracted.cited)

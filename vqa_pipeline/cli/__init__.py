@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server); default: the local Gemma 3 270M")
     p.add_argument("--llm-model", default=None, help="model name at --llm-url")
     p.add_argument("--extractive", action="store_true", help="no LLM: quote the best evidence lines")
+    p.add_argument("--llm-rerank", action="store_true",
+                   help="with --llm-url: let the chat model pick the best of the top evidence units first")
     p.add_argument("--show-evidence", action="store_true", help="print the evidence pack too")
     p.set_defaults(func=cmd_ask)
 

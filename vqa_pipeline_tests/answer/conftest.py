@@ -21,6 +21,7 @@ class CannedChatServer:
         import time
 
         self.reply = "I don't know"
+        self.respond = None  # optional: request body -> reply text (overrides ``reply``)
         self.status = 200
         self.delay_s = 0.0
         self.requests: list[dict] = []
@@ -36,7 +37,8 @@ class CannedChatServer:
                     self.send_response(server.status)
                     self.end_headers()
                     return
-                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": server.reply}}]}).encode()
+                reply = server.respond(body) if server.respond else server.reply
+                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -67,3 +67,14 @@ def test_ask_through_a_real_openai_compatible_server(llama_server, sample_db):
     assert "LLM endpoint" not in (answer.notice or "")
     assert "9" in answer.answer and not answer.abstained
     assert any(c.source.endswith("station.mp4") and c.start < 2.0 for c in answer.citations)
+
+
+def test_llm_rerank_through_a_real_server(llama_server, sample_db):
+    from vqa_pipeline.answer.llm import OpenAIChat
+
+    backend = OpenAIChat(llama_server, "gemma-3-270m", timeout_s=180)
+    answer = ask("Which platform does the Leeds train leave from?", db=sample_db, backend=backend, llm_rerank=True)
+    # The re-rank request went through (whatever number the small model picked, a reply that is no
+    # number keeps the learned order) and the answer is still the grounded platform 9.
+    assert "LLM re-rank skipped" not in (answer.notice or "")
+    assert "9" in answer.answer and not answer.abstained
