@@ -33,7 +33,7 @@ from vqa_pipeline.answer.citations import (
     numbers,
     strip_timecodes,
 )
-from vqa_pipeline.answer.compose import Context, compose, is_echo, labels_of
+from vqa_pipeline.answer.compose import Context, compose, is_echo, labels_of, missing_names
 from vqa_pipeline.answer.llm import LLMBackend, LLMError
 from vqa_pipeline.answer.llm_rerank import llm_rerank as reorder_by_llm
 from vqa_pipeline.answer.numbers import number_values
@@ -144,6 +144,10 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
         notices.append(f"withheld {n_flagged} evidence line(s) that read like instructions to a model")
     usable = [s for s in ranked if not s.flagged]
     if not usable or usable[0].score < abstain_threshold:
+        return done(ABSTAIN_TEXT, True)
+    absent_names = missing_names(q, [s.line for s in usable])
+    if absent_names:
+        notices.append(f"the evidence never mentions {' or '.join(n.title() for n in absent_names)}")
         return done(ABSTAIN_TEXT, True)
     best_score = usable[0].score
     if llm_rerank and (backend is None or backend.small):

@@ -4,6 +4,7 @@ the answer at all."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -183,6 +184,43 @@ def supports(q: Question, line: PackedLine) -> bool:
     if not key or len(names & have) >= 2:  # "... calling from New Jersey?" -> "This is Diane in New Jersey."
         return True
     return any(has_related(w, have) for w in key)
+
+
+def sound_key(word: str) -> str:
+    """A rough sound-alike key: consonant skeleton with common English spellings merged
+    ("Quay Lane" and ASR's "Kilein" -> ``kln``; "Callum" and "Kalim" -> ``klm``)."""
+    w = word.casefold()
+    for a, b in (("ph", "f"), ("ck", "k"), ("qu", "k"), ("q", "k"), ("ch", "x"), ("sh", "x"), ("gh", ""),
+                 ("c", "k"), ("z", "s")):
+        w = w.replace(a, b)
+    w = re.sub(r"[aeiouhwy\W\d_]", "", w)
+    return re.sub(r"(.)\1+", r"\1", w)
+
+
+def _close(name: str, word: str) -> bool:
+    if name == word:
+        return True
+    if len(name) >= 4 and difflib.SequenceMatcher(None, name, word).ratio() >= 0.8:
+        return True
+    key = sound_key(name)
+    return len(key) >= 3 and key == sound_key(word)
+
+
+def missing_names(q: Question, lines: Sequence[PackedLine]) -> tuple[str, ...]:
+    """The question's proper names when none of them appears in any candidate unit (spelling
+    and sound-alikes allowed: ASR writes "Bright water", "Kestral" or "Kilein" for "Quay Lane"), else ``()``. "When does the train to
+    Manchester leave?" over announcements about Brighton and Oxford is not answered by them."""
+    if not q.names:
+        return ()
+    words: set[str] = set()
+    for ln in lines:
+        seq = re.findall(r"[^\W\d_]+", clean_text(ln.kind, ln.text).casefold())
+        words.update(seq)
+        words.update(a + b for a, b in zip(seq, seq[1:]))
+    names = [*q.names, *(a + b for a, b in zip(q.names, q.names[1:]))]  # "Quay Lane" as "quaylane" too
+    if any(_close(name, w) for name in names for w in words):
+        return ()
+    return q.names
 
 
 def _by_position(q: Question, usable: Sequence[ScoredUnit], top_n: int = 5) -> list[ScoredUnit]:

@@ -114,6 +114,8 @@ class Question:
         measure: the question asks for an amount with a unit ("how long", "how much", "cost").
         position: ``"start"`` or ``"end"`` when the question places the answer there ("at the
             start", "in the end credits"), else ``""``.
+        names: the proper names the question mentions (capitalized words after the first, casefolded,
+            without a possessive 's; all-caps acronyms and words with digits left out).
     """
 
     text: str
@@ -124,6 +126,19 @@ class Question:
     ordinal: str = ""
     measure: bool = False
     position: str = ""
+    names: tuple[str, ...] = ()
+
+
+def proper_names(text: str) -> tuple[str, ...]:
+    """Capitalized words after the first one: "the train to Manchester" -> ``("manchester",)``."""
+    rest = text.split(" ", 1)[1] if " " in text else ""
+    out = []
+    for w in re.findall(r"\b[A-Z][^\W\d_]*(?:['’][^\W\d_]+)?", rest):
+        w = re.sub(r"['’]s$", "", w)
+        if w.isupper() or len(w) < 3:  # "URL", "PIN", "I"
+            continue
+        out.append(w.casefold())
+    return tuple(dict.fromkeys(out))
 
 
 def _clean_anchor(x: str) -> str:
@@ -167,4 +182,4 @@ def analyze(question: str) -> Question:
     position = ("start" if _AT_START.search(text) else "end" if _AT_END.search(text) else "")
     measure = bool(re.search(r"\bhow (?:long|much|far|fast|heavy|big)\b|\b(?:cost|price|fee|duration)\b", text, re.I))
     return Question(text, frozenset(kinds), answer_type, anchor, tuple(content_words(text)), ordinal, measure,
-                    position)
+                    position, proper_names(text))

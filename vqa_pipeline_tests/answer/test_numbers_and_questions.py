@@ -85,3 +85,25 @@ def test_labels_and_their_values():
 def test_answer_spans_by_type(question, text, kind, answer):
     spans = answer_spans(analyze(question), text, (), kind)
     assert spans and spans[0].text == answer
+
+
+def _line(text: str, kind: str = "asr"):
+    from vqa_pipeline.answer.pack import PackedLine
+
+    return PackedLine("v", "/v.mp4", 0.0, 2.0, kind, text)
+
+
+@pytest.mark.parametrize(("question", "evidence", "missing"), [
+    # the named place is nowhere in the evidence: another station's announcement does not answer it
+    ("When does the bus to Sheffield depart?", ["The 9:15 bus to Leicester leaves from stand B."], ("sheffield",)),
+    # ASR's sound-alike spellings of the name count as mentions
+    ("When does the gallery on Quay Lane open?", ["The gallery on Kilein opens at ten."], ()),
+    ("Who is Callum Reid?", ["Our guide is Kalim Reed."], ()),
+    ("What did Ana Lima edit?", ["EDITOR / ANA LIMA"], ()),
+    # acronyms and the question's first word are not names
+    ("Which URL was opened?", ["https://example.org"], ()),
+])
+def test_names_the_evidence_never_mentions(question, evidence, missing):
+    from vqa_pipeline.answer.compose import missing_names
+
+    assert missing_names(analyze(question), [_line(t) for t in evidence]) == missing
