@@ -31,7 +31,9 @@ from vqa_pipeline.answer.citations import (
     check_citations,
     citation_of,
     numbers,
+    parse_timecodes,
     strip_timecodes,
+    timecode_matches,
 )
 from vqa_pipeline.answer.compose import Context, compose, is_echo, labels_of, missing_names
 from vqa_pipeline.answer.llm import LLMBackend, LLMError
@@ -85,6 +87,16 @@ def _is_span_of(answer: str, line: PackedLine) -> bool:
 
     core = norm(strip_timecodes(answer))
     return bool(core) and f" {core} " in f" {norm(line.text)} "
+
+
+def _contains(answer: str, span: str) -> bool:
+    """Whether the answer holds the span as whole words ("3" is not in "1532/1532"), or the same
+    numbers written another way ("three hundred" for 300)."""
+    answer = strip_timecodes(answer)
+    if re.search(rf"(?<!\w){re.escape(span)}(?!\w)", answer, re.IGNORECASE):
+        return True
+    values = number_values(span)
+    return bool(values) and values <= number_values(answer)
 
 
 def _time_order(lines: Sequence[PackedLine]) -> list[PackedLine]:
@@ -199,14 +211,20 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
             word = core.split()[0].lower()
             if not text.lower().startswith(word):
                 return fallback("the model's yes/no disagreed with the evidence; extractive answer")
-        elif core.casefold() not in text.casefold() and not (
-                number_values(core) and number_values(core) <= number_values(strip_timecodes(text))):
+        elif not _contains(text, core):
             return fallback("the model's answer did not contain the span the evidence gives; extractive answer")
     text, cited, dropped = check_citations(text, list(dict.fromkeys([*shown, *(s.line for s in usable)])))
     if dropped:
         notices.append(f"dropped {dropped} timecode(s) that match no evidence line")
-    if not cited:
-        anchor = extracted.cited[0] if extracted.typed and extracted.cited else grounded
-        text = f"{strip_timecodes(text)} {format_timecode(anchor.start_s, anchor.end_s)}"
-        cited = [anchor]
+    # The unit the checked span came from is cited: a model often cites a neighbouring line that
+    # repeats a word of the answer. A small model's own timecodes are replaced by it.
+    source = extracted.cited[0] if extracted.cited and (
+        extracted.typed or (backend.small and _is_span_of(text, extracted.cited[0]))) else None
+    if source is not None and (backend.small or not any(timecode_matches(tc, source) for tc in parse_timecodes(text))):
+        base = strip_timecodes(text) if backend.small else text
+        text = f"{base} {format_timecode(source.start_s, source.end_s)}"
+        cited = [source] if backend.small else [source, *cited]
+    elif not cited:
+        text = f"{strip_timecodes(text)} {format_timecode(grounded.start_s, grounded.end_s)}"
+        cited = [grounded]
     return done(text, False, cited)

@@ -150,3 +150,24 @@ def test_a_small_models_rephrasing_of_a_quote_is_kept_only_as_a_span_of_it(sampl
         assert a.answer == reply
     else:
         assert a.answer.startswith("plants convert sunlight") and "not a span of the best evidence" in a.notice
+
+
+def _build_log():
+    from vqa_pipeline.answer.pack import PackedLine
+
+    return [PackedLine("v", "/build.mp4", 10.0, 12.0, "ocr", "1532 tests passed, 3 failed", priority=0.0),
+            PackedLine("v", "/build.mp4", 12.0, 14.0, "ocr", "Receiving objects: 100% (1532/1532), done.", priority=1.0)]
+
+
+def test_a_model_answer_holding_the_span_only_inside_another_number_is_rejected(chat_server):
+    chat_server.reply = "1532 [12.0-14.0s]"  # "3" is inside "1532", but the answer is not 3
+    a = answer_question("How many tests failed?", _build_log(), OpenAIChat(chat_server.url, "m"), abstain_threshold=0.0)
+    assert a.answer.startswith("3 ") and "did not contain the span" in a.notice, a
+
+
+def test_the_unit_the_checked_span_came_from_is_cited(chat_server):
+    # the model gives the right number but cites the neighbouring line
+    chat_server.reply = "3 tests failed [12.0-14.0s]"
+    a = answer_question("How many tests failed?", _build_log(), OpenAIChat(chat_server.url, "m"), abstain_threshold=0.0)
+    assert a.answer.startswith("3 tests failed") and "[10.0-12.0s]" in a.answer, a
+    assert (a.citations[0].start, a.citations[0].end) == (10.0, 12.0)
