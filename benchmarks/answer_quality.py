@@ -69,6 +69,8 @@ def main() -> None:
     ap.add_argument("--rescore", type=Path, metavar="ANSWERS",
                     help="score the answers of an earlier --out file (e.g. from an older commit) instead of asking")
     args = ap.parse_args()
+    if args.llm_rerank and not args.llm_url:
+        ap.error("--llm-rerank needs --llm-url (a chat endpoint)")
     warnings.filterwarnings("ignore")
     from vqa_pipeline.answer.llm import OpenAIChat
     from vqa_pipeline.query import ask

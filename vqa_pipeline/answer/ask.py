@@ -31,9 +31,7 @@ from vqa_pipeline.answer.citations import (
     check_citations,
     citation_of,
     numbers,
-    parse_timecodes,
     strip_timecodes,
-    timecode_matches,
 )
 from vqa_pipeline.answer.compose import Context, compose, is_echo, labels_of, missing_names
 from vqa_pipeline.answer.llm import LLMBackend, LLMError
@@ -93,7 +91,8 @@ def _contains(answer: str, span: str) -> bool:
     """Whether the answer holds the span as whole words ("3" is not in "1532/1532"), or the same
     numbers written another way ("three hundred" for 300)."""
     answer = strip_timecodes(answer)
-    if re.search(rf"(?<!\w){re.escape(span)}(?!\w)", answer, re.IGNORECASE):
+    # not inside a longer word or number: "3" is not in "3.5" nor "30" in "10:30"
+    if re.search(rf"(?<![\w.,:/]){re.escape(span)}(?![\w]|[.,:/]\d)", answer, re.IGNORECASE):
         return True
     values = number_values(span)
     return bool(values) and values <= number_values(answer)
@@ -129,7 +128,8 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
         extra_notice: a remark to carry into the answer's notice (e.g. a fusion-config warning).
         budget_tokens: the reported evidence pack's budget.
         llm_rerank: let a chat backend (not a small model) choose the best of the top units first
-            (:mod:`llm_rerank`); the abstention decision stays with the learned re-ranker.
+            (:mod:`llm_rerank`); the abstention threshold still applies to the learned re-ranker's
+            best unit.
     """
     reranker = reranker or default_reranker()
     if abstain_threshold is None:
@@ -159,7 +159,7 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
         return done(ABSTAIN_TEXT, True)
     absent_names = missing_names(q, [s.line for s in usable])
     if absent_names:
-        notices.append(f"the evidence never mentions {' or '.join(n.title() for n in absent_names)}")
+        notices.append(f"no evidence found mentions {' or '.join(absent_names)}")
         return done(ABSTAIN_TEXT, True)
     best_score = usable[0].score
     if llm_rerank and (backend is None or backend.small):
@@ -209,21 +209,24 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
         core = strip_timecodes(extracted.text)
         if q.answer_type == "yes_no":
             word = core.split()[0].lower()
-            if not text.lower().startswith(word):
+            if not re.match(rf"\W*{word}\b", text, re.IGNORECASE):  # "Not ..." is not "No"
                 return fallback("the model's yes/no disagreed with the evidence; extractive answer")
         elif not _contains(text, core):
             return fallback("the model's answer did not contain the span the evidence gives; extractive answer")
-    text, cited, dropped = check_citations(text, list(dict.fromkeys([*shown, *(s.line for s in usable)])))
+    # The unit the checked span came from is cited: a model often cites a neighbouring line that
+    # repeats a word of the answer. A small model's own timecodes are replaced by it (by now its
+    # answer is a span of that unit or holds the typed span).
+    source = extracted.cited[0] if extracted.cited and (extracted.typed or backend.small) else None
+    if source is not None and backend.small:
+        text = f"{strip_timecodes(text)} {format_timecode(source.start_s, source.end_s)}"
+        return done(text, False, [source])
+    candidates = [*([source] if source is not None else []), *shown, *(s.line for s in usable)]
+    text, cited, dropped = check_citations(text, list(dict.fromkeys(candidates)))
     if dropped:
         notices.append(f"dropped {dropped} timecode(s) that match no evidence line")
-    # The unit the checked span came from is cited: a model often cites a neighbouring line that
-    # repeats a word of the answer. A small model's own timecodes are replaced by it.
-    source = extracted.cited[0] if extracted.cited and (
-        extracted.typed or (backend.small and _is_span_of(text, extracted.cited[0]))) else None
-    if source is not None and (backend.small or not any(timecode_matches(tc, source) for tc in parse_timecodes(text))):
-        base = strip_timecodes(text) if backend.small else text
-        text = f"{base} {format_timecode(source.start_s, source.end_s)}"
-        cited = [source] if backend.small else [source, *cited]
+    if source is not None and source not in cited:
+        text = f"{text} {format_timecode(source.start_s, source.end_s)}"
+        cited = [source, *cited]
     elif not cited:
         text = f"{strip_timecodes(text)} {format_timecode(grounded.start_s, grounded.end_s)}"
         cited = [grounded]

@@ -198,18 +198,18 @@ def sound_key(word: str) -> str:
 
 
 def _close(name: str, word: str) -> bool:
-    if name == word:
-        return True
-    if len(name) >= 4 and difflib.SequenceMatcher(None, name, word).ratio() >= 0.8:
-        return True
-    key = sound_key(name)
-    return len(key) >= 3 and key == sound_key(word)
+    """A spelling slip: similar length and difflib ratio >= 0.8 (cheap bounds first)."""
+    if len(name) < 4 or abs(len(name) - len(word)) > len(name) // 4 + 1:
+        return False
+    m = difflib.SequenceMatcher(None, name, word)
+    return m.real_quick_ratio() >= 0.8 and m.quick_ratio() >= 0.8 and m.ratio() >= 0.8
 
 
 def missing_names(q: Question, lines: Sequence[PackedLine]) -> tuple[str, ...]:
-    """The question's proper names when none of them appears in any candidate unit (spelling
-    and sound-alikes allowed: ASR writes "Bright water", "Kestral" or "Kilein" for "Quay Lane"), else ``()``. "When does the train to
-    Manchester leave?" over announcements about Brighton and Oxford is not answered by them."""
+    """The question's proper names when none of them appears in any candidate unit (spelling slips
+    and sound-alikes allowed: ASR writes "Bright water", "Kestral" or "Kilein" for "Quay Lane"),
+    else ``()``. "When does the train to Manchester leave?" over announcements about Brighton and
+    Oxford is not answered by them."""
     if not q.names:
         return ()
     words: set[str] = set()
@@ -217,9 +217,14 @@ def missing_names(q: Question, lines: Sequence[PackedLine]) -> tuple[str, ...]:
         seq = re.findall(r"[^\W\d_]+", clean_text(ln.kind, ln.text).casefold())
         words.update(seq)
         words.update(a + b for a, b in zip(seq, seq[1:]))
-    names = [*q.names, *(a + b for a, b in zip(q.names, q.names[1:]))]  # "Quay Lane" as "quaylane" too
-    if any(_close(name, w) for name in names for w in words):
-        return ()
+    names = [n.casefold() for n in q.names]
+    names += [a + b for a, b in zip(names, names[1:])]  # "Quay Lane" as "quaylane" too
+    keys = {sound_key(w) for w in words}
+    for name in names:
+        if name in words or (len(sound_key(name)) >= 3 and sound_key(name) in keys):
+            return ()
+        if any(_close(name, w) for w in words):
+            return ()
     return q.names
 
 

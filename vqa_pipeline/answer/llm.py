@@ -194,7 +194,7 @@ class OpenAIChat(LLMBackend):
             "model": self.model,
             "messages": list(prompt.messages),
             "temperature": 0.0,
-            "max_tokens": self.max_tokens,
+            "max_tokens": min(self.max_tokens, prompt.chat_max_tokens or self.max_tokens),
         }).encode("utf-8")
         headers = {"Content-Type": "application/json"}
         if self.api_key:

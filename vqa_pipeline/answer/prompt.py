@@ -84,13 +84,15 @@ class Prompt:
         completion: plain text ending in ``Answer:`` for base models (stop at newline).
         messages: OpenAI-style chat messages.
         stop: stop strings for completion.
-        max_tokens: generation cap.
+        max_tokens: generation cap for the completion form.
+        chat_max_tokens: generation cap for the chat form (``None``: the backend's own cap).
     """
 
     completion: str
     messages: tuple[dict, ...] = field(default_factory=tuple)
     stop: tuple[str, ...] = ("\n",)
     max_tokens: int = 48
+    chat_max_tokens: int | None = None
 
 
 _EXAMPLE = (

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from vqa_pipeline.answer.citations import content_words
+from vqa_pipeline.answer.citations import STOPWORDS, content_words
 
 _KIND_CUES: dict[str, tuple[str, ...]] = {
     "ocr": (
@@ -114,8 +114,7 @@ class Question:
         measure: the question asks for an amount with a unit ("how long", "how much", "cost").
         position: ``"start"`` or ``"end"`` when the question places the answer there ("at the
             start", "in the end credits"), else ``""``.
-        names: the proper names the question mentions (capitalized words after the first, casefolded,
-            without a possessive 's; all-caps acronyms and words with digits left out).
+        names: the proper names the question mentions, as spelled there (see :func:`proper_names`).
     """
 
     text: str
@@ -130,14 +129,19 @@ class Question:
 
 
 def proper_names(text: str) -> tuple[str, ...]:
-    """Capitalized words after the first one: "the train to Manchester" -> ``("manchester",)``."""
-    rest = text.split(" ", 1)[1] if " " in text else ""
+    """Capitalized words that do not start a sentence: "the train to Manchester" -> ``("Manchester",)``.
+
+    Acronyms ("URL", "PIN"), words under 3 letters and stopwords ("What", "The" in a Title-Case
+    question) are left out; a possessive 's is dropped.
+    """
     out = []
-    for w in re.findall(r"\b[A-Z][^\W\d_]*(?:['’][^\W\d_]+)?", rest):
-        w = re.sub(r"['’]s$", "", w)
-        if w.isupper() or len(w) < 3:  # "URL", "PIN", "I"
-            continue
-        out.append(w.casefold())
+    for clause in re.split(r"[.?!:;]\s+", text):
+        words = re.findall(r"[^\W\d_]+(?:['’][^\W\d_]+)?", clause)
+        for w in words[1:]:
+            w = re.sub(r"['’]s$", "", w)
+            if not w[0].isupper() or w.isupper() or len(w) < 3 or w.casefold() in STOPWORDS:
+                continue
+            out.append(w)
     return tuple(dict.fromkeys(out))
 
 

@@ -25,6 +25,7 @@ def test_parse_choice_is_strict():
     assert parse_choice("9", 8) is None
     assert parse_choice("the third one", 8) is None
     assert parse_choice("", 8) is None
+    assert parse_choice("[4.0-8.0s] the editor", 8) is None  # a timecode is not a unit number
 
 
 def test_the_models_choice_becomes_the_answer(sample_db, chat_server):

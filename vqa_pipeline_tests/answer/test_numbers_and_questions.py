@@ -95,7 +95,7 @@ def _line(text: str, kind: str = "asr"):
 
 @pytest.mark.parametrize(("question", "evidence", "missing"), [
     # the named place is nowhere in the evidence: another station's announcement does not answer it
-    ("When does the bus to Sheffield depart?", ["The 9:15 bus to Leicester leaves from stand B."], ("sheffield",)),
+    ("When does the bus to Sheffield depart?", ["The 9:15 bus to Leicester leaves from stand B."], ("Sheffield",)),
     # ASR's sound-alike spellings of the name count as mentions
     ("When does the gallery on Quay Lane open?", ["The gallery on Kilein opens at ten."], ()),
     ("Who is Callum Reid?", ["Our guide is Kalim Reed."], ()),
@@ -107,3 +107,14 @@ def test_names_the_evidence_never_mentions(question, evidence, missing):
     from vqa_pipeline.answer.compose import missing_names
 
     assert missing_names(analyze(question), [_line(t) for t in evidence]) == missing
+
+
+@pytest.mark.parametrize(("question", "names"), [
+    ("Quick question: What temperature is the oven?", ()),  # a sentence's first word is no name
+    ("In the cooking video. How hot is it?", ()),
+    ("What Is The Capital Of Mongolia?", ("Capital", "Mongolia")),  # Title Case: stopwords left out
+    ("Où habite Émile Zola ?", ("Émile", "Zola")),
+    ("What was Selim Haddad's job?", ("Selim", "Haddad")),
+])
+def test_proper_names_of_a_question(question, names):
+    assert analyze(question).names == names
