@@ -442,32 +442,30 @@ CARDS = [("001", 0.5, "ten of clubs"), ("003", 2.6, "seven of clubs"),
          ("005", 5.1, "eight of spades four of clubs seven of hearts")]
 
 
-def card_calls(root: Path, work: Path) -> Clip:
-    clip = Clip("pocketsphinx_card_calls.wav", 9.5, size=None,
-                description="A real voice calling playing cards (pocketsphinx test utterances 001, 003, 005).")
+def _utterances(clip: Clip, root: Path, folder: str, items) -> Clip:
+    """``clip`` as pocketsphinx test utterances ``(name, start_s, text)`` from ``folder``, placed in time."""
     mix = Mixer(clip)
-    for uid, start, text in CARDS:
-        path, rel = _src(root, "cards", uid)
+    for name, start, text in items:
+        path, rel = _src(root, folder, name)
         audio, cut = trim(load_audio(path))
         mix.speech(normalise(audio, 0.6), start, text, "pocketsphinx test speaker", rel)
         clip.sources.append({"package": "Debian pocketsphinx-testdata 0.8+5prealpha+1-15", "path": rel,
                              "offset_s": round(start - cut, 3)})
     mix.finish()
     return clip
+
+
+def card_calls(root: Path, work: Path) -> Clip:
+    clip = Clip("pocketsphinx_card_calls.wav", 9.5, size=None,
+                description="A real voice calling playing cards (pocketsphinx test utterances 001, 003, 005).")
+    return _utterances(clip, root, "cards", CARDS)
 
 
 def robot_commands(root: Path, work: Path) -> Clip:
     clip = Clip("pocketsphinx_robot_commands.wav", 8.0, size=None,
                 description="Two spoken robot commands (pocketsphinx test utterances goforward.raw, something.raw).")
-    mix = Mixer(clip)
-    for name, start, text in (("goforward", 0.5, "go forward ten meters"), ("something", 4.3, "go somewhere and do something")):
-        path, rel = _src(root, "raw", name)
-        audio, cut = trim(load_audio(path))
-        mix.speech(normalise(audio, 0.6), start, text, "pocketsphinx test speaker", rel)
-        clip.sources.append({"package": "Debian pocketsphinx-testdata 0.8+5prealpha+1-15", "path": rel,
-                             "offset_s": round(start - cut, 3)})
-    mix.finish()
-    return clip
+    return _utterances(clip, root, "raw", [("goforward", 0.5, "go forward ten meters"),
+                                           ("something", 4.3, "go somewhere and do something")])
 
 
 def phone_menu(root: Path, work: Path) -> Clip:
