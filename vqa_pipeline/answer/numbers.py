@@ -31,10 +31,6 @@ _UNITS = {
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
 _DIGIT_WORDS = {k: v for k, v in _UNITS.items() if v < 10} | {"oh": 0}
-_ORDINALS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
-    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "twentieth": 20, "thirtieth": 30, "hundredth": 100,
-}
 _NUMBER_WORD = re.compile(
     r"\b(?:" + "|".join(sorted([*_UNITS, *_TENS, *_SCALES, "oh", "point", "and", "a"], key=len, reverse=True))
     + r")(?:[\s-]+(?:" + "|".join(sorted([*_UNITS, *_TENS, *_SCALES, "oh", "point", "and", "a"], key=len, reverse=True))
@@ -193,15 +189,6 @@ def number_mentions(text: str) -> list[NumberMention]:
 def number_values(text: str) -> set[float]:
     """The numeric values mentioned in ``text`` (spoken, split or written)."""
     return {n.value for n in number_mentions(text)}
-
-
-def ordinal_value(word: str) -> int | None:
-    """``first`` -> 1, ``3rd`` -> 3; ``None`` for other words."""
-    w = word.lower()
-    if w in _ORDINALS:
-        return _ORDINALS[w]
-    m = re.fullmatch(r"(\d+)(?:st|nd|rd|th)", w)
-    return int(m.group(1)) if m else None
 
 
 def format_number(value: float) -> str:

@@ -54,11 +54,6 @@ def parts_of(text: str, parts: Sequence[str] = ()) -> list[str]:
     return [p.strip() for p in text.split(" / ") if p.strip()]
 
 
-def _overlap(words: set[str], text: str) -> float:
-    have = set(content_words(text))
-    return len(words & have) / max(len(words), 1)
-
-
 def is_label(part: str) -> bool:
     """An ALL-CAPS short part of a block (``EDITOR``, ``REVENUE:``, ``Q3 RESULTS``)."""
     letters = [c for c in part if c.isalpha()]

@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     def query_options(p: argparse.ArgumentParser, k: int) -> None:
         p.add_argument("question", metavar="QUESTION")
         common(p)
-        p.add_argument("--k", type=int, default=k, help=f"number of windows (default {k})")
+        p.add_argument("--k", type=int, default=k,
+                       help=f"number of windows (default {k}; ask ranks the units of max(30, 3k) windows)")
         p.add_argument("--video", action="append", metavar="VIDEO",
                        help="only this video (id, indexed path or unique suffix); repeatable")
         p.add_argument("--time", nargs=2, type=float, metavar=("START", "END"),
@@ -79,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm-url", default=None,
                    help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server); default: the local Gemma 3 270M")
     p.add_argument("--llm-model", default=None, help="model name at --llm-url")
-    p.add_argument("--extractive", action="store_true", help="no LLM: quote the best evidence lines")
+    p.add_argument("--extractive", action="store_true",
+                   help="no LLM: the answer picked from the best evidence units (a name, number, ... or a quote)")
     p.add_argument("--llm-rerank", action="store_true",
                    help="with --llm-url: let the chat model pick the best of the top evidence units first")
     p.add_argument("--show-evidence", action="store_true", help="print the evidence pack too")
@@ -100,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=10, help="windows retrieved per question (default 10)")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("tune", help="learn the fusion weights on a dev set (Optuna) and store them for queries",
+    p = sub.add_parser("tune", help="learn the fusion weights and the unit re-ranker on a dev set; store them for queries",
                        description="Optuna (seeded TPE) over fusion method, per-model weights, rrf_k and "
                        "temperatures, maximizing nDCG@K on the dev split; reports the held-out score and "
                        "writes <db>/fusion.json. The study is kept in $VQA_HOME/optuna.db and resumes. Then the "

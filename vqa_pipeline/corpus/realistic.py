@@ -37,6 +37,7 @@ import hashlib
 import json
 import sys
 import tempfile
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -298,7 +299,7 @@ def write_clip(clip: Clip, out_dir: Path, truth_dir: Path | None, write_truth: b
             tpath.write_text(json.dumps(truth, indent=1, ensure_ascii=False) + "\n")
         elif tpath.exists():
             for line in _drift(json.loads(tpath.read_text()), truth):
-                print(f"warning: {clip.name}: {line} (dev-set spans may be off)", file=sys.stderr)
+                warnings.warn(f"{clip.name}: {line} (dev-set spans may be off)", stacklevel=2)
     return path
 
 

@@ -80,11 +80,6 @@ def speech_chunks(audio: np.ndarray, threshold: float = 0.5) -> list[tuple[int, 
     return [(c["start"], c["end"]) for c in get_speech_timestamps(audio, opts, sampling_rate=AUDIO_SAMPLE_RATE)]
 
 
-def speech_regions(audio: np.ndarray, threshold: float = 0.5) -> list[tuple[float, float]]:
-    """Tight Silero-VAD speech regions in seconds (see :func:`speech_chunks`)."""
-    return [(a / AUDIO_SAMPLE_RATE, b / AUDIO_SAMPLE_RATE) for a, b in speech_chunks(audio, threshold)]
-
-
 def transcription_chunks(tight: list[tuple[int, int]], n_samples: int) -> list[dict[str, int]]:
     """The chunks faster-whisper's ``vad_filter=True`` (default ``VadOptions``) finds, from the tight ones.
 

@@ -90,3 +90,16 @@ def test_a_suffix_matching_two_indexed_files_is_ambiguous(tmp_path):
         resolve_devset(qs, catalog)
     resolved, _ = resolve_devset(load_devset(write(tmp_path, {**GOOD, "video": "b/kitchen.mp4"})), catalog)
     assert resolved[0].video_id == "v2"
+
+
+def test_extra_keys_are_ignored_unless_they_mean_a_split_or_kind(tmp_path):
+    base = {"video": "a.mp4", "question": "q?", "answer_any": ["x"], "relevant": [[0, 1]]}
+    lines = [{"id": "a", "split": "heldout", "kind": "ocr", **base},
+             {"id": "b", "split": "test", "kind": None, **base},  # another tool's split name, a null kind
+             {"id": "c", "split": 3, "notes": {"by": "someone"}, **base}]
+    path = tmp_path / "dev.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+    qs = {q.id: q for q in load_devset(path)}
+    assert (qs["a"].split, qs["a"].kind) == ("heldout", "ocr")
+    assert (qs["b"].split, qs["b"].kind) == ("", "")
+    assert qs["c"].split == ""
