@@ -21,6 +21,10 @@ same inputs resumes it (only the missing trials run); any change starts a new st
 Example:
     >>> result = tune(cache, TuneOptions(trials=200))
     >>> save_tuned(result, Path(".vqa/lance") / "fusion.json")
+
+About 400 lines: the search space, the study's storage and naming, the tuning record and the
+cross-validation of the same procedure change together, and split apart they would share most of
+their arguments.
 """
 
 from __future__ import annotations

@@ -26,6 +26,9 @@ Options (environment variable, default): ``amodel`` (``$VQA_CLAP_AMODEL``; ``HTS
 
 Install: ``pip install -e .[clap]`` and ``pip install --no-deps laion_clap==1.1.5`` (its metadata
 pulls wandb, webdataset and more; 1.1.6+ pin numpy<2). ``scripts/setup.sh`` does both with ``VQA_SETUP_FULL=1``.
+
+About 380 lines because building CLAP offline (the RoBERTa folder, the safe checkpoint loader) has
+to work around ``laion_clap``'s own loader; the extractor itself is the last 60 lines.
 """
 
 from __future__ import annotations
