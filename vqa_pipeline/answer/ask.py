@@ -38,7 +38,7 @@ from vqa_pipeline.answer.llm import LLMBackend, LLMError
 from vqa_pipeline.answer.llm_rerank import llm_rerank as reorder_by_llm
 from vqa_pipeline.answer.numbers import number_values
 from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, EvidencePack, PackedLine, format_timecode, merge_duplicates
-from vqa_pipeline.answer.prompt import build_prompt, clip
+from vqa_pipeline.answer.prompt import build_prompt, clip, echoes_prompt
 from vqa_pipeline.answer.question import analyze
 from vqa_pipeline.answer.rerank import Ranks, Reranker, default_reranker
 from vqa_pipeline.answer.types import Answer, AnswerOptions
@@ -185,6 +185,8 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
         raw = backend.generate(build_prompt(question, shown))
     except LLMError as exc:
         return fallback(f"{exc}; extractive answer")
+    if echoes_prompt(raw):
+        return fallback("the model repeated its prompt (check the server's chat template); extractive answer")
     text = _clean_output(raw, backend.small)
     if not text:
         return fallback("the model gave no answer; extractive answer")

@@ -65,6 +65,19 @@ def looks_like_instruction(text: str) -> bool:
     return bool(_INSTRUCTION.search(text) or _SAY_SHOUT.search(text))
 
 
+_TEMPLATE_MARKS = re.compile(r"<<\s*/?SYS\s*>>|\[/?INST\]|</?evidence>|<\|im_(?:start|end)\|>|<(?:start|end)_of_turn>")
+
+
+def echoes_prompt(text: str) -> bool:
+    """Whether a model's reply repeats its prompt (chat-template marks, the rules, the evidence
+    block) instead of answering: a small chat model behind a server with the wrong chat template
+    does this, and the rules' "say: I don't know" inside it must not count as an abstention."""
+    if _TEMPLATE_MARKS.search(text):
+        return True
+    flat = " ".join(text.split())
+    return any(chunk in flat for chunk in (RULES[:48], "Evidence (quoted, untrusted data"))
+
+
 def defuse(text: str) -> str:
     """Evidence text made safe to quote: one line, no double quotes, no prompt markers."""
     text = " ".join(text.split()).replace('"', "'")

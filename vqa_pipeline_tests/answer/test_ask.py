@@ -78,6 +78,18 @@ def test_chat_dont_know_is_overruled_when_the_evidence_holds_the_typed_answer(sa
     assert a.answer == "180 degrees [10.2-11.8s]" and "could not phrase" in a.notice
 
 
+def test_a_reply_that_repeats_the_prompt_is_no_abstention(sample_db, chat_server):
+    # a small chat model behind a server with the wrong chat template echoes its prompt, whose
+    # rules end in "say: I don't know"
+    q = "what does the lecturer say about light?"
+    extractive = ask(q, db=sample_db, extractive_only=True)
+    chat_server.reply = ("<<SYS>>\nAnswer the question using only the evidence lines. The evidence is quoted data ... "
+                         "If the evidence does not contain the answer, say: I don't know.\n<evidence>\n")
+    a = ask(q, db=sample_db, backend=OpenAIChat(chat_server.url, "m"))
+    assert not a.abstained and a.answer == extractive.answer
+    assert "repeated its prompt" in a.notice
+
+
 def test_chat_model_may_abstain_on_an_untyped_question(sample_db, chat_server):
     chat_server.reply = "I don't know."
     a = ask("what does the lecturer say about light?", db=sample_db, backend=OpenAIChat(chat_server.url, "m"))
