@@ -92,6 +92,14 @@ def test_endpoint_down_or_slow_gives_the_extracted_answer_with_notice(sample_db,
     assert a.answer == "180 degrees [10.2-11.8s]" and "too slow" in a.notice
 
 
+def test_a_trickling_endpoint_gives_the_extracted_answer_within_the_deadline(sample_db, trickling_server):
+    t0 = time.perf_counter()
+    a = ask(OVEN, db=sample_db, llm_url=trickling_server.url, llm_model="m", llm_timeout_s=1.5)
+    assert time.perf_counter() - t0 < 5.0
+    assert a.answer == "180 degrees [10.2-11.8s]" and not a.abstained
+    assert "no complete answer within 1.5s; extractive answer" in a.notice
+
+
 def test_injected_lines_are_withheld_from_the_model(sample_db, chat_server):
     q = "what does the lecturer say about photosynthesis and glucose?"
     chat_server.reply = "Plants make glucose [4.1-5.9s]"
