@@ -57,7 +57,12 @@ def test_fifos_and_devices_are_refused_by_kind(specials, read):
 
 
 def test_kind_of_paths(tmp_path):
+    import socket
+
     (tmp_path / "f.mp4").write_bytes(b"x")
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(tmp_path / "s.mp4"))
+        assert regular_file_problem(tmp_path / "s.mp4") == "not a regular file: socket"
     (tmp_path / "loop.mp4").symlink_to(tmp_path / "loop.mp4")
     assert regular_file_problem(tmp_path / "f.mp4") == ""
     assert regular_file_problem(tmp_path) == "not a regular file: directory"
