@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vqa_pipeline.answer.ask import FOLLOW_WINDOW_S, answer_question
-from vqa_pipeline.answer.llm import LLMBackend, make_backend
+from vqa_pipeline.answer.llm import DEFAULT_TIMEOUT_S, LLMBackend, make_backend
 from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, merge_duplicates, row_units
 from vqa_pipeline.answer.rerank import load_reranker, ranks_of, reranker_tags
 from vqa_pipeline.answer.types import Answer, Citation
@@ -233,7 +233,8 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
         llm_url: str | None = None, llm_model: str | None = None, *,
         fusion: FusionConfig | str | Path | None = None, backend: LLMBackend | None = None,
         extractive_only: bool = False, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
-        abstain_threshold: float | None = None, llm_rerank: bool = False) -> Answer:
+        abstain_threshold: float | None = None, llm_rerank: bool = False,
+        llm_timeout_s: float = DEFAULT_TIMEOUT_S) -> Answer:
     """Answer ``question`` from the indexed evidence, with timecode citations.
 
     Args:
@@ -245,17 +246,19 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
         abstain_threshold: re-ranker probability of the best unit under which the answer abstains
             (default: the re-ranker's calibrated threshold).
         llm_rerank: with a chat endpoint, let the model pick the best of the top units first.
+        llm_timeout_s: total deadline of each request to ``llm_url`` (connect and the whole
+            response); past it the extractive answer is given with a notice.
 
     The units (whole sentences, on-screen blocks, sound lines) of the best ``max(30, 3k)`` windows
     are re-ranked for the question and the answer is picked from the best of them.
 
     Raises:
-        ValueError: empty question, ``k < 1``, or ``llm_url`` without ``llm_model``.
+        ValueError: empty question, ``k < 1``, ``llm_url`` without ``llm_model``, or a timeout <= 0.
         QueryError: no database, no or empty ``windows`` table, bad time range.
     """
     _check_question(question)
     if backend is None and not extractive_only:
-        backend = make_backend(llm_url, llm_model)
+        backend = make_backend(llm_url, llm_model, timeout_s=llm_timeout_s)
     r = retrieve(question, k, videos, time_range, db, fusion, n_rows=max(RERANK_WINDOWS, 3 * k))
     reranker, notice = load_reranker(r.db, reranker_tags())
     notices = "; ".join(n for n in (r.notice, notice) if n) or None

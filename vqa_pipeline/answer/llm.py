@@ -5,7 +5,8 @@
   ``~/.cache/vqa_pipeline/models``) and run by ``llama-cpp-python``. It is a small *base* model:
   it gets a few-shot completion prompt ending in ``Answer:``, greedy decoding, and stops at a
   newline. Install with ``pip install -e '.[llm]'``.
-- :class:`OpenAIChat`: ``POST {url}/chat/completions`` with ``urllib`` and a timeout, for any
+- :class:`OpenAIChat`: ``POST {url}/chat/completions`` with ``urllib`` and a total deadline
+  (connect and the whole response, so a server that trickles bytes cannot hold a caller), for any
   OpenAI-compatible server (vLLM, llama.cpp server, Ollama, ...). A larger model is a configuration
   change: ``ask(..., llm_url="http://host:8000/v1", llm_model="qwen2.5-7b-instruct")``.
 
@@ -16,9 +17,11 @@ back to an extractive answer with a notice.
 from __future__ import annotations
 
 import functools
+import http.client
 import json
 import os
 import threading
+import time
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
@@ -28,6 +31,8 @@ from vqa_pipeline.answer.prompt import Prompt
 
 GEMMA_SUBDIR = "gemma-3-270m-q4km"
 DEFAULT_TIMEOUT_S = 30.0
+"""Total deadline of one chat request: connect, send, and the whole response."""
+_READ_CHUNK = 65536
 ENV_API_KEY = "VQA_LLM_API_KEY"
 
 
@@ -168,7 +173,8 @@ class OpenAIChat(LLMBackend):
     Args:
         url: base URL (``http://host:8000/v1``) or the full ``.../chat/completions`` URL.
         model: model name the server expects.
-        timeout_s: per-request timeout.
+        timeout_s: total deadline of one request (connect and the whole response); past it the
+            request is abandoned and :class:`LLMError` raised.
         api_key: bearer token; defaults to ``$VQA_LLM_API_KEY`` when set.
     """
 
@@ -181,6 +187,8 @@ class OpenAIChat(LLMBackend):
             raise ValueError(f"LLM URL must start with http:// or https://, got {url[:60]!r}")
         if not model:
             raise ValueError("an LLM model name is required with an LLM URL")
+        if not timeout_s > 0:
+            raise ValueError(f"the LLM timeout must be a positive number of seconds, got {timeout_s}")
         base = url.rstrip("/")
         self.endpoint = base if base.endswith("/chat/completions") else base + "/chat/completions"
         self.model = model
@@ -200,16 +208,19 @@ class OpenAIChat(LLMBackend):
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         req = urllib.request.Request(self.endpoint, data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                data = json.loads(resp.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            raise LLMError(f"LLM endpoint {self.endpoint} answered HTTP {exc.code}") from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise LLMError(f"LLM endpoint {self.endpoint} unreachable or too slow ({reason})") from None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise LLMError(f"LLM endpoint {self.endpoint} returned invalid JSON") from None
+        deadline = time.monotonic() + self.timeout_s
+        # A socket timeout bounds each read, not the whole reply: the request runs in a worker
+        # thread this call waits on for at most the deadline (the worker stops reading soon after).
+        box: dict = {}
+        worker = threading.Thread(target=self._post, args=(req, deadline, box), daemon=True,
+                                  name="vqa-llm-request")
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if worker.is_alive() or "timeout" in box:
+            raise LLMError(f"LLM endpoint {self.endpoint} too slow: no complete answer within {self.timeout_s:g}s")
+        if "error" in box:
+            raise LLMError(str(box["error"]))
+        data = box["data"]
         try:
             text = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
@@ -217,6 +228,28 @@ class OpenAIChat(LLMBackend):
         if not isinstance(text, str):
             raise LLMError(f"LLM endpoint {self.endpoint} returned no answer")
         return text.strip()
+
+    def _post(self, req: urllib.request.Request, deadline: float, box: dict) -> None:
+        """Send the request and read the reply until ``deadline``; the outcome goes into ``box``
+        (``data``, ``error`` with a one-line reason, or ``timeout``)."""
+        try:
+            with urllib.request.urlopen(req, timeout=max(0.01, deadline - time.monotonic())) as resp:
+                chunks = []
+                while chunk := resp.read1(_READ_CHUNK):
+                    chunks.append(chunk)
+                    if time.monotonic() > deadline:
+                        box["timeout"] = True
+                        return
+                box["data"] = json.loads(b"".join(chunks).decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            box["error"] = f"LLM endpoint {self.endpoint} answered HTTP {exc.code}"
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            box["error"] = f"LLM endpoint {self.endpoint} unreachable or too slow ({reason})"
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            box["error"] = f"LLM endpoint {self.endpoint} returned invalid JSON"
+        except http.client.HTTPException as exc:  # a cut or malformed reply (BadStatusLine, IncompleteRead)
+            box["error"] = f"LLM endpoint {self.endpoint} sent a broken reply ({type(exc).__name__})"
 
 
 def make_backend(llm_url: str | None = None, llm_model: str | None = None,

@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm-url", default=None,
                    help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server); default: the local Gemma 3 270M")
     p.add_argument("--llm-model", default=None, help="model name at --llm-url")
+    p.add_argument("--llm-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="with --llm-url: total seconds for each request, connect and whole reply (default 30); "
+                   "past it the extractive answer is given with a notice")
     p.add_argument("--extractive", action="store_true",
                    help="no LLM: the answer picked from the best evidence units (a name, number, ... or a quote)")
     p.add_argument("--llm-rerank", action="store_true",

@@ -94,7 +94,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     try:
         answer = ask(args.question, k=args.k, videos=args.video or None, db=args.db,
                      llm_url=args.llm_url, llm_model=args.llm_model, extractive_only=args.extractive,
-                     llm_rerank=args.llm_rerank,
+                     llm_rerank=args.llm_rerank, llm_timeout_s=args.llm_timeout,
                      time_range=tuple(args.time) if args.time else None)
     except _query_errors() as exc:
         raise CliError(str(exc)) from None

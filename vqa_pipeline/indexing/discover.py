@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from vqa_pipeline.media.filekind import regular_file_problem
 from vqa_pipeline.media.types import MEDIA_SUFFIXES
 
 
@@ -21,7 +22,9 @@ def discover(paths: list[str | Path]) -> list[Found]:
     """Media files under ``paths`` (files taken as named, folders searched recursively).
 
     Symlinked folders are followed once; a symlink loop or an unreadable folder is reported as
-    an error entry, never raised. Results are absolute, de-duplicated and sorted.
+    an error entry, never raised. Anything that is not a regular file once symlinks are resolved
+    (a FIFO, a device, a socket) is an error entry with its kind, found without opening it.
+    Results are absolute, de-duplicated and sorted.
     """
     out: dict[Path, Found] = {}
     for p in paths:
@@ -31,11 +34,9 @@ def discover(paths: list[str | Path]) -> list[Found]:
         elif p.is_dir():
             for f in _walk(p):
                 out.setdefault(f.path, f)
-        elif p.is_file() or p.is_symlink():
-            ap = _absolute(p)
-            out.setdefault(ap, Found(ap, "" if p.exists() else "broken symlink"))
         else:
-            out[p.absolute()] = Found(p.absolute(), "not a regular file")
+            ap = _absolute(p)
+            out.setdefault(ap, Found(ap, regular_file_problem(p)))
     return sorted(out.values(), key=lambda f: str(f.path))
 
 
@@ -70,8 +71,7 @@ def _walk(root: Path) -> list[Found]:
                 if e.is_dir(follow_symlinks=True):
                     stack.append(path)
                 elif Path(e.name).suffix.lower() in MEDIA_SUFFIXES:
-                    ok = e.is_file(follow_symlinks=True)
-                    found.append(Found(path, "" if ok else "broken symlink"))
+                    found.append(Found(path, regular_file_problem(path)))
             except OSError as exc:
                 if Path(e.name).suffix.lower() in MEDIA_SUFFIXES:
                     found.append(Found(path, f"cannot stat ({exc.strerror})"))

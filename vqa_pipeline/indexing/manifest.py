@@ -34,7 +34,7 @@ def save(db: str | Path, settings: dict, summary: IndexSummary, file_records: di
         return
     target = path / NAME
     retry = any(v.startswith("failed") for f in summary.files for v in f.extractors.values())
-    unstatted = any(f.status != "removed" and f.path not in file_records for f in summary.files)
+    unstatted = any(f.status not in ("removed", "failed") and f.path not in file_records for f in summary.files)
     fingerprint = db_fingerprint(path)
     if retry or unstatted or fingerprint is None or not summary.files:
         target.unlink(missing_ok=True)
@@ -43,7 +43,11 @@ def save(db: str | Path, settings: dict, summary: IndexSummary, file_records: di
     for f in summary.files:
         if f.status == "removed":
             continue
-        rec = file_records[f.path]
+        rec = file_records.get(f.path)
+        if rec is None or rec["video_id"] != f.video_id:
+            # Failed before it could be stat'ed (a broken symlink, a FIFO): only that same
+            # failure settles it next time (``size`` None).
+            rec = {"size_bytes": None, "mtime_ns": None}
         files[f.path] = {
             "size": rec["size_bytes"], "mtime_ns": rec["mtime_ns"], "video_id": f.video_id,
             "failed": f.status == "failed", "error": f.error, "windows": f.windows, "duration_s": f.duration_s,
@@ -66,12 +70,17 @@ def try_noop(db: str | Path, settings: dict, found: list[Found], profile: str) -
     if data.get("format") != FORMAT or data.get("settings") != settings or data.get("db") != db_fingerprint(path):
         return None
     files = data.get("files") or {}
-    if any(f.error for f in found) or {str(f.path) for f in found} != set(files):
+    if {str(f.path) for f in found} != set(files):
         return None
     summary = IndexSummary(db=str(db), profile=profile)
     skipped = {name: "skipped (up to date)" for name in settings.get("extractors", {})}
     for f in found:
         rec = files[str(f.path)]
+        if f.error or rec["size"] is None:
+            if not (f.error and rec["size"] is None and rec["failed"] and rec["error"] == f.error):
+                return None
+            summary.files.append(FileOutcome(str(f.path), rec["video_id"], "failed", error=f.error))
+            continue
         try:
             st = f.path.stat()
         except OSError:

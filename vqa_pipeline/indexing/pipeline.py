@@ -47,12 +47,13 @@ class Indexer:
         extractors: Sequence[Extractor] = (),
         runner: ExtractionRunner | None = None,
         progress: Progress | None = None,
+        batch_failures: bool = False,
     ) -> None:
         self.store = store
         self.options = options or WindowingOptions()
         self.extractors = list(extractors)
         self.runner = runner or InlineRunner()
-        self.sources = Sources(store, self.options.tag)
+        self.sources = Sources(store, self.options.tag, batch_failures)
         self.scheduler = ExtractionScheduler(store, self.extractors, self.runner, progress)
 
     @property
@@ -145,12 +146,14 @@ def index_paths(
     progress = progress or (lambda event, data: None)
     options = options or WindowingOptions()
     exs, missing = resolve_extractors(profile, extractors)
-    indexer = Indexer(store, options, exs, runner, progress)
+    # Failures are written in batches: thousands of bad files must not cost a commit each.
+    indexer = Indexer(store, options, exs, runner, progress, batch_failures=True)
     summary = IndexSummary(db=store.uri, profile=profile, missing_extractors=missing)
 
     found = discover(list(paths))
     progress("found", {"n": len(found)})
     files, videos = store.file_records(), store.video_records()
+    indexer.sources.remember(videos)
     seen_ids: set[str] = set()
 
     def finish(outcome: FileOutcome) -> None:
@@ -171,14 +174,19 @@ def index_paths(
         plan = plan_file(f.path, files, videos, options.tag)
         if plan.action == "index" and plan.video_id in seen_ids:
             plan.action = "duplicate"  # the same bytes twice in this run
+            plan.error = indexer.sources.failed_now.get(plan.video_id, "")
         media = None
         if plan.action == "error":
+            outcome = indexer.record_failure(plan.path, plan, plan.error)
+        elif plan.action == "duplicate" and plan.error:
+            # Known bad bytes under another name: recorded as a failure (batched), not read again.
+            indexer.sources.detach_old(plan)
             outcome = indexer.record_failure(plan.path, plan, plan.error)
         elif plan.action in ("unchanged", "duplicate"):
             if plan.action == "duplicate":
                 indexer.add_source(plan)
             status = "failed" if plan.error else plan.action
-            known = store.get_video(plan.video_id) or {}
+            known = {} if plan.error else store.get_video(plan.video_id) or {}
             outcome = FileOutcome(str(plan.path), plan.video_id, status, error=plan.error,
                                   windows=known.get("n_windows") or 0, duration_s=known.get("duration_s") or 0.0)
             if status != "failed" and plan.video_id not in seen_ids:
@@ -199,6 +207,7 @@ def index_paths(
         # Keep a few videos in flight: models work on one while the next is decoded and written.
         indexer.scheduler.drain(keep=max_in_flight - 1)
     indexer.scheduler.drain()
+    indexer.sources.flush()
     folders = [Path(p) for p in paths if Path(p).is_dir()]
     if prune and folders:
         removed = indexer.sources.prune(folders, {str(f.path) for f in found})

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from vqa_pipeline.media.filekind import kind_problem
 from vqa_pipeline.media.hashing import content_hash, video_id_for
 from vqa_pipeline.media.types import MediaError
 
@@ -50,6 +51,8 @@ def plan_file(path: Path, files: dict[str, dict], videos: dict[str, dict], windo
         st = path.stat()
     except OSError as exc:
         return FilePlan(path, "error", video_id=error_video_id(path), error=f"cannot stat ({exc.strerror})")
+    if problem := kind_problem(st.st_mode):  # a FIFO or device would block or never end
+        return FilePlan(path, "error", video_id=error_video_id(path), error=problem)
     if not os.access(path, os.R_OK):
         return FilePlan(path, "error", video_id=error_video_id(path), error="permission denied",
                         size_bytes=st.st_size, mtime_ns=st.st_mtime_ns)

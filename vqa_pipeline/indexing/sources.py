@@ -17,6 +17,10 @@ from vqa_pipeline.media.types import MediaInfo
 from vqa_pipeline.store import Store
 from vqa_pipeline.store.tables import now_iso
 
+FLUSH_EVERY = 1000
+"""Batched failure rows are written at least this often (bounds what a crash can lose: the next
+run simply records those files again)."""
+
 
 def media_facts(info: MediaInfo) -> dict:
     """The ``videos`` columns that come from probing or decoding a file."""
@@ -36,11 +40,38 @@ class Sources:
     Args:
         store: the store.
         windowing: the run's ``WindowingOptions.tag`` (recorded with failures).
+        batch_failures: hold failure rows and write them in batches (:meth:`flush` writes them;
+            every other method flushes first, so reads and writes keep their order).
     """
 
-    def __init__(self, store: Store, windowing: str) -> None:
+    def __init__(self, store: Store, windowing: str, batch_failures: bool = False) -> None:
         self.store = store
         self.windowing = windowing
+        self.batch_failures = batch_failures
+        self._failed_videos: dict[str, dict] = {}
+        self._failed_files: dict[str, dict] = {}
+        self.failed_now: dict[str, str] = {}  # video id -> why, for the failures recorded by this object
+        self._known: dict[str, dict] | None = None
+        self._touched: set[str] = set()
+
+    def remember(self, videos: dict[str, dict]) -> None:
+        """``Store.video_records()`` as the run starts: read instead of querying LanceDB once per
+        failed file, for every video this object has not written since."""
+        self._known = videos
+
+    def _video(self, video_id: str) -> dict | None:
+        if video_id in self._failed_videos:
+            return self._failed_videos[video_id]
+        if self._known is not None and video_id not in self._touched:
+            return self._known.get(video_id)
+        return self.store.get_video(video_id)
+
+    def flush(self) -> None:
+        """Write the failure rows held back (one commit per table)."""
+        videos, files = list(self._failed_videos.values()), list(self._failed_files.values())
+        self._failed_videos, self._failed_files = {}, {}
+        self.store.upsert_videos(videos)
+        self.store.upsert_files(files)
 
     def file_row(self, plan: FilePlan, video_id: str, status: str, error: str = "") -> dict:
         return {
@@ -54,14 +85,14 @@ class Sources:
         }
 
     def _names(self, video_id: str, path: Path | str) -> list[str]:
-        old = self.store.get_video(video_id)
+        old = self._video(video_id)
         return sorted(set((old or {}).get("sources") or []) | {str(path)})
 
     def record_failure(self, path: Path, plan: FilePlan | None, error: str) -> FileOutcome:
         """A file that cannot be indexed: its video row says failed with the one-line reason."""
         vid = plan.video_id if plan and plan.video_id else error_video_id(path)
         sources = self._names(vid, path)
-        self.store.upsert_video({
+        self._failed_videos[vid] = {
             "video_id": vid,
             "content_hash": plan.content_hash if plan else "",
             "source": sources[0],
@@ -71,9 +102,13 @@ class Sources:
             "windowing": self.windowing,
             "size_bytes": plan.size_bytes if plan else 0,
             "indexed_at": now_iso(),
-        })
+        }
+        self.failed_now[vid] = error
+        self._touched.add(vid)
         if plan is not None and plan.size_bytes is not None:
-            self.store.upsert_files([self.file_row(plan, vid, "failed", error)])
+            self._failed_files[str(plan.path)] = self.file_row(plan, vid, "failed", error)
+        if not self.batch_failures or len(self._failed_videos) + len(self._failed_files) >= FLUSH_EVERY:
+            self.flush()
         return FileOutcome(str(path), vid, "failed", error=error)
 
     def detach_old(self, plan: FilePlan) -> None:
@@ -84,6 +119,8 @@ class Sources:
     def drop_source(self, video_id: str, path: str) -> None:
         """``path`` no longer holds this video: forget it there, and the video (rows and all) if no
         other file holds it."""
+        self.flush()
+        self._touched.add(video_id)
         video = self.store.get_video(video_id)
         if not video:
             return
@@ -98,6 +135,7 @@ class Sources:
 
     def prune(self, folders: Sequence[Path], present: set[str]) -> list[FileOutcome]:
         """Files recorded under ``folders`` that are gone from disk: removed from the index."""
+        self.flush()
         roots = [str(f.absolute()).rstrip("/") + "/" for f in folders]
         out = []
         for path, rec in self.store.file_records().items():
@@ -111,6 +149,8 @@ class Sources:
 
     def add_source(self, plan: FilePlan) -> None:
         """A known video found under one more name (a duplicate, or an unchanged file re-seen)."""
+        self.flush()
+        self._touched.add(plan.video_id)
         video = self.store.get_video(plan.video_id)
         if video is None:
             return
@@ -123,6 +163,8 @@ class Sources:
 
     def record_probed(self, plan: FilePlan, info: MediaInfo) -> FileOutcome:
         """A new or changed file probed (status ``probed``) before it is decoded."""
+        self.flush()
+        self._touched.add(plan.video_id)
         old = self.store.get_video(plan.video_id) or {}
         self.store.upsert_video({
             **{k: v for k, v in old.items() if k != "_rowid"},
@@ -141,6 +183,8 @@ class Sources:
 
     def record_indexed(self, plan: FilePlan, info: MediaInfo, n_windows: int, decode_s: float) -> None:
         """The file's windows were written: its video is indexed, decoded from this path."""
+        self.flush()
+        self._touched.add(plan.video_id)
         self.store.upsert_video({
             "video_id": plan.video_id,
             "content_hash": plan.content_hash,

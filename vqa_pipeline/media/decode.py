@@ -11,12 +11,14 @@ import bisect
 import io
 import logging
 import math
+import os
 from pathlib import Path
 
 import av
 import numpy as np
 from PIL import Image
 
+from vqa_pipeline.media.filekind import kind_problem
 from vqa_pipeline.media.types import (
     AUDIO_SAMPLE_RATE,
     DecodedMedia,
@@ -46,6 +48,14 @@ def _reason(exc: BaseException) -> str:
 
 
 def _open(path: Path):
+    # FFmpeg would block on a FIFO and read a device for ever: only regular files are opened.
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        pass  # missing or unreadable: av.open says which, below
+    else:
+        if problem := kind_problem(mode):
+            raise MediaError(problem)
     try:
         return av.open(str(path), metadata_errors="ignore")
     except PermissionError:

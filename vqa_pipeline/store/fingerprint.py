@@ -17,13 +17,16 @@ def is_local(db: str | Path) -> bool:
 
 
 def db_fingerprint(db: str | Path) -> dict[str, int] | None:
-    """``{table: mtime_ns of its _versions folder}``, or ``None`` when a table is missing (or ``db`` is remote)."""
+    """``{table: mtime_ns of its _versions folder}`` (0 for a table not created yet, as when every
+    file failed: creating or losing it changes the answer), or ``None`` when ``db`` is remote."""
     if not is_local(db):
         return None
     out = {}
     for table in TABLES:
         try:
             out[table] = (Path(db) / f"{table}.lance" / "_versions").stat().st_mtime_ns
+        except FileNotFoundError:
+            out[table] = 0
         except OSError:
             return None
     return out

@@ -147,9 +147,14 @@ class Store:
         return rows[0] if rows else None
 
     def upsert_video(self, row: dict) -> None:
-        full = {f.name: row.get(f.name) for f in VIDEOS_SCHEMA}
-        data = pa.Table.from_pylist([full], schema=VIDEOS_SCHEMA)
-        self.videos.merge_insert("video_id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+        self.upsert_videos([row])
+
+    def upsert_videos(self, rows: Iterable[dict]) -> None:
+        """Insert or update video rows (one commit; ids must be distinct)."""
+        full = [{f.name: row.get(f.name) for f in VIDEOS_SCHEMA} for row in rows]
+        if full:
+            data = pa.Table.from_pylist(full, schema=VIDEOS_SCHEMA)
+            self.videos.merge_insert("video_id").when_matched_update_all().when_not_matched_insert_all().execute(data)
 
     def delete_video(self, video_id: str) -> None:
         """Remove a video and everything derived from it."""

@@ -104,6 +104,37 @@ def test_endpoint_down_or_slow_gives_the_extracted_answer_with_notice(sample_db,
     assert a.answer == "180 degrees [10.2-11.8s]" and "too slow" in a.notice
 
 
+def test_a_trickling_endpoint_gives_the_extracted_answer_within_the_deadline(sample_db, trickling_server):
+    t0 = time.perf_counter()
+    a = ask(OVEN, db=sample_db, llm_url=trickling_server.url, llm_model="m", llm_timeout_s=1.5)
+    assert time.perf_counter() - t0 < 5.0
+    assert a.answer == "180 degrees [10.2-11.8s]" and not a.abstained
+    assert "no complete answer within 1.5s; extractive answer" in a.notice
+
+
+@pytest.mark.parametrize("trickling_server", ["body"], indirect=True)
+def test_cli_llm_timeout_gives_the_extracted_answer_with_a_notice(sample_db, trickling_server):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import vqa_pipeline
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(Path(vqa_pipeline.__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-m", "vqa_pipeline.cli", "ask", OVEN, "--db", str(sample_db),
+                          "--llm-url", trickling_server.url, "--llm-model", "m", "--llm-timeout", "1.5"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == "180 degrees [10.2-11.8s]"
+    assert "no complete answer within 1.5s; extractive answer" in out.stderr
+    bad = subprocess.run([sys.executable, "-m", "vqa_pipeline.cli", "ask", OVEN, "--db", str(sample_db),
+                          "--llm-url", trickling_server.url, "--llm-model", "m", "--llm-timeout", "0"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
+        "vqa ask: the LLM timeout must be a positive number of seconds, got 0.0"]
+
+
 def test_injected_lines_are_withheld_from_the_model(sample_db, chat_server):
     q = "what does the lecturer say about photosynthesis and glucose?"
     chat_server.reply = "Plants make glucose [4.1-5.9s]"

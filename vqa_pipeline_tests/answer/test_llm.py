@@ -51,6 +51,15 @@ def test_slow_endpoint_times_out(chat_server):
     assert time.perf_counter() - t0 < 1.5
 
 
+def test_a_trickling_endpoint_is_cut_off_at_the_total_deadline(trickling_server):
+    # Every read gets a byte within 0.2 s, so only a deadline on the whole reply can stop it.
+    t0 = time.perf_counter()
+    with pytest.raises(LLMError, match=r"too slow: no complete answer within 1.5s") as err:
+        OpenAIChat(trickling_server.url, "m", timeout_s=1.5).generate(build_prompt("q", [OVEN]))
+    assert time.perf_counter() - t0 < 5.0
+    assert trickling_server.connections == 1 and "\n" not in str(err.value)
+
+
 def test_http_errors_raise(chat_server):
     chat_server.status = 503
     with pytest.raises(LLMError, match="HTTP 503"):
@@ -58,6 +67,8 @@ def test_http_errors_raise(chat_server):
 
 
 def test_bad_configuration():
+    with pytest.raises(ValueError, match="timeout"):
+        OpenAIChat("http://127.0.0.1:1/v1", "m", timeout_s=0)
     with pytest.raises(ValueError):
         make_backend("http://localhost:1/v1", None)
     with pytest.raises(ValueError):
