@@ -1,0 +1,171 @@
+"""The database writer lock: one writer at a time across processes, never blocked by a dead one."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pyarrow as pa
+import pytest
+
+from vqa_pipeline.store import Store
+from vqa_pipeline.store.commits import retry_conflicts, unique_by
+from vqa_pipeline.store.lock import LOCK_NAME, DatabaseBusy, WriterLock
+from vqa_pipeline_tests.store.lock_holder import COMMAND, held, release, start_holder
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_held_lock_refuses_another_process_and_names_its_holder(tmp_path):
+    db = tmp_path / "db"
+    with held(db) as holder:
+        with pytest.raises(DatabaseBusy) as err:
+            WriterLock(db).acquire(wait=False)
+        assert err.value.holder is not None and err.value.holder.pid == holder.pid
+        assert err.value.holder.host == socket.gethostname()
+        message = str(err.value)
+        assert message.startswith(f"database {db} is busy: {COMMAND} by pid {holder.pid} on host ")
+        assert "\n" not in message
+        with pytest.raises(DatabaseBusy) as err:
+            WriterLock(db).acquire(wait=True, timeout=0.5)
+        assert "(waited" in str(err.value)
+    lock = WriterLock(db, command="me")
+    with lock.hold(wait=False):
+        assert lock.holder() is not None and lock.holder().pid == os.getpid()
+        assert lock.holder().command == "me"
+    assert lock.holder() is None  # released: the file stays, emptied
+
+
+def test_a_waiting_writer_gets_the_lock_when_the_holder_lets_go(tmp_path):
+    db = tmp_path / "db"
+    holder, line = start_holder(db)
+    assert line == "held"
+    seen = []
+
+    def on_wait(who):
+        seen.append(who.pid)
+        release(holder)  # the other writer finishes while we wait
+
+    lock = WriterLock(db)
+    lock.acquire(wait=True, on_wait=on_wait)
+    try:
+        assert seen == [holder.pid]
+        assert lock.held and lock.holder().pid == os.getpid()
+    finally:
+        lock.release()
+
+
+def test_kill_9_of_the_holder_releases_the_lock(tmp_path):
+    db = tmp_path / "db"
+    holder, line = start_holder(db)
+    assert line == "held"
+    holder.kill()
+    holder.wait(timeout=60)
+    notices = []
+    with WriterLock(db).hold(wait=False, notice=notices.append):
+        pass
+    assert len(notices) == 1 and f"pid {holder.pid}" in notices[0] and "ended without finishing" in notices[0]
+
+
+def test_a_lock_file_naming_a_dead_pid_does_not_block(tmp_path):
+    db = tmp_path / "db"
+    db.mkdir()
+    pid = _dead_pid()
+    (db / LOCK_NAME).write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "started": time.time(),
+                                            "command": "vqa index"}))
+    notices = []
+    with WriterLock(db).hold(wait=False, notice=notices.append):
+        pass
+    assert len(notices) == 1 and f"pid {pid}" in notices[0]
+
+
+def test_a_lock_still_held_by_the_child_of_a_dead_holder_is_taken_over(tmp_path):
+    db = tmp_path / "db"
+    parent, line = start_holder(db, "orphan")
+    orphan = int(line)
+    try:
+        parent.wait(timeout=60)
+        notices = []
+        lock = WriterLock(db)
+        with lock.hold(wait=False, notice=notices.append):
+            assert lock.holder().pid == os.getpid()
+            # The lock is ours now: a third process is refused, whatever the orphan still holds.
+            out = subprocess.run([sys.executable, "-c", "import sys; from vqa_pipeline.store.lock import "
+                                  "WriterLock, DatabaseBusy\ntry:\n WriterLock(sys.argv[1]).acquire(wait=False)\n"
+                                  "except DatabaseBusy as e:\n print(e)", str(db)],
+                                 capture_output=True, text=True, timeout=120)
+            assert f"pid {os.getpid()}" in out.stdout and "busy" in out.stdout, out.stderr
+        assert len(notices) == 1 and f"pid {parent.pid}" in notices[0] and "that process is gone" in notices[0]
+    finally:
+        os.kill(orphan, signal.SIGKILL)
+
+
+def test_a_live_holder_on_another_host_is_trusted_unless_broken(tmp_path):
+    db = tmp_path / "db"
+    db.mkdir()
+    other = {"pid": 1, "host": "some-other-host", "started": time.time(), "command": "vqa index"}
+    with held(db):
+        (db / LOCK_NAME).write_text(json.dumps(other))  # as if the holder ran elsewhere
+        with pytest.raises(DatabaseBusy) as err:
+            WriterLock(db).acquire(wait=False)
+        assert "on host some-other-host" in str(err.value)
+        notices = []
+        with WriterLock(db).hold(wait=False, break_lock=True, notice=notices.append):
+            pass
+        assert "breaking it as asked" in notices[0]
+
+
+def test_store_writes_reenter_the_lock_held_for_a_run(tmp_path):
+    db = tmp_path / "db"
+    store = Store(db, writer="a run")
+    with store.writing(wait=False):
+        store.upsert_files([{"path": "/x/a.mp4", "size_bytes": 1, "mtime_ns": 1, "video_id": "v1", "status": "ok"}])
+        assert WriterLock(db).holder().command == "a run"
+    assert store.lock is not None and not store.lock.held
+    with held(db):
+        # A reader is never blocked by a writer.
+        assert set(Store(db, create=False).file_records()) == {"/x/a.mp4"}
+
+
+def test_merge_batches_are_made_unique_by_key_last_row_wins():
+    rows = pa.table({"k": ["a", "b", "a", "c", "b"], "v": [1, 2, 3, 4, 5]})
+    out = unique_by(rows, "k")
+    assert sorted(zip(out.column("k").to_pylist(), out.column("v").to_pylist())) == [("a", 3), ("b", 5), ("c", 4)]
+    assert unique_by(rows.slice(0, 2), "k").num_rows == 2
+
+
+def test_commit_conflicts_are_retried_a_bounded_number_of_times():
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise OSError("lance error: Retryable commit conflict for version 7: This merge_insert conflicts")
+        return "done"
+
+    assert retry_conflicts(flaky, backoff_s=0.001) == "done" and len(calls) == 3
+
+    def always():
+        calls.append(1)
+        raise OSError("Retryable commit conflict for version 8")
+
+    calls.clear()
+    with pytest.raises(OSError):
+        retry_conflicts(always, attempts=4, backoff_s=0.001)
+    assert len(calls) == 4
+
+    def other():
+        calls.append(1)
+        raise ValueError("not a conflict")
+
+    calls.clear()
+    with pytest.raises(ValueError):
+        retry_conflicts(other, backoff_s=0.001)
+    assert len(calls) == 1
