@@ -46,7 +46,7 @@ def test_two_runs_of_one_folder_at_once_equal_one_clean_run(tmp_path):
     db = tmp_path / "db"
     runs = [vqa_popen(*_index(db, media)) for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in runs]
-    for p, (out, err) in zip(runs, outs):
+    for p, (_, err) in zip(runs, outs):
         assert p.returncode == 0, err
         assert "Traceback" not in err and "conflict" not in err.lower()
     lines = [out.splitlines()[-2] for out, _ in outs]  # "3 files: ..." of each run

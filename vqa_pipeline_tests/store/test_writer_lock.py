@@ -169,3 +169,25 @@ def test_commit_conflicts_are_retried_a_bounded_number_of_times():
     with pytest.raises(ValueError):
         retry_conflicts(other, backoff_s=0.001)
     assert len(calls) == 1
+
+
+def test_a_search_during_a_write_neither_waits_nor_refreshes_the_text_index(tmp_path):
+    from vqa_pipeline.store.search import fts_search, open_windows_table
+    from vqa_pipeline.store.search_index import _fts_index
+
+    db = tmp_path / "db"
+    store = Store(db)
+    vid = "00000000000000aa"
+    ids = [f"{vid}-{i:05d}" for i in range(3)]
+    store.replace_windows(vid, pa.table({"window_id": ids, "video_id": [vid] * 3, "window_index": [0, 1, 2]}))
+    store.write_group(vid, "", {"evidence_text": ["a red kettle", "a blue door", "green tea"]}, ids)
+    store.refresh_search_index()
+    store.write_group(vid, "", {"evidence_text": ["a red kettle", "a blue door", "jasmine tea"]}, ids)
+    table = open_windows_table(db)
+    assert _fts_index(table).num_unindexed_rows > 0  # the last write is not in the BM25 index yet
+    with held(db):
+        hits = fts_search(table, "jasmine", 5)
+        assert [w for w, _ in hits] == [ids[2]]  # unindexed rows are searched too
+        assert _fts_index(open_windows_table(db)).num_unindexed_rows > 0  # the writer refreshes it, not us
+    fts_search(open_windows_table(db), "jasmine", 5)
+    assert _fts_index(open_windows_table(db)).num_unindexed_rows == 0
