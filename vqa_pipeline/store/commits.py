@@ -35,8 +35,12 @@ def is_ambiguous_merge(exc: BaseException) -> bool:
     return "ambiguous merge" in str(exc).lower()
 
 
-def retry_conflicts(write: Callable[[], T], attempts: int = ATTEMPTS, backoff_s: float = BACKOFF_S) -> T:
-    """Run ``write``, again after a commit conflict (up to ``attempts`` times, backing off)."""
+def retry_conflicts(write: Callable[[], T], attempts: int = ATTEMPTS, backoff_s: float = BACKOFF_S,
+                    before_retry: Callable[[], object] | None = None) -> T:
+    """Run ``write``, again after a commit conflict (up to ``attempts`` times, backing off).
+
+    ``before_retry`` runs before each new attempt (the store moves its tables to their latest version).
+    """
     for attempt in range(1, attempts + 1):
         try:
             return write()
@@ -46,6 +50,8 @@ def retry_conflicts(write: Callable[[], T], attempts: int = ATTEMPTS, backoff_s:
             delay = backoff_s * 2 ** (attempt - 1) * (0.5 + random.random())
             log.info("commit conflict (attempt %d of %d); retrying in %.2f s", attempt, attempts, delay)
             time.sleep(delay)
+            if before_retry is not None:
+                before_retry()
     raise AssertionError("unreachable")
 
 

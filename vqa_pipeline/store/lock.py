@@ -152,7 +152,7 @@ class WriterLock:
 
     def acquire(self, wait: bool = True, timeout: float | None = None,
                 on_wait: Callable[[Holder | None], None] | None = None,
-                notice: Callable[[str], None] | None = None, break_lock: bool = False) -> None:
+                notice: Callable[[str], None] | None = None, break_lock: bool = False) -> bool:
         """Take the lock, or enter it again when this process holds it already.
 
         Args:
@@ -161,6 +161,10 @@ class WriterLock:
             on_wait: called once, with the holder, when we start waiting.
             notice: where a stale lock's take-over is reported (default: a log warning).
             break_lock: take the lock over even from a live holder on another host.
+
+        Returns:
+            Whether the lock was taken now (``False``: entered again); other processes may have
+            written before, so table handles opened earlier must look for their latest version.
 
         Raises:
             DatabaseBusy: the lock is held and ``wait`` is false or ``timeout`` ran out.
@@ -172,7 +176,7 @@ class WriterLock:
             if held is not None:
                 held.count += 1
                 _touch(held.fd)
-                return
+                return False
         notice = notice or log.warning
         Path(self.db).mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
@@ -202,6 +206,7 @@ class WriterLock:
         os.pwrite(fd, json.dumps(me.to_json()).encode(), 0)
         with _HELD_GUARD:
             _HELD[key] = _Held(fd, 1)
+        return True
 
     def release(self) -> None:
         """Leave the lock once; the last release lets it go (the file stays, emptied)."""

@@ -77,11 +77,11 @@ def _writes(method: Callable[P, R]) -> Callable[P, R]:
             store._write_depth += 1
             try:
                 try:
-                    return retry_conflicts(lambda: method(*args, **kwargs))
+                    return retry_conflicts(lambda: method(*args, **kwargs), before_retry=store._checkout_latest)
                 except Exception as exc:
                     if not is_ambiguous_merge(exc) or not store.repair_duplicates():
                         raise
-                    return retry_conflicts(lambda: method(*args, **kwargs))
+                    return retry_conflicts(lambda: method(*args, **kwargs), before_retry=store._checkout_latest)
             finally:
                 store._write_depth -= 1
 
@@ -146,17 +146,22 @@ class Store:
                 who = holder.describe() if holder else "another process"
                 log.warning("database %s is busy: %s; waiting ...", self.uri, who)
         try:
-            self.lock.acquire(wait, timeout, on_wait, notice, break_lock)
-        except DatabaseBusy:
-            raise
+            fresh = self.lock.acquire(wait, timeout, on_wait, notice, break_lock)
         except OSError as exc:
             if Path(self.uri).exists() and not Path(self.uri).is_dir():
                 raise StoreError(f"the database {self.uri} is a file, not a folder") from None
             raise StoreError(f"cannot lock the database {self.uri} for writing: {exc.strerror or exc}") from None
         try:
+            if fresh:
+                self._checkout_latest()
             yield
         finally:
             self.lock.release()
+
+    def _checkout_latest(self) -> None:
+        """Let open tables see what other processes committed (a handle stays at its version)."""
+        for table in self._tables.values():
+            table.checkout_latest()
 
     # -- tables -----------------------------------------------------------------------------
     def _table(self, name: str, schema: pa.Schema) -> lancedb.table.Table:
@@ -185,11 +190,19 @@ class Store:
     @contextmanager
     def _if_free(self) -> Iterator[bool]:
         """Hold the writer lock for the block if nobody else does; yields whether it is held."""
+        if self.lock is None:
+            yield True
+            return
         try:
-            with self.writing(wait=False):
-                yield True
-        except DatabaseBusy:
+            if self.lock.acquire(wait=False):
+                self._checkout_latest()
+        except (DatabaseBusy, OSError):  # busy, or a folder we may not write to
             yield False
+            return
+        try:
+            yield True
+        finally:
+            self.lock.release()
 
     @property
     def videos(self) -> lancedb.table.Table:

@@ -7,6 +7,7 @@ run waits (or, with --no-wait, says who holds the database) and the table is tha
 
 import json
 import signal
+import time
 
 import lancedb
 import pyarrow as pa
@@ -49,8 +50,8 @@ def test_two_runs_of_one_folder_at_once_equal_one_clean_run(tmp_path):
     for p, (_, err) in zip(runs, outs):
         assert p.returncode == 0, err
         assert "Traceback" not in err and "conflict" not in err.lower()
-    lines = [out.splitlines()[-2] for out, _ in outs]  # "3 files: ..." of each run
-    assert sorted(line.split(":")[1].split(",")[0].strip() for line in lines) == ["0 indexed", "3 indexed"]
+    totals = [next(ln for ln in out.splitlines() if ln.startswith("3 files: ")) for out, _ in outs]
+    assert sorted(t.split(": ")[1].split(",")[0] for t in totals) == ["0 indexed", "3 indexed"]
     rows = _windows(db)
     assert rows == _windows(tmp_path / "clean")
     assert len(rows) == 9 and len({w for w, _, _ in rows}) == 9 and all(v and a for _, v, a in rows)
@@ -100,8 +101,11 @@ def test_a_waiting_run_says_so_once_and_finishes_after_the_holder(tmp_path):
     assert line == "held"
     run = vqa_popen(*_index(db, media))
     assert run.stderr is not None
-    first = run.stderr.readline()
-    assert "is busy" in first and f"pid {holder.pid}" in first and "waiting" in first, first
+    before = []
+    while not (line := run.stderr.readline()).startswith("vqa index: database"):
+        assert line, f"the run ended without waiting: {''.join(before)}"
+        before.append(line)
+    assert "is busy" in line and f"pid {holder.pid}" in line and "waiting" in line, line
     release(holder)
     out, err = run.communicate(timeout=600)
     assert run.returncode == 0, err
@@ -114,8 +118,9 @@ def test_a_killed_run_leaves_no_lock_behind(tmp_path):
     db = tmp_path / "db"
     run = vqa_popen(*_index(db, media))
     # Wait until it holds the lock (the file names it), then kill it mid-run.
-    while WriterLock(db).holder() is None or WriterLock(db).holder().pid != run.pid:
+    while (holder := WriterLock(db).holder()) is None or holder.pid != run.pid:
         assert run.poll() is None, run.communicate()
+        time.sleep(0.02)
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=60)
     out = vqa(*_index(db, media, extra=["--no-wait"]))

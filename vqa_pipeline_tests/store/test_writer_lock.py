@@ -191,3 +191,18 @@ def test_a_search_during_a_write_neither_waits_nor_refreshes_the_text_index(tmp_
         assert _fts_index(open_windows_table(db)).num_unindexed_rows > 0  # the writer refreshes it, not us
     fts_search(open_windows_table(db), "jasmine", 5)
     assert _fts_index(open_windows_table(db)).num_unindexed_rows == 0
+
+
+def test_taking_the_lock_shows_a_store_what_others_wrote_meanwhile(tmp_path):
+    db = tmp_path / "db"
+    row = {"size_bytes": 1, "mtime_ns": 1, "video_id": "v1", "status": "ok"}
+    mine = Store(db)
+    mine.upsert_files([{"path": "/x/a.mp4", **row}])
+    assert set(mine.file_records()) == {"/x/a.mp4"}  # the table is open, at this version
+    vqa_like = subprocess.run(
+        [sys.executable, "-c", "import sys; from vqa_pipeline.store import Store\n"
+         "Store(sys.argv[1]).upsert_files([{'path': '/x/b.mp4', 'size_bytes': 2, 'mtime_ns': 2, "
+         "'video_id': 'v2', 'status': 'ok'}])", str(db)], capture_output=True, text=True, timeout=120)
+    assert vqa_like.returncode == 0, vqa_like.stderr
+    with mine.writing():  # a read-modify-write under the lock reads the latest rows
+        assert set(mine.file_records()) == {"/x/a.mp4", "/x/b.mp4"}
