@@ -146,7 +146,7 @@ def index_paths(
     """
     with store.writing():
         # Two rows for one key (left by concurrent writers of older versions) block every merge.
-        store.repair_duplicates()
+        store.repair_duplicates(once=True)
         return _index_paths(paths, store, options, profile, runner, extractors, progress, max_in_flight, prune)
 
 

@@ -38,6 +38,8 @@ R = TypeVar("R")
 
 KEYS = {"videos": "video_id", "files": "path", "windows": "window_id", "extractions": "key"}
 """Each table's key: merges match on it, so it must be unique."""
+KEYS_CHECKED = "vqa-keys-checked"
+"""In a database folder: its keys were found unique by a version that writes under the lock."""
 
 
 class StoreError(Exception):
@@ -408,12 +410,19 @@ class Store:
             table.optimize()
 
     @_writes
-    def repair_duplicates(self) -> dict[str, int]:
+    def repair_duplicates(self, once: bool = False) -> dict[str, int]:
         """Keep one row per key in every table (see :mod:`vqa_pipeline.store.duplicates`).
+
+        Args:
+            once: skip a local database already checked by this version (its writes since were
+                all made under the writer lock; the check reads every key, ~1 s per 200k windows).
 
         Returns:
             Table name -> rows deleted, for the tables that had duplicates.
         """
+        marker = Path(self.uri) / KEYS_CHECKED if is_local(self.uri) else None
+        if once and marker is not None and marker.exists():
+            return {}
         removed = {}
         for name, key in KEYS.items():
             n = drop_duplicate_keys(getattr(self, name), key)
@@ -421,6 +430,8 @@ class Store:
                 log.warning("the %r table of %s held %d duplicate rows (left by an earlier run that did "
                             "not finish); removed them", name, self.uri, n)
                 removed[name] = n
+        if marker is not None:
+            marker.write_text(now_iso() + "\n", encoding="utf-8")
         return removed
 
 
