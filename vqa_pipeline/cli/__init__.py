@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-ray", action="store_true", help="run extractors in this process instead of Ray actors")
     p.add_argument("--ray-address", default=None, help="Ray cluster address (default: $VQA_RAY_ADDRESS or a local Ray)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
+                   help="when another process writes to the database: wait for it (default) or, with "
+                   "--no-wait, exit 1 saying who holds it")
+    p.add_argument("--wait-timeout", type=float, default=None, metavar="S",
+                   help="give up waiting after S seconds (exit 1; default: wait as long as it takes)")
+    p.add_argument("--break-lock", action="store_true",
+                   help="take the database's writer lock even from a writer on another host that seems alive")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("evidence", help="print the time-coded evidence lines of an indexed video",

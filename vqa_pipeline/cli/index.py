@@ -40,7 +40,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         summary.missing_extractors = missing
         summary.seconds = time.perf_counter() - t0
     else:
-        summary = _index_now(args, options, names, settings)
+        summary = _index_locked(args, options, names, settings)
+        if summary is None:
+            return 1
     if args.json:
         sys.stdout.write(dumps(summary) + "\n")
     else:
@@ -55,12 +57,42 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _index_now(args: argparse.Namespace, options, names, settings):
+def _index_locked(args: argparse.Namespace, options, names, settings):
+    """The run under the database's writer lock; ``None`` (reported) when another writer holds it."""
+    from vqa_pipeline.store import Store, StoreError
+    from vqa_pipeline.store.lock import DatabaseBusy
+
+    def say(line: str) -> None:
+        print(f"vqa index: {line}", file=sys.stderr, flush=True)
+
+    def waiting(holder) -> None:
+        who = holder.describe() if holder else "another process"
+        limit = f" (at most {args.wait_timeout:g} s)" if args.wait_timeout is not None else ""
+        say(f"database {args.db} is busy: {who}; waiting{limit}...")
+
+    try:
+        store = Store(args.db, writer="vqa index")
+        with store.writing(wait=args.wait, timeout=args.wait_timeout, on_wait=waiting, notice=say,
+                           break_lock=args.break_lock):
+            return _index_now(args, store, names, options, settings)
+    except DatabaseBusy as exc:
+        hint = "" if args.wait else "; run again later, or without --no-wait to wait for it"
+        message = f"{exc}{hint}"
+        if args.json:
+            from vqa_pipeline.cli.common import print_json
+
+            print_json({"error": message, "busy": True, "db": str(args.db),
+                        "holder": exc.holder.to_json() if exc.holder else None})
+        print(f"vqa index: {message}", file=sys.stderr)
+        return None
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _index_now(args: argparse.Namespace, store, names, options, settings):
     from vqa_pipeline.indexing import manifest
     from vqa_pipeline.indexing.pipeline import index_paths
-    from vqa_pipeline.store import Store
 
-    store = Store(args.db)
     runner = None
     if names != [] and not args.no_ray:
         from vqa_pipeline.indexing.ray_runner import RayOptions, RayRunner

@@ -141,7 +141,27 @@ def index_paths(
 
     Returns:
         An ``IndexSummary``; bad files are listed with their reason, never raised.
+
+    The run holds the database's writer lock throughout, waiting for another writer to finish
+    (a caller that wants to choose how to wait takes it first: ``with store.writing(...)``).
     """
+    with store.writing():
+        # Two rows for one key (left by concurrent writers of older versions) block every merge.
+        store.repair_duplicates(once=True)
+        return _index_paths(paths, store, options, profile, runner, extractors, progress, max_in_flight, prune)
+
+
+def _index_paths(
+    paths: Sequence[str | Path],
+    store: Store,
+    options: WindowingOptions | None,
+    profile: str,
+    runner: ExtractionRunner | None,
+    extractors: Sequence[str] | None,
+    progress: Progress | None,
+    max_in_flight: int,
+    prune: bool,
+) -> IndexSummary:
     t0 = time.perf_counter()
     progress = progress or (lambda event, data: None)
     options = options or WindowingOptions()

@@ -53,7 +53,8 @@ class VqaSettings(dg.ConfigurableResource):
     def store(self, create: bool = True):
         from vqa_pipeline.store import Store
 
-        return Store(self.db_dir, create=create)
+        # Each write waits for the database's writer lock (a `vqa index` run holds it throughout).
+        return Store(self.db_dir, create=create, writer="dagster run")
 
     def windowing(self) -> WindowingOptions:
         return WindowingOptions(length_s=self.window_s, stride_s=self.stride_s)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +35,41 @@ def ensure_fts_index(table) -> bool:
     idx = _fts_index(table)
     if idx is not None and not getattr(idx, "num_unindexed_rows", 0):
         return True
+    with writer_lock_if_free(table) as free:
+        if not free:  # a writer is at work and refreshes it when done; a reader does not wait
+            return idx is not None
+        try:
+            table.create_index(FTS_COLUMN, config=FTS(), replace=True)
+            return True
+        except Exception as exc:  # noqa: BLE001 - any store failure degrades to "no BM25"
+            log.warning("could not %s the full-text index: %s", "refresh" if idx else "create", exc)
+            return idx is not None
+
+
+@contextmanager
+def writer_lock_if_free(table) -> Iterator[bool]:
+    """Hold the writer lock of ``table``'s database for the block if no other process holds it.
+
+    Yields whether writing is allowed: true as well when this process holds the lock already, or
+    when the database has no lock (an object-store URI).
+    """
+    from vqa_pipeline.store.fingerprint import is_local
+    from vqa_pipeline.store.lock import DatabaseBusy, WriterLock
+
+    uri = str(getattr(table, "uri", "") or "")
+    if not uri or not is_local(uri):
+        yield True
+        return
+    lock = WriterLock(Path(uri).parent)
     try:
-        table.create_index(FTS_COLUMN, config=FTS(), replace=True)
-        return True
-    except Exception as exc:  # noqa: BLE001 - any store failure degrades to "no BM25"
-        log.warning("could not %s the full-text index: %s", "refresh" if idx else "create", exc)
-        return idx is not None
+        lock.acquire(wait=False)
+    except (DatabaseBusy, OSError):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 ANN_MIN_ROWS = int(os.environ.get("VQA_ANN_MIN_ROWS", "50000"))

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import lancedb
 import pyarrow as pa
 
+from vqa_pipeline.store.commits import is_ambiguous_merge, retry_conflicts, unique_by
+from vqa_pipeline.store.duplicates import drop_duplicate_keys
+from vqa_pipeline.store.fingerprint import is_local
+from vqa_pipeline.store.lock import DatabaseBusy, Holder, WriterLock
 from vqa_pipeline.store.schema import (
     EVIDENCE_GROUPS,
     EXTRACTIONS_SCHEMA,
@@ -22,6 +30,16 @@ from vqa_pipeline.store.schema import (
 )
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,80}$")
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+KEYS = {"videos": "video_id", "files": "path", "windows": "window_id", "extractions": "key"}
+"""Each table's key: merges match on it, so it must be unique."""
+KEYS_CHECKED = "vqa-keys-checked"
+"""In a database folder: its keys were found unique by a version that writes under the lock."""
 
 
 class StoreError(Exception):
@@ -44,6 +62,34 @@ def _sql_id(value: str) -> str:
     return f"'{value}'"
 
 
+def _writes(method: Callable[P, R]) -> Callable[P, R]:
+    """A ``Store`` method that writes: under the writer lock, retried after a commit conflict.
+
+    A merge refused for a duplicate key in the table (left by an old concurrent run) repairs the
+    tables and is tried once more. Nested writes run inside the outer one's lock and retries.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        store = args[0]
+        assert isinstance(store, Store)
+        if store._write_depth:
+            return method(*args, **kwargs)
+        with store.writing():
+            store._write_depth += 1
+            try:
+                try:
+                    return retry_conflicts(lambda: method(*args, **kwargs), before_retry=store._checkout_latest)
+                except Exception as exc:
+                    if not is_ambiguous_merge(exc) or not store.repair_duplicates():
+                        raise
+                    return retry_conflicts(lambda: method(*args, **kwargs), before_retry=store._checkout_latest)
+            finally:
+                store._write_depth -= 1
+
+    return wrapper
+
+
 @dataclass(frozen=True, slots=True)
 class ExtractionRecord:
     video_id: str
@@ -62,19 +108,62 @@ class Store:
     Args:
         db_dir: database folder (created if missing) or any URI ``lancedb.connect`` accepts.
         create: create missing tables; with ``False`` a missing database raises ``StoreError``.
+        writer: what this process is, shown to writers that wait for it (``vqa index``, ...).
+
+    Every write takes the database's writer lock (:mod:`vqa_pipeline.store.lock`), waiting for
+    another process that holds it; :meth:`writing` holds it across many writes (a whole run) and
+    chooses how to wait. Reads never take it. A database given as a URI has no lock.
 
     Example:
         >>> store = Store("/tmp/vqa-db")            # doctest: +SKIP
         >>> store.windows_for("3f2a9c0d1e2b4a5c")   # doctest: +SKIP
     """
 
-    def __init__(self, db_dir: str | Path, create: bool = True) -> None:
+    def __init__(self, db_dir: str | Path, create: bool = True, writer: str | None = None) -> None:
         self.uri = str(db_dir)
         if not create and "://" not in self.uri and not Path(self.uri).is_dir():
             raise StoreError(f"no index at {self.uri} (run `vqa index` first)")
         self.db = lancedb.connect(self.uri)
         self._tables: dict[str, lancedb.table.Table] = {}
         self._create = create
+        self.lock = WriterLock(self.uri, writer) if is_local(self.uri) else None
+        self._write_depth = 0
+
+    # -- the writer lock ----------------------------------------------------------------------
+    @contextmanager
+    def writing(self, wait: bool = True, timeout: float | None = None,
+                on_wait: Callable[[Holder | None], None] | None = None,
+                notice: Callable[[str], None] | None = None, break_lock: bool = False) -> Iterator[None]:
+        """Hold the writer lock for the ``with`` block (arguments: :meth:`WriterLock.acquire`).
+
+        Raises:
+            DatabaseBusy: another process writes and ``wait`` is false or ``timeout`` ran out.
+            StoreError: the database folder cannot hold a lock file.
+        """
+        if self.lock is None:
+            yield
+            return
+        if on_wait is None:
+            def on_wait(holder: Holder | None) -> None:
+                who = holder.describe() if holder else "another process"
+                log.warning("database %s is busy: %s; waiting ...", self.uri, who)
+        try:
+            fresh = self.lock.acquire(wait, timeout, on_wait, notice, break_lock)
+        except OSError as exc:
+            if Path(self.uri).exists() and not Path(self.uri).is_dir():
+                raise StoreError(f"the database {self.uri} is a file, not a folder") from None
+            raise StoreError(f"cannot lock the database {self.uri} for writing: {exc.strerror or exc}") from None
+        try:
+            if fresh:
+                self._checkout_latest()
+            yield
+        finally:
+            self.lock.release()
+
+    def _checkout_latest(self) -> None:
+        """Let open tables see what other processes committed (a handle stays at its version)."""
+        for table in self._tables.values():
+            table.checkout_latest()
 
     # -- tables -----------------------------------------------------------------------------
     def _table(self, name: str, schema: pa.Schema) -> lancedb.table.Table:
@@ -85,16 +174,37 @@ class Store:
         except (ValueError, FileNotFoundError) as exc:
             if not self._create:
                 raise StoreError(f"the index at {self.uri} has no {name!r} table (run `vqa index` first)") from exc
-            try:
-                table = self.db.create_table(name, schema=schema)
-            except ValueError:  # created meanwhile by another process
-                table = self.db.open_table(name)
+            with self.writing():
+                try:
+                    table = self.db.create_table(name, schema=schema)
+                except ValueError:  # created meanwhile by another process
+                    table = self.db.open_table(name)
         missing = [f for f in schema if f.name not in table.schema.names]
         if missing:
-            # An index made by an older version: add the new columns (null-filled).
-            table.add_columns(missing)
+            # An index made by an older version: add the new columns (null-filled). A reader only
+            # does so when no writer is at work (readers never wait; the writer adds them anyway).
+            with self.writing() if self._create else self._if_free() as free:
+                if free is not False and any(f.name not in table.schema.names for f in missing):
+                    table.add_columns([f for f in missing if f.name not in table.schema.names])
         self._tables[name] = table
         return table
+
+    @contextmanager
+    def _if_free(self) -> Iterator[bool]:
+        """Hold the writer lock for the block if nobody else does; yields whether it is held."""
+        if self.lock is None:
+            yield True
+            return
+        try:
+            if self.lock.acquire(wait=False):
+                self._checkout_latest()
+        except (DatabaseBusy, OSError):  # busy, or a folder we may not write to
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self.lock.release()
 
     @property
     def videos(self) -> lancedb.table.Table:
@@ -112,6 +222,7 @@ class Store:
     def windows(self) -> lancedb.table.Table:
         return self._table("windows", WINDOWS_BASE_SCHEMA)
 
+    @_writes
     def ensure_group_columns(self, group: str, extra: Sequence[pa.Field]) -> None:
         """Add a model group's columns to ``windows`` if this index does not have them yet."""
         table = self.windows
@@ -125,15 +236,18 @@ class Store:
         """Every known source path -> its last seen (size, mtime, video id, status)."""
         return {r["path"]: r for r in self.files.to_arrow().to_pylist()}
 
+    @_writes
     def upsert_files(self, rows: Iterable[dict]) -> None:
         rows = list(rows)
         if rows:
-            data = pa.Table.from_pylist(rows, schema=FILES_SCHEMA)
+            data = unique_by(pa.Table.from_pylist(rows, schema=FILES_SCHEMA), "path")
             self.files.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(data)
 
+    @_writes
     def delete_file(self, path: str) -> None:
         self.files.delete(f"path = {_sql_str(path)}")
 
+    @_writes
     def set_source(self, video_id: str, source: str) -> None:
         """Point a video's window rows at another of its source files."""
         ids = [r["window_id"] for r in self.windows_for(video_id, columns=["window_id"])]
@@ -146,6 +260,7 @@ class Store:
         rows = self.videos.search().where(f"video_id = {_sql_id(video_id)}").limit(1).to_list()
         return rows[0] if rows else None
 
+    @_writes
     def upsert_video(self, row: dict) -> None:
         self.upsert_videos([row])
 
@@ -156,6 +271,7 @@ class Store:
             data = pa.Table.from_pylist(full, schema=VIDEOS_SCHEMA)
             self.videos.merge_insert("video_id").when_matched_update_all().when_not_matched_insert_all().execute(data)
 
+    @_writes
     def delete_video(self, video_id: str) -> None:
         """Remove a video and everything derived from it."""
         cond = f"video_id = {_sql_id(video_id)}"
@@ -164,6 +280,7 @@ class Store:
         self.videos.delete(cond)
 
     # -- windows ------------------------------------------------------------------------------
+    @_writes
     def replace_windows(self, video_id: str, rows: pa.Table) -> None:
         """Write a video's base window rows, replacing all its old rows in one commit.
 
@@ -171,7 +288,7 @@ class Store:
         callers re-run extractors after a re-windowing, so old per-model values are dropped.
         """
         table = self.windows
-        rows = _conform(rows, table.schema)
+        rows = unique_by(_conform(rows, table.schema), "window_id")
         (
             table.merge_insert("window_id")
             .when_matched_update_all()
@@ -181,6 +298,7 @@ class Store:
             .execute(rows, on_bad_vectors="null")
         )
 
+    @_writes
     def write_group(self, video_id: str, group: str, columns: dict[str, list], window_ids: list[str]) -> None:
         """Update one model group's columns of a video's windows (other columns untouched)."""
         if not window_ids:
@@ -188,10 +306,11 @@ class Store:
         table = self.windows
         data = {"window_id": window_ids, **columns}
         schema = pa.schema([table.schema.field(name) for name in data])
-        batch = pa.Table.from_pydict(data, schema=schema)
+        batch = unique_by(pa.Table.from_pydict(data, schema=schema), "window_id")
         # Windows without a vector (no text to embed) hold nulls, which LanceDB's check calls "bad".
         table.merge_insert("window_id").when_matched_update_all().execute(batch, on_bad_vectors="null")
 
+    @_writes
     def refresh_evidence_text(self, video_id: str) -> None:
         """Recompute ``evidence_text`` (all lines of a window joined) for a video's windows."""
         table = self.windows
@@ -237,6 +356,7 @@ class Store:
             )
         return out
 
+    @_writes
     def record_extraction(
         self,
         video_id: str,
@@ -267,9 +387,11 @@ class Store:
         data = pa.Table.from_pylist([row], schema=EXTRACTIONS_SCHEMA)
         self.extractions.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(data)
 
+    @_writes
     def clear_extractions(self, video_id: str) -> None:
         self.extractions.delete(f"video_id = {_sql_id(video_id)}")
 
+    @_writes
     def refresh_search_index(self) -> bool:
         """Bring the BM25 index (and, for large tables, the vector indexes) up to date after a run."""
         from vqa_pipeline.store.search_index import (
@@ -286,10 +408,36 @@ class Store:
         return ensure_fts_index(table)
 
     # -- maintenance ----------------------------------------------------------------------------
+    @_writes
     def optimize(self) -> None:
         """Compact the small fragments that many small upserts leave behind."""
         for table in (self.videos, self.files, self.windows, self.extractions):
             table.optimize()
+
+    @_writes
+    def repair_duplicates(self, once: bool = False) -> dict[str, int]:
+        """Keep one row per key in every table (see :mod:`vqa_pipeline.store.duplicates`).
+
+        Args:
+            once: skip a local database already checked by this version (its writes since were
+                all made under the writer lock; the check reads every key: 0.3-0.9 s per 200k windows).
+
+        Returns:
+            Table name -> rows deleted, for the tables that had duplicates.
+        """
+        marker = Path(self.uri) / KEYS_CHECKED if is_local(self.uri) else None
+        if once and marker is not None and marker.exists():
+            return {}
+        removed = {}
+        for name, key in KEYS.items():
+            n = drop_duplicate_keys(getattr(self, name), key)
+            if n:
+                log.warning("the %r table of %s held %d duplicate rows (left by an earlier run that did "
+                            "not finish); removed them", name, self.uri, n)
+                removed[name] = n
+        if marker is not None:
+            marker.write_text(now_iso() + "\n", encoding="utf-8")
+        return removed
 
 
 def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
