@@ -27,3 +27,59 @@ def db_fingerprint(db: str | Path) -> dict[str, int] | None:
         except OSError:
             return None
     return out
+
+
+LISTING = "vqa-store-files.json"
+"""Beside the tables: every data and index file the tables had after the last `vqa index` run."""
+
+
+def file_listing(db: str | Path) -> dict[str, list[str]]:
+    """``{table: paths under <table>.lance/data and _indices}`` (relative to the table folder)."""
+    out: dict[str, list[str]] = {}
+    for table in TABLES:
+        root = Path(db) / f"{table}.lance"
+        names = []
+        for sub in ("data", "_indices"):
+            base = root / sub
+            if base.is_dir():
+                names += [str(p.relative_to(root)) for p in base.rglob("*") if p.is_file()]
+        out[table] = sorted(names)
+    return out
+
+
+def save_listing(db: str | Path) -> None:
+    """Record the tables' files now, so a later run notices one that is lost (local folders only)."""
+    if not is_local(db) or not Path(db).is_dir():
+        return
+    import json
+    import os
+
+    target = Path(db) / LISTING
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(file_listing(db)), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError:  # a read-only or full disk: the next run only loses this shortcut
+        tmp.unlink(missing_ok=True)
+
+
+def vanished_files(db: str | Path) -> dict[str, list[str]]:
+    """``{table: recorded files that are gone}``; empty when all are there or nothing was recorded.
+
+    Deleting a data file does not touch ``_versions``, so the fingerprint alone cannot see it.
+    """
+    if not is_local(db):
+        return {}
+    import json
+
+    try:
+        recorded = json.loads((Path(db) / LISTING).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for table, names in recorded.items() if isinstance(recorded, dict) else ():
+        root = Path(db) / f"{table}.lance"
+        gone = [n for n in names if isinstance(n, str) and not (root / n).is_file()]
+        if gone:
+            out[table] = gone
+    return out
