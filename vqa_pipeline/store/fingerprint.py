@@ -29,21 +29,28 @@ def db_fingerprint(db: str | Path) -> dict[str, int] | None:
     return out
 
 
+
 LISTING = "vqa-store-files.json"
-"""Beside the tables: every data and index file the tables had after the last `vqa index` run."""
+"""Beside the tables: every data and index file (and the newest manifest) after the last `vqa index` run."""
 
 
-def file_listing(db: str | Path) -> dict[str, list[str]]:
-    """``{table: paths under <table>.lance/data and _indices}`` (relative to the table folder)."""
-    out: dict[str, list[str]] = {}
+def file_listing(db: str | Path) -> dict[str, dict[str, int]]:
+    """``{table: {path under <table>.lance: size}}`` for its data and index files and its newest manifest."""
+    out: dict[str, dict[str, int]] = {}
     for table in TABLES:
         root = Path(db) / f"{table}.lance"
-        names = []
+        sizes: dict[str, int] = {}
         for sub in ("data", "_indices"):
             base = root / sub
             if base.is_dir():
-                names += [str(p.relative_to(root)) for p in base.rglob("*") if p.is_file()]
-        out[table] = sorted(names)
+                for p in base.rglob("*"):
+                    if p.is_file():
+                        sizes[str(p.relative_to(root))] = p.stat().st_size
+        manifests = list((root / "_versions").glob("*.manifest")) if (root / "_versions").is_dir() else []
+        if manifests:
+            newest = max(manifests, key=lambda p: p.stat().st_mtime_ns)
+            sizes[str(newest.relative_to(root))] = newest.stat().st_size
+        out[table] = sizes
     return out
 
 
@@ -63,10 +70,12 @@ def save_listing(db: str | Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def vanished_files(db: str | Path) -> dict[str, list[str]]:
-    """``{table: recorded files that are gone}``; empty when all are there or nothing was recorded.
+def lost_files(db: str | Path) -> dict[str, list[str]]:
+    """``{table: recorded files now gone or of another size}``; empty when all are as recorded
+    or nothing was recorded.
 
-    Deleting a data file does not touch ``_versions``, so the fingerprint alone cannot see it.
+    Deleting a data file or truncating a manifest does not touch ``_versions``' time, so the
+    fingerprint alone cannot see it.
     """
     if not is_local(db):
         return {}
@@ -77,9 +86,15 @@ def vanished_files(db: str | Path) -> dict[str, list[str]]:
     except (OSError, ValueError):
         return {}
     out = {}
-    for table, names in recorded.items() if isinstance(recorded, dict) else ():
+    for table, sizes in recorded.items() if isinstance(recorded, dict) else ():
         root = Path(db) / f"{table}.lance"
-        gone = [n for n in names if isinstance(n, str) and not (root / n).is_file()]
+        gone = []
+        for name, size in sizes.items() if isinstance(sizes, dict) else ():
+            try:
+                if (root / name).stat().st_size != size:
+                    gone.append(name)
+            except OSError:
+                gone.append(name)
         if gone:
             out[table] = gone
     return out

@@ -4,8 +4,9 @@ The indexer trusts the ``files`` and ``videos`` tables (and its manifest) to ski
 if ``windows`` lost rows or a data file, or the full-text index lost its files, nothing would
 notice. :func:`check` looks, read-only (``vqa doctor --db``):
 
-* each table: does it open, its version, rows; it is read (``windows``: its ``video_id`` column,
-  which touches every fragment; ``deep`` or a data file gone since the last run: every column);
+* each table: does it open, its version, rows; it is read (``windows``: its ``video_id`` column;
+  ``deep``, or a file gone or changed since the last run (:func:`~vqa_pipeline.store.fingerprint.lost_files`):
+  every column);
 * ``windows`` rows per video against the ``videos`` records (``n_windows``);
 * the indexes of ``windows``: their files are there (``deep``: the full-text index answers a query).
 
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from vqa_pipeline.store.errors import describe, is_lance_error, plain_reason
-from vqa_pipeline.store.fingerprint import TABLES, is_local, vanished_files
+from vqa_pipeline.store.fingerprint import TABLES, is_local, lost_files
 from vqa_pipeline.store.search_index import FTS_COLUMN
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ def check(db: str | Path, deep: bool = False) -> Health:
         health.problems.append(f"no index database at {uri}")
         return health
     conn = lancedb.connect(uri)
-    vanished = vanished_files(uri)
+    lost = lost_files(uri)
     counts: dict[str, Counter | None] = {}
     opened = {}
     for name in TABLES:
@@ -177,10 +178,9 @@ def check(db: str | Path, deep: bool = False) -> Health:
             if th.exists:
                 health.damaged.append(name)
             continue
-        if vanished.get(name):
-            th.problems.append(f"table '{name}' lost {len(vanished[name])} file(s) since the last run "
-                               f"(e.g. {name}.lance/{vanished[name][0]})")
-        counts[name] = _read(table, name, deep or bool(vanished.get(name)), th, uri)
+        if lost.get(name):  # maybe only an old version's file: read every column to know
+            log.info("table %s: %d file(s) gone or changed since the last run", name, len(lost[name]))
+        counts[name] = _read(table, name, deep or bool(lost.get(name)), th, uri)
         if not th.readable:
             health.damaged.append(name)
         else:
