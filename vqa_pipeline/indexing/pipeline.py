@@ -187,6 +187,8 @@ def index_paths(
             if plan.action == "duplicate":
                 indexer.add_source(plan)
             status = "failed" if plan.error else plan.action
+            if status == "duplicate" and str(plan.path) in ((videos.get(plan.video_id) or {}).get("sources") or []):
+                status = "unchanged"  # a name the video already has: only its `files` row was lost
             known = store.get_video(plan.video_id) or {}
             outcome = FileOutcome(str(plan.path), plan.video_id, status, error=plan.error,
                                   windows=known.get("n_windows") or 0, duration_s=known.get("duration_s") or 0.0)

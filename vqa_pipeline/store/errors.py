@@ -46,7 +46,7 @@ def plain_reason(exc: BaseException) -> str:
 
 
 def describe(exc: BaseException, db: str | Path | None = None, table: str | None = None) -> str:
-    """One line for a failed read or write of a table: which table, which file, what to run."""
+    """One line for a failed read or write of a table: which table (and file), and for a lost file what to run."""
     text = str(exc)
     missing = _NOT_FOUND.search(text)
     name = table
@@ -55,8 +55,7 @@ def describe(exc: BaseException, db: str | Path | None = None, table: str | None
         name = m.group(1) if m else None
     where = f" in {db}" if db is not None else ""
     subject = f"the '{name}' table{where}" if name else f"the index{where}"
-    if missing:
-        what = f"file {_relative(missing.group(1), db)} is missing"
-    else:
-        what = plain_reason(exc)
-    return f"{subject} cannot be read ({what}); run `vqa index --repair PATH...` or see `vqa doctor --db`"
+    if not missing:
+        return f"{subject}: {plain_reason(exc)}"
+    return (f"{subject} cannot be read (file {_relative(missing.group(1), db)} is missing); "
+            "run `vqa index --repair PATH...` or see `vqa doctor --db`")

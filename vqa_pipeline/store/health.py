@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from vqa_pipeline.store.errors import describe, is_lance_error, plain_reason
+from vqa_pipeline.store.errors import describe, is_lance_error, is_lost_file, plain_reason
 from vqa_pipeline.store.fingerprint import TABLES, is_local, lost_files
 from vqa_pipeline.store.search_index import FTS_COLUMN
 
@@ -122,7 +122,8 @@ def _read(table, name: str, deep: bool, th: TableHealth, db: str) -> Counter | N
     except Exception as exc:  # noqa: BLE001
         if not is_lance_error(exc):
             raise
-        th.problems.append(describe(exc, db, name).split(";")[0])
+        th.problems.append(describe(exc, db, name).split(";")[0] if is_lost_file(exc)
+                           else f"table '{name}' cannot be read ({plain_reason(exc)})")
         return None
     th.readable = True
     if vids is None:
@@ -268,6 +269,9 @@ def repair(db: str | Path, deep: bool = False) -> Repairs:
     health = check(uri, deep=deep)
     if not any(t.exists for t in health.tables.values()):
         return out
+    for name, t in health.tables.items():
+        if not t.exists:
+            out.lines.append(f"table '{name}' was missing: recreated, its records rebuilt from the files")
     for name in health.damaged:
         problems = health.tables[name].problems
         why = next((p for p in problems if "cannot be" in p), problems[0] if problems else f"table '{name}' is damaged")

@@ -127,6 +127,13 @@ def test_a_table_that_cannot_be_opened_is_moved_aside(copy):
     assert len(list(db.glob("windows.lance.damaged-*"))) == 1
 
 
+def test_lost_files_table_is_recreated_without_redoing_the_videos(copy):
+    media, db, hits = copy
+    shutil.rmtree(db / "files.lance")
+    summary = assert_repaired(media, db, hits, "table 'files' was missing: recreated")
+    assert summary["counts"]["unchanged"] == 3 and summary["counts"]["duplicate"] == 0
+
+
 def test_repair_flag_finds_a_lost_file_with_no_record_of_it(copy):
     media, db, hits = copy
     (db / "vqa-store-files.json").unlink()  # as after a Dagster run: no listing of the files
