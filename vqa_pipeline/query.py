@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ from vqa_pipeline.retrieval.search import (
     search_columns,
     usable_vector_columns,
 )
+from vqa_pipeline.store.errors import describe, is_lance_error
+from vqa_pipeline.store.tables import StoreError
 
 __all__ = ["Answer", "Citation", "QueryError", "SearchHit", "ask", "search"]
 
@@ -95,7 +98,9 @@ def default_db() -> Path:
 
 
 def _check_question(question: str) -> str:
-    if not isinstance(question, str) or not question.strip():
+    # Control and format characters (a pasted escape sequence, NULs) are no question either.
+    if not isinstance(question, str) or not any(
+            not ch.isspace() and not unicodedata.category(ch).startswith("C") for ch in question):
         raise ValueError("the question is empty")
     return question
 
@@ -121,13 +126,26 @@ class Retrieved:
         return next((v for c, v in self.question_vectors.items() if self.encoders[c].name == E5Small.name), None)
 
 
-def retrieve(question: str, k: int, videos, time_range, db, fusion, n_rows: int | None = None) -> Retrieved:
+def retrieve(question: str, k: int, videos, time_range, db, fusion, n_rows: int | None = None,
+             strict_videos: bool = False) -> Retrieved:
     """Search every retriever, fuse, and fetch the rows of the best ``max(k, n_rows)`` windows."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     db_path = Path(db) if db is not None else default_db()
+    try:
+        return _retrieve(question, k, videos, time_range, db_path, fusion, n_rows, strict_videos)
+    except StoreError as exc:
+        raise QueryError(str(exc)) from None
+    except (RuntimeError, OSError, ValueError) as exc:
+        if not is_lance_error(exc):
+            raise
+        raise QueryError(describe(exc, db_path, "windows")) from None
+
+
+def _retrieve(question: str, k: int, videos, time_range, db_path: Path, fusion, n_rows: int | None,
+              strict_videos: bool) -> Retrieved:
     table = open_index(db_path)
-    flt = make_filter(table, videos, time_range)
+    flt = make_filter(table, videos, time_range, strict=strict_videos)
     retrievers = index_retrievers(table)
     config, notice, _ = index_fusion(db_path, retrievers.tags(), fusion)
     cols = usable_vector_columns(table, retrievers.encoders)
@@ -175,7 +193,8 @@ def _following(r: Retrieved):
 
 def search(question: str, k: int = 10, videos: Sequence[str] | None = None,
            time_range: tuple[float, float] | None = None, db: str | Path | None = None, *,
-           fusion: FusionConfig | str | Path | None = None, rerank: bool = False) -> list[SearchHit]:
+           fusion: FusionConfig | str | Path | None = None, rerank: bool = False,
+           strict_videos: bool = False) -> list[SearchHit]:
     """The ``k`` best windows for ``question``, best first.
 
     Args:
@@ -189,13 +208,16 @@ def search(question: str, k: int = 10, videos: Sequence[str] | None = None,
             present, else the defaults (:class:`FusionConfig()`).
         rerank: order the top windows by their best evidence unit for this question (the
             re-ranker ``ask`` uses: question kind, answer type, e5 similarity); slower.
+        strict_videos: a ``videos`` value naming no indexed video, or several, raises
+            ``QueryError`` (listing near matches) instead of matching nothing.
 
     Raises:
         ValueError: empty question or ``k < 1``.
-        QueryError: no database, no or empty ``windows`` table, bad time range.
+        QueryError: no database, no or empty ``windows`` table, bad time range, a damaged table.
     """
     _check_question(question)
-    r = retrieve(question, k, videos, time_range, db, fusion, n_rows=RERANK_WINDOWS if rerank else None)
+    r = retrieve(question, k, videos, time_range, db, fusion, n_rows=RERANK_WINDOWS if rerank else None,
+                 strict_videos=strict_videos)
     fused_score = dict(r.fused.ranked)
     rows = r.rows[:k]
     scores = {row["window_id"]: fused_score[row["window_id"]] for row in r.rows}
@@ -234,11 +256,11 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
         fusion: FusionConfig | str | Path | None = None, backend: LLMBackend | None = None,
         extractive_only: bool = False, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
         abstain_threshold: float | None = None, llm_rerank: bool = False,
-        llm_timeout_s: float = DEFAULT_TIMEOUT_S) -> Answer:
+        llm_timeout_s: float = DEFAULT_TIMEOUT_S, strict_videos: bool = False) -> Answer:
     """Answer ``question`` from the indexed evidence, with timecode citations.
 
     Args:
-        question, k, videos, time_range, db, fusion: as for :func:`search`.
+        question, k, videos, time_range, db, fusion, strict_videos: as for :func:`search`.
         llm_url, llm_model: an OpenAI-compatible endpoint and model; default: the local Gemma 3 270M.
         backend: an explicit backend (overrides ``llm_url``).
         extractive_only: skip the LLM; quote the best evidence lines.
@@ -259,7 +281,8 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
     _check_question(question)
     if backend is None and not extractive_only:
         backend = make_backend(llm_url, llm_model, timeout_s=llm_timeout_s)
-    r = retrieve(question, k, videos, time_range, db, fusion, n_rows=max(RERANK_WINDOWS, 3 * k))
+    r = retrieve(question, k, videos, time_range, db, fusion, n_rows=max(RERANK_WINDOWS, 3 * k),
+                 strict_videos=strict_videos)
     reranker, notice = load_reranker(r.db, reranker_tags())
     notices = "; ".join(n for n in (r.notice, notice) if n) or None
     return answer_question(question, candidate_units(r), None if extractive_only else backend,

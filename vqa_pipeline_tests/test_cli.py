@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from vqa_pipeline_tests.media_factory import make_clip
 from vqa_pipeline_tests.needs import require_tool
 
@@ -69,3 +71,59 @@ def test_unreadable_file_is_reported_and_others_indexed(tmp_path):
     files = {Path(f["path"]).name: f for f in json.loads(out.stdout)["files"]}
     assert files["secret.mp4"]["status"] == "failed" and files["secret.mp4"]["error"] == "permission denied"
     assert files["open.mp4"]["status"] == "indexed"
+
+
+# -- what a hostile but realistic user types ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_db(tmp_path_factory):
+    """Three clips indexed windows-only: two named talk.mp4 in different folders, one intro.mp4."""
+    root = tmp_path_factory.mktemp("cli")
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    make_clip(root / "a" / "talk.mp4", duration_s=2.0, tone_hz=300)
+    make_clip(root / "b" / "talk.mp4", duration_s=2.0, tone_hz=500)
+    make_clip(root / "intro.mp4", duration_s=2.0, tone_hz=700)
+    out = vqa("index", root, "--db", root / "db", "--windows-only", "-q")
+    assert out.returncode == 0, out.stderr
+    return root / "db"
+
+
+def test_db_naming_a_file_is_refused_clearly(tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text("not a database")
+    for args in (("index", tmp_path, "--windows-only"), ("search", "oven"), ("evidence", "x")):
+        out = vqa(*args, "--db", f)
+        assert out.returncode == 1
+        assert out.stderr.strip() == f"vqa {args[0]}: --db must be a folder: {f} is a file"
+    assert f.read_text() == "not a database"
+
+
+def test_unknown_or_ambiguous_video_filter_fails_with_near_matches(small_db):
+    out = vqa("search", "anything", "--db", small_db, "--video", "intra.mp4")
+    assert out.returncode == 1 and "no matching windows" not in out.stdout
+    assert "no indexed video matches 'intra.mp4'; did you mean" in out.stderr and "intro.mp4" in out.stderr
+    out = vqa("ask", "anything", "--db", small_db, "--video", "talk.mp4", "--extractive")
+    assert out.returncode == 1
+    assert "'talk.mp4' matches 2 videos" in out.stderr and "a/talk.mp4" in out.stderr
+    out = vqa("evidence", "intra.mp4", "--db", small_db)
+    assert out.returncode == 1 and "did you mean" in out.stderr and "intro.mp4" in out.stderr
+    out = vqa("search", "anything", "--db", small_db, "--video", "a/talk.mp4", "--json")
+    assert out.returncode == 0, out.stderr  # a unique suffix still works
+    assert {Path(h["source"]).parent.name for h in json.loads(out.stdout)["hits"]} <= {"a"}
+
+
+def test_evidence_into_a_closed_pipe_exits_cleanly(small_db):
+    # `| true` closes the pipe before vqa writes; `| head -1` as users type it.
+    for reader in ("true", "head -1"):
+        cmd = f"'{VQA}' evidence intro.mp4 --db '{small_db}' | {reader}"
+        out = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr
+        assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr and out.stderr.strip() == ""
+
+
+def test_a_question_of_control_characters_is_empty(small_db):
+    for cmd in ("search", "ask"):
+        out = vqa(cmd, "\x01\x02\x1b \t\x7f", "--db", small_db, *(["--extractive"] if cmd == "ask" else []))
+        assert out.returncode == 1 and out.stdout == ""
+        assert out.stderr.strip() == f"vqa {cmd}: the question is empty"

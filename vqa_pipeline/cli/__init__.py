@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from vqa_pipeline.cli.common import CliError
+from vqa_pipeline.cli.common import CliError, check_db_folder
 from vqa_pipeline.cli.index import cmd_index
 from vqa_pipeline.cli.query import cmd_ask, cmd_doctor, cmd_evidence, cmd_search
 from vqa_pipeline.cli.tuning import cmd_eval, cmd_tune
@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="give up waiting after S seconds (exit 1; default: wait as long as it takes)")
     p.add_argument("--break-lock", action="store_true",
                    help="take the database's writer lock even from a writer on another host that seems alive")
+    p.add_argument("--repair", action="store_true",
+                   help="read every table in full before trusting it (every run makes cheap checks); "
+                   "damaged tables are moved aside and rebuilt")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("evidence", help="print the time-coded evidence lines of an indexed video",
@@ -128,8 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tune the fusion only (default: then train the evidence re-ranker -> <db>/reranker.json)")
     p.set_defaults(func=cmd_tune)
 
-    p = sub.add_parser("doctor", help="list every extractor, whether it can load here, and why not")
+    p = sub.add_parser("doctor", help="list every extractor, whether it can load here, and why not; "
+                       "with --db, the health of an index's tables too")
     p.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
+    p.add_argument("--db", dest="health_db", type=Path, default=None, metavar="DB",
+                   help="also check this index: each table opens and reads, rows per video, the full-text "
+                   "index (exit 1 when a problem is found; `vqa index --repair` fixes it)")
+    p.add_argument("--deep", action="store_true", help="with --db: read every column of every table (slower)")
     p.add_argument("--load", action="store_true", help="actually load each available model (slower)")
     p.set_defaults(func=cmd_doctor)
     return parser
@@ -146,8 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "db", "unset") is None:
         args.db = default_db_dir()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if not args.verbose:  # LanceDB's Rust warnings carry build paths; -v shows them
+        os.environ.setdefault("LANCEDB_LOG", "error")
     try:
-        return args.func(args)
+        check_db_folder(getattr(args, "db", None))
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return _reader_left()
     except CliError as exc:
         print(f"vqa {args.command}: {exc}", file=sys.stderr)
         return 1
@@ -155,6 +170,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vqa {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # last resort: one line, details with -v
+        from vqa_pipeline.store.errors import describe, is_lance_error
+
         logging.getLogger("vqa").debug("unexpected error", exc_info=True)
-        print(f"vqa {args.command}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
+        if is_lance_error(exc):
+            print(f"vqa {args.command}: {describe(exc, getattr(args, 'db', None))}", file=sys.stderr)
+        else:
+            print(f"vqa {args.command}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
         return 1
+
+
+def _reader_left() -> int:
+    """``vqa evidence ... | head``: the reader closed the pipe, which is not a failure of ours.
+
+    Whatever is still buffered goes to /dev/null, so Python's exit does not complain either.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0

@@ -10,5 +10,13 @@ class CliError(Exception):
     """A failure to report as one line, exit code 1."""
 
 
+def check_db_folder(db) -> None:
+    """A ``--db`` that names an existing non-folder is refused before LanceDB says "File exists"."""
+    from pathlib import Path
+
+    if db is not None and "://" not in str(db) and Path(db).exists() and not Path(db).is_dir():
+        raise CliError(f"--db must be a folder: {db} is a file")
+
+
 def print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")

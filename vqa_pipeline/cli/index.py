@@ -35,7 +35,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         raise CliError(exc.args[0]) from None
     settings = {"windowing": options.tag, "extractors": {e.name: e.model_tag for e in active}}
     # Fast path: nothing changed since the last complete run (no LanceDB needed to know that).
-    summary = manifest.try_noop(args.db, settings, discover(args.paths), args.profile)
+    summary = None if args.repair else manifest.try_noop(args.db, settings, discover(args.paths), args.profile)
     if summary is not None:
         summary.missing_extractors = missing
         summary.seconds = time.perf_counter() - t0
@@ -92,6 +92,7 @@ def _index_locked(args: argparse.Namespace, options, names, settings):
 def _index_now(args: argparse.Namespace, store, names, options, settings):
     from vqa_pipeline.indexing import manifest
     from vqa_pipeline.indexing.pipeline import index_paths
+    from vqa_pipeline.store.fingerprint import save_listing
 
     runner = None
     if names != [] and not args.no_ray:
@@ -102,7 +103,7 @@ def _index_now(args: argparse.Namespace, store, names, options, settings):
     bar = IndexProgress(enabled=not args.quiet)
     try:
         summary = index_paths(args.paths, store, options, profile=args.profile, runner=runner,
-                              extractors=names, progress=bar)
+                              extractors=names, progress=bar, repair=args.repair)
     except KeyError as exc:
         raise CliError(exc.args[0]) from None
     finally:
@@ -110,6 +111,7 @@ def _index_now(args: argparse.Namespace, store, names, options, settings):
         if runner is not None:
             runner.close()
     manifest.save(args.db, settings, summary, store.file_records())
+    save_listing(args.db)  # lets the next run's fast path notice a lost data file
     return summary
 
 

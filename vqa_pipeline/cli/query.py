@@ -51,14 +51,48 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         # When available, the reason says where the weights were found.
         entry.update(available=bool(ok), reason=why or "ok")
         rows.append(entry)
+    health = _db_health(args) if args.health_db is not None else None
     if args.json:
-        print_json({"extractors": rows})
+        print_json({"extractors": rows, **({"db": health.to_json()} if health is not None else {})})
     else:
         for r in rows:
             mark = "ok " if r["available"] else "-- "
             print(f"{mark} {r['name']:18s} {r.get('group', '?'):10s} {','.join(r['profiles']) or '-':10s} "
                   f"{r.get('model', '')}" + ("" if r["reason"] == "ok" else f"  ({r['reason']})"))
+        if health is not None:
+            for line in health_lines(health):
+                print(line)
+    if health is not None and not health.ok:
+        print(f"vqa doctor: {len(health.all_problems())} problem(s) in {health.db}; "
+              "`vqa index --repair PATH... --db DB` repairs them", file=sys.stderr)
+        return 1
     return 0
+
+
+def _db_health(args: argparse.Namespace):
+    from vqa_pipeline.cli.common import check_db_folder
+    from vqa_pipeline.store.health import check
+
+    check_db_folder(args.health_db)
+    return check(args.health_db, deep=args.deep)
+
+
+def health_lines(health) -> list[str]:
+    """The ``vqa doctor --db`` report: one line per table, the full-text index, then each problem."""
+    out = [f"index {health.db}:"]
+    for t in health.tables.values():
+        if not t.exists:
+            state = "missing"
+        elif not t.readable:
+            state = "DAMAGED"
+        else:
+            state = f"ok, version {t.version}, {t.rows} rows" + (f", {t.videos} videos" if t.videos is not None else "")
+        out.append(f"  table {t.name:12s} {state}")
+    out.append(f"  full-text index    {'ok' if health.full_text_index else 'missing'}")
+    out += [f"  problem: {p}" for p in health.all_problems()]
+    if health.ok:
+        out.append("  no problem found")
+    return out
 
 
 def _query_errors():
@@ -72,7 +106,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     try:
         hits = search(args.question, k=args.k, videos=args.video or None, db=args.db,
-                      time_range=tuple(args.time) if args.time else None, rerank=args.rerank)
+                      time_range=tuple(args.time) if args.time else None, rerank=args.rerank,
+                      strict_videos=True)
     except _query_errors() as exc:
         raise CliError(str(exc)) from None
     if args.json:
@@ -95,7 +130,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         answer = ask(args.question, k=args.k, videos=args.video or None, db=args.db,
                      llm_url=args.llm_url, llm_model=args.llm_model, extractive_only=args.extractive,
                      llm_rerank=args.llm_rerank, llm_timeout_s=args.llm_timeout,
-                     time_range=tuple(args.time) if args.time else None)
+                     time_range=tuple(args.time) if args.time else None, strict_videos=True)
     except _query_errors() as exc:
         raise CliError(str(exc)) from None
     if answer.notice:

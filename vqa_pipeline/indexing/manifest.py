@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vqa_pipeline.indexing.discover import Found
 from vqa_pipeline.indexing.summary import FileOutcome, IndexSummary
-from vqa_pipeline.store.fingerprint import db_fingerprint, is_local
+from vqa_pipeline.store.fingerprint import db_fingerprint, is_local, lost_files
 
 NAME = "vqa-index-manifest.json"
 FORMAT = 1
@@ -68,6 +68,8 @@ def try_noop(db: str | Path, settings: dict, found: list[Found], profile: str) -
     except (OSError, ValueError):
         return None
     if data.get("format") != FORMAT or data.get("settings") != settings or data.get("db") != db_fingerprint(path):
+        return None
+    if lost_files(path):  # a lost data file leaves the fingerprint as it was
         return None
     files = data.get("files") or {}
     if {str(f.path) for f in found} != set(files):

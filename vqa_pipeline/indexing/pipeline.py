@@ -23,7 +23,7 @@ from vqa_pipeline.indexing.sources import Sources
 from vqa_pipeline.indexing.summary import FileOutcome, IndexSummary, dumps, summary_lines
 from vqa_pipeline.media.decode import decode, probe
 from vqa_pipeline.media.types import DecodedMedia, MediaError, WindowingOptions
-from vqa_pipeline.store import Store
+from vqa_pipeline.store import Store, health
 from vqa_pipeline.store.rows import window_rows
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,7 @@ def index_paths(
     progress: Progress | None = None,
     max_in_flight: int = 3,
     prune: bool = True,
+    repair: bool = False,
 ) -> IndexSummary:
     """Index files and folders: windows for new/changed files, then every stale extractor column.
 
@@ -138,6 +139,8 @@ def index_paths(
             decoded keyframes and audio).
         prune: forget files recorded under the given folders that no longer exist (their video
             leaves the index unless another file holds the same content).
+        repair: check every column of every table (not only the cheap checks every run makes)
+            before trusting what the index records (:mod:`vqa_pipeline.store.health`).
 
     Returns:
         An ``IndexSummary``; bad files are listed with their reason, never raised.
@@ -146,9 +149,8 @@ def index_paths(
     (a caller that wants to choose how to wait takes it first: ``with store.writing(...)``).
     """
     with store.writing():
-        # Two rows for one key (left by concurrent writers of older versions) block every merge.
-        store.repair_duplicates(once=True)
-        return _index_paths(paths, store, options, profile, runner, extractors, progress, max_in_flight, prune)
+        return _index_paths(paths, store, options, profile, runner, extractors, progress, max_in_flight, prune,
+                            repair)
 
 
 def _index_paths(
@@ -161,18 +163,27 @@ def _index_paths(
     progress: Progress | None,
     max_in_flight: int,
     prune: bool,
+    repair: bool,
 ) -> IndexSummary:
     t0 = time.perf_counter()
     progress = progress or (lambda event, data: None)
     options = options or WindowingOptions()
     exs, missing = resolve_extractors(profile, extractors)
+    # Before trusting "unchanged": damaged tables are moved aside, videos that lost windows are stale.
+    fixes = health.repair(store.uri, deep=repair)
+    store.forget_tables()
+    # Two rows for one key (left by concurrent writers of older versions) block every merge.
+    store.repair_duplicates(once=True)
     # Failures are written in batches: thousands of bad files must not cost a commit each.
     indexer = Indexer(store, options, exs, runner, progress, batch_failures=True)
-    summary = IndexSummary(db=store.uri, profile=profile, missing_extractors=missing)
+    summary = IndexSummary(db=store.uri, profile=profile, missing_extractors=missing, repairs=list(fixes.lines))
 
     found = discover(list(paths))
     progress("found", {"n": len(found)})
     files, videos = store.file_records(), store.video_records()
+    stale_sources = {vid: (videos.get(vid) or {}).get("source") or vid for vid in fixes.stale_videos}
+    for vid in fixes.stale_videos:
+        videos.pop(vid, None)  # planned as new: decoded, windows rewritten, extractors run again
     indexer.sources.remember(videos)
     seen_ids: set[str] = set()
 
@@ -206,6 +217,8 @@ def _index_paths(
             if plan.action == "duplicate":
                 indexer.add_source(plan)
             status = "failed" if plan.error else plan.action
+            if status == "duplicate" and str(plan.path) in ((videos.get(plan.video_id) or {}).get("sources") or []):
+                status = "unchanged"  # a name the video already has: only its `files` row was lost
             known = {} if plan.error else store.get_video(plan.video_id) or {}
             outcome = FileOutcome(str(plan.path), plan.video_id, status, error=plan.error,
                                   windows=known.get("n_windows") or 0, duration_s=known.get("duration_s") or 0.0)
@@ -234,13 +247,32 @@ def _index_paths(
         summary.files.extend(removed)
         for outcome in removed:
             progress("removed", {"outcome": outcome})
-    if any(f.status in ("indexed", "removed") or any(v.startswith("ok") for v in f.extractors.values())
-           for f in summary.files):
+    summary.repairs += _stale_lines(stale_sources, seen_ids)
+    if fixes.rebuild_indexes or any(
+            f.status in ("indexed", "removed") or any(v.startswith("ok") for v in f.extractors.values())
+            for f in summary.files):
         store.refresh_search_index()  # so the first search does not pay for it
         store.optimize()  # many small upserts leave many small fragments and versions
     summary.extractor_seconds = indexer.extractor_seconds
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _stale_lines(stale: dict[str, str], seen: set[str]) -> list[str]:
+    """Summary lines for the videos (id -> source) whose windows were missing: indexed again now, or left to do."""
+    if not stale:
+        return []
+    done = [v for v in stale if v in seen]
+    left = [v for v in stale if v not in seen]
+    out = []
+    if done:
+        out.append(f"{len(done)} video{'s' if len(done) > 1 else ''} had lost window rows: indexed again")
+    if left:
+        example = stale[left[0]]
+        out.append(f"{len(left)} other video{'s' if len(left) > 1 else ''} lost window rows but "
+                   f"{'are' if len(left) > 1 else 'is'} not under the given paths: index again "
+                   f"(e.g. vqa index {example})")
+    return out
 
 
 def _redecode_for_extractors(indexer: Indexer, plan: FilePlan, outcome: FileOutcome):

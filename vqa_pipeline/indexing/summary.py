@@ -34,6 +34,7 @@ class IndexSummary:
     media_seconds: float = 0.0
     extractor_seconds: dict[str, float] = field(default_factory=dict)
     missing_extractors: dict[str, str] = field(default_factory=dict)
+    repairs: list[str] = field(default_factory=list)  # one line per repair made before indexing
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -51,13 +52,14 @@ class IndexSummary:
             "counts": {s: self.count(s) for s in ("indexed", "unchanged", "duplicate", "failed", "removed")},
             "extractor_seconds": {k: round(v, 3) for k, v in self.extractor_seconds.items()},
             "missing_extractors": self.missing_extractors,
+            "repairs": list(self.repairs),
             "files": [asdict(f) for f in self.files],
         }
 
 
 def summary_lines(summary: IndexSummary) -> list[str]:
     """Human-readable summary for the terminal."""
-    out = []
+    out = [f"repaired: {line}" for line in summary.repairs]
     for f in summary.files:
         extra = ""
         if f.status == "failed":

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from vqa_pipeline.retrieval.retrievers import BM25, QueryEncoder, index_retrievers, usable_vector_columns
-from vqa_pipeline.store.catalog import match_videos
+from vqa_pipeline.store.catalog import match_videos, ref_problem
 from vqa_pipeline.store.search import (
     ID_PATTERN,
     SearchFilter,
@@ -55,7 +55,7 @@ over its returned list, so a config tuned on deeper lists would rank differently
 
 __all__ = [
     "BM25", "MAX_QUERY_CHARS", "MIN_CANDIDATES", "QueryEncoder", "QueryError", "SearchFilter", "candidate_depth",
-    "clip_question", "encode_question", "fetch_neighbours", "fetch_span", "fetch_windows", "make_filter", "open_index",
+    "check_videos", "clip_question", "encode_question", "fetch_neighbours", "fetch_span", "fetch_windows", "make_filter", "open_index",
     "resolve_videos", "row_vector_scores", "search_columns", "usable_vector_columns",
 ]
 
@@ -113,15 +113,34 @@ def resolve_videos(table, values: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in out if ID_PATTERN.match(v)))
 
 
-def make_filter(table, videos: Sequence[str] | None = None,
-                time_range: tuple[float, float] | None = None) -> SearchFilter:
-    """Validate and resolve user restrictions into a :class:`SearchFilter`.
+def check_videos(table, values: Sequence[str]) -> None:
+    """Refuse a value that names no indexed video, or several (the message lists near matches).
 
     Raises:
-        QueryError: a time range that is not two finite numbers with start < end.
+        QueryError: for the first such value.
+    """
+    catalog = {vid: (src,) for vid, src in video_catalog(table).items()}
+    for raw in values:
+        matches = match_videos(raw, catalog)
+        if len(matches) != 1:
+            raise QueryError(ref_problem(raw, matches, catalog))
+
+
+def make_filter(table, videos: Sequence[str] | None = None,
+                time_range: tuple[float, float] | None = None, strict: bool = False) -> SearchFilter:
+    """Validate and resolve user restrictions into a :class:`SearchFilter`.
+
+    With ``strict``, a video value that names no indexed video or several is an error (the CLI);
+    otherwise it is dropped and matches nothing (the Python API, dev sets).
+
+    Raises:
+        QueryError: a time range that is not two finite numbers with start < end; with ``strict``,
+            an unknown or ambiguous video.
     """
     if isinstance(videos, str):
         videos = [videos]
+    if strict and videos:
+        check_videos(table, videos)
     ids = resolve_videos(table, videos) if videos is not None else None
     tr = None
     if time_range is not None:

@@ -3,7 +3,8 @@
 Modules: ``tables`` (the four tables, upserts, staleness records), ``search`` (the read side of the
 windows table: vector, BM25 and hybrid search, row fetches), ``search_index`` (FTS/ANN indexes),
 ``rows`` (window rows of a decoded file), ``evidence`` (a video's lines read back), ``catalog`` (what
-a VIDEO argument names) and ``fingerprint`` (has the database changed, without importing LanceDB).
+a VIDEO argument names), ``fingerprint`` (has the database changed, without importing LanceDB),
+``health`` (are the tables whole; the repairs `vqa index` makes) and ``errors`` (Lance failures in one line).
 ``Store`` and friends are loaded on first use, so the light modules do not pay LanceDB's import.
 """
 

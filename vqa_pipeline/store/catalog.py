@@ -16,6 +16,7 @@ Nothing here imports LanceDB: the catalog is a plain ``{video_id: [source paths]
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterable, Mapping
 
@@ -59,7 +60,25 @@ def resolve_video_id(ref: str, catalog: Catalog) -> str:
     ids = match_videos(ref, catalog)
     if len(ids) == 1:
         return ids[0]
-    if not ids:
-        raise VideoRefError(f"no indexed video matches {ref!r}")
-    names = ", ".join(sorted(next(iter(catalog[i]), i) for i in ids)[:4])
-    raise VideoRefError(f"{ref!r} matches {len(ids)} videos ({names}); give more of the path or the video id")
+    raise VideoRefError(ref_problem(ref, ids, catalog))
+
+
+def near_matches(ref: str, catalog: Catalog, n: int = 4) -> list[str]:
+    """Indexed paths (or ids) that look like ``ref``: for "did you mean" in an error message."""
+    names: dict[str, str] = {}
+    for vid, sources in catalog.items():
+        for s in sources or ():
+            names.setdefault(os.path.basename(s.replace("\\", "/")) or s, s)
+        names.setdefault(vid, vid)
+    key = os.path.basename(ref.strip().replace("\\", "/")) or ref.strip()
+    return [names[m] for m in difflib.get_close_matches(key, list(names), n=n, cutoff=0.5)]
+
+
+def ref_problem(ref: str, ids: list[str], catalog: Catalog) -> str:
+    """Why ``ref`` does not name one video (``ids``: what it matched), in one line."""
+    if ids:
+        names = ", ".join(sorted(next(iter(catalog[i]), i) for i in ids)[:4])
+        return f"{ref!r} matches {len(ids)} videos ({names}); give more of the path or the video id"
+    near = near_matches(ref, catalog)
+    hint = f"; did you mean {', '.join(near)}?" if near else f" ({len(catalog)} videos are indexed)"
+    return f"no indexed video matches {ref!r}{hint}"

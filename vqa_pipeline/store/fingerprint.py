@@ -30,3 +30,74 @@ def db_fingerprint(db: str | Path) -> dict[str, int] | None:
         except OSError:
             return None
     return out
+
+
+
+LISTING = "vqa-store-files.json"
+"""Beside the tables: every data and index file (and the newest manifest) after the last `vqa index` run."""
+
+
+def file_listing(db: str | Path) -> dict[str, dict[str, int]]:
+    """``{table: {path under <table>.lance: size}}`` for its data and index files and its newest manifest."""
+    out: dict[str, dict[str, int]] = {}
+    for table in TABLES:
+        root = Path(db) / f"{table}.lance"
+        sizes: dict[str, int] = {}
+        for sub in ("data", "_indices"):
+            base = root / sub
+            if base.is_dir():
+                for p in base.rglob("*"):
+                    if p.is_file():
+                        sizes[str(p.relative_to(root))] = p.stat().st_size
+        manifests = list((root / "_versions").glob("*.manifest")) if (root / "_versions").is_dir() else []
+        if manifests:
+            newest = max(manifests, key=lambda p: p.stat().st_mtime_ns)
+            sizes[str(newest.relative_to(root))] = newest.stat().st_size
+        out[table] = sizes
+    return out
+
+
+def save_listing(db: str | Path) -> None:
+    """Record the tables' files now, so a later run notices one that is lost (local folders only)."""
+    if not is_local(db) or not Path(db).is_dir():
+        return
+    import json
+    import os
+
+    target = Path(db) / LISTING
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(file_listing(db)), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError:  # a read-only or full disk: the next run only loses this shortcut
+        tmp.unlink(missing_ok=True)
+
+
+def lost_files(db: str | Path) -> dict[str, list[str]]:
+    """``{table: recorded files now gone or of another size}``; empty when all are as recorded
+    or nothing was recorded.
+
+    Deleting a data file or truncating a manifest does not touch ``_versions``' time, so the
+    fingerprint alone cannot see it.
+    """
+    if not is_local(db):
+        return {}
+    import json
+
+    try:
+        recorded = json.loads((Path(db) / LISTING).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for table, sizes in recorded.items() if isinstance(recorded, dict) else ():
+        root = Path(db) / f"{table}.lance"
+        gone = []
+        for name, size in sizes.items() if isinstance(sizes, dict) else ():
+            try:
+                if (root / name).stat().st_size != size:
+                    gone.append(name)
+            except OSError:
+                gone.append(name)
+        if gone:
+            out[table] = gone
+    return out

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from vqa_pipeline.store.errors import plain_reason
+
 log = logging.getLogger(__name__)
 
 FTS_COLUMN = "evidence_text"
@@ -42,7 +44,8 @@ def ensure_fts_index(table) -> bool:
             table.create_index(FTS_COLUMN, config=FTS(), replace=True)
             return True
         except Exception as exc:  # noqa: BLE001 - any store failure degrades to "no BM25"
-            log.warning("could not %s the full-text index: %s", "refresh" if idx else "create", exc)
+            log.warning("could not %s the full-text index of 'windows': %s", "refresh" if idx else "create",
+                        plain_reason(exc))
             return idx is not None
 
 
@@ -104,7 +107,7 @@ def ensure_vector_index(table, column: str, min_rows: int = ANN_MIN_ROWS) -> boo
                            replace=True)
         return True
     except Exception as exc:  # noqa: BLE001 - an index is an optimization; exact search still works
-        log.warning("could not build the vector index on %s: %s", column, exc)
+        log.warning("could not build the vector index on %s of 'windows': %s", column, plain_reason(exc))
         return existing is not None
 
 
@@ -115,4 +118,4 @@ def ensure_id_index(table, min_rows: int = ANN_MIN_ROWS) -> None:
     try:
         table.create_scalar_index("window_id", index_type="BTREE", replace=True)
     except Exception as exc:  # noqa: BLE001 - an optimization only
-        log.warning("could not build the window_id index: %s", exc)
+        log.warning("could not build the window_id index of 'windows': %s", plain_reason(exc))

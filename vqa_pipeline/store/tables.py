@@ -206,6 +206,10 @@ class Store:
         finally:
             self.lock.release()
 
+    def forget_tables(self) -> None:
+        """Open the tables afresh on next use (after a repair moved one aside)."""
+        self._tables.clear()
+
     @property
     def videos(self) -> lancedb.table.Table:
         return self._table("videos", VIDEOS_SCHEMA)

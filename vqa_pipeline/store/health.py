@@ -1,0 +1,297 @@
+"""Is the index whole? Cheap table checks, and the repairs `vqa index` makes before trusting its records.
+
+The indexer trusts the ``files`` and ``videos`` tables (and its manifest) to skip unchanged files;
+if ``windows`` lost rows or a data file, or the full-text index lost its files, nothing would
+notice. :func:`check` looks, read-only (``vqa doctor --db``):
+
+* each table: does it open, its version, rows; it is read (``windows``: its ``video_id`` column;
+  ``deep``, or a file gone or changed since the last run (:func:`~vqa_pipeline.store.fingerprint.lost_files`):
+  every column);
+* ``windows`` rows per video against the ``videos`` records (``n_windows``);
+* the indexes of ``windows``: their files are there (``deep``: the full-text index answers a query).
+
+:func:`repair` acts on what it found: a table that cannot be opened or read is moved aside (renamed
+``<name>.lance.damaged-<UTC time>``, never deleted) and recreated empty, an index with lost files
+is dropped (the indexer rebuilds it), and the videos whose windows are missing are returned so the
+indexer treats their records as stale and indexes them again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from vqa_pipeline.store.errors import describe, is_lance_error, is_lost_file, plain_reason
+from vqa_pipeline.store.fingerprint import TABLES, is_local, lost_files
+from vqa_pipeline.store.search_index import FTS_COLUMN
+
+log = logging.getLogger(__name__)
+
+DAMAGED_SUFFIX = ".damaged-"
+
+
+@dataclass(slots=True)
+class TableHealth:
+    """One table as found: ``videos`` is the number of distinct videos with rows (where it has ``video_id``)."""
+
+    name: str
+    exists: bool = False
+    readable: bool = False
+    version: int | None = None
+    rows: int | None = None
+    videos: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Health:
+    """What :func:`check` found.
+
+    Attributes:
+        damaged: tables that exist but cannot be opened or read.
+        broken_indexes: index names of ``windows`` whose files are missing or unreadable.
+        full_text_index: ``windows`` has a usable BM25 index on ``evidence_text``.
+        needs_full_text: ``windows`` holds evidence text but no usable BM25 index.
+        stale_videos: ``{video_id: why}`` for indexed videos whose window rows are missing or incomplete.
+    """
+
+    db: str
+    tables: dict[str, TableHealth] = field(default_factory=dict)
+    damaged: list[str] = field(default_factory=list)
+    broken_indexes: list[str] = field(default_factory=list)
+    full_text_index: bool = False
+    needs_full_text: bool = False
+    stale_videos: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.all_problems()
+
+    def all_problems(self) -> list[str]:
+        return [p for t in self.tables.values() for p in t.problems] + self.problems
+
+    def to_json(self) -> dict:
+        return {
+            "db": self.db,
+            "ok": self.ok,
+            "tables": [asdict(t) for t in self.tables.values()],
+            "full_text_index": self.full_text_index,
+            "stale_videos": self.stale_videos,
+            "problems": self.all_problems(),
+        }
+
+
+def _open(conn, root: Path | None, name: str, th: TableHealth):
+    """The table, or ``None`` when it does not exist (``th.exists``) or cannot be opened (a problem)."""
+    folder = root / f"{name}.lance" if root is not None else None
+    th.exists = folder.is_dir() if folder is not None else True
+    if not th.exists:
+        return None
+    try:
+        table = conn.open_table(name)
+        th.version = int(table.version)
+        th.rows = int(table.count_rows())
+        return table
+    except Exception as exc:  # noqa: BLE001 - any failure to open is what we are looking for
+        if folder is None and isinstance(exc, (ValueError, FileNotFoundError)) and not is_lance_error(exc):
+            th.exists = False
+            return None
+        th.problems.append(f"table '{name}' cannot be opened ({plain_reason(exc)})")
+        return None
+
+
+def _read(table, name: str, deep: bool, th: TableHealth, db: str) -> Counter | None:
+    """Read the table (see the module docstring); rows per ``video_id`` when it has that column."""
+    names = table.schema.names
+    try:
+        if name == "windows" and not deep:
+            vids = table.search().select(["video_id"]).limit(None).to_arrow().column("video_id").to_pylist()
+        elif name == "windows":
+            vids = []
+            for col in names:  # one column at a time: memory stays one column's worth
+                got = table.search().select([col]).limit(None).to_arrow().column(col)
+                if col == "video_id":
+                    vids = got.to_pylist()
+        else:
+            data = table.to_arrow()
+            vids = data.column("video_id").to_pylist() if "video_id" in names else None
+    except Exception as exc:  # noqa: BLE001
+        if not is_lance_error(exc):
+            raise
+        th.problems.append(describe(exc, db, name).split(";")[0] if is_lost_file(exc)
+                           else f"table '{name}' cannot be read ({plain_reason(exc)})")
+        return None
+    th.readable = True
+    if vids is None:
+        return None
+    if th.rows is not None and len(vids) != th.rows:
+        th.problems.append(f"table '{name}' reads {len(vids)} rows where it counts {th.rows}")
+    counts = Counter(v for v in vids if v)
+    th.videos = len(counts)
+    return counts
+
+
+def _check_indexes(table, root: Path | None, deep: bool, health: Health) -> None:
+    try:
+        indexes = list(table.list_indices())
+    except Exception as exc:  # noqa: BLE001
+        health.problems.append(f"the indexes of 'windows' cannot be listed ({plain_reason(exc)})")
+        return
+    for idx in indexes:
+        uuid = str(getattr(idx, "index_uuid", "") or "")
+        folder = root / "windows.lance" / "_indices" / uuid if root is not None and uuid else None
+        lost = folder is not None and not (folder.is_dir() and any(folder.iterdir()))
+        if not lost and deep and list(idx.columns) == [FTS_COLUMN]:
+            try:
+                table.search("index check", query_type="fts", fts_columns=FTS_COLUMN).limit(1).to_arrow()
+            except Exception:  # noqa: BLE001 - an index that cannot answer is as good as lost
+                lost = True
+        if lost:
+            what = "full-text index" if list(idx.columns) == [FTS_COLUMN] else f"index on {', '.join(idx.columns)}"
+            health.problems.append(f"the {what} of 'windows' ({idx.name}) has lost its files")
+            health.broken_indexes.append(idx.name)
+        elif list(idx.columns) == [FTS_COLUMN]:
+            health.full_text_index = True
+
+
+def check(db: str | Path, deep: bool = False) -> Health:
+    """Look at every table of the index at ``db`` without changing anything (see the module docstring)."""
+    import lancedb
+
+    uri = str(db)
+    root = Path(uri) if is_local(uri) else None
+    health = Health(db=uri)
+    if root is not None and not root.is_dir():
+        health.problems.append(f"no index database at {uri}")
+        return health
+    conn = lancedb.connect(uri)
+    lost = lost_files(uri)
+    counts: dict[str, Counter | None] = {}
+    opened = {}
+    for name in TABLES:
+        th = health.tables[name] = TableHealth(name)
+        table = _open(conn, root, name, th)
+        if table is None:
+            if th.exists:
+                health.damaged.append(name)
+            continue
+        if lost.get(name):  # maybe only an old version's file: read every column to know
+            log.info("table %s: %d file(s) gone or changed since the last run", name, len(lost[name]))
+        counts[name] = _read(table, name, deep or bool(lost.get(name)), th, uri)
+        if not th.readable:
+            health.damaged.append(name)
+        else:
+            opened[name] = table
+    if any(t.exists for t in health.tables.values()):
+        health.problems += [f"table '{t.name}' is missing" for t in health.tables.values() if not t.exists]
+    if "windows" in opened:
+        _check_indexes(opened["windows"], root, deep, health)
+        table = opened["windows"]
+        if FTS_COLUMN in table.schema.names and not health.full_text_index:
+            try:
+                has_text = table.count_rows(f"{FTS_COLUMN} IS NOT NULL") > 0
+            except Exception:  # noqa: BLE001
+                has_text = False
+            if has_text:
+                health.needs_full_text = True
+                if not health.broken_indexes:
+                    health.problems.append("the 'windows' table has no full-text index")
+    if "videos" in opened:
+        _compare_windows(opened["videos"], counts.get("windows") or Counter(), health)
+    return health
+
+
+def _compare_windows(videos_table, windows: Counter, health: Health) -> None:
+    """Indexed videos whose ``windows`` rows do not match their record are stale."""
+    try:
+        rows = videos_table.search().select(["video_id", "status", "n_windows"]).limit(None).to_list()
+    except Exception as exc:  # noqa: BLE001 - already reported by _read
+        log.debug("videos not readable: %s", exc)
+        return
+    known = set()
+    for r in rows:
+        vid = r["video_id"]
+        known.add(vid)
+        want = int(r.get("n_windows") or 0)
+        if r.get("status") != "indexed" or not want:
+            continue
+        have = windows.get(vid, 0)
+        if have != want:
+            health.stale_videos[vid] = f"{have} of {want} windows"
+    if health.stale_videos:
+        n = len(health.stale_videos)
+        health.problems.append(f"{n} indexed video{'s' if n > 1 else ''} lack window rows in 'windows' "
+                               f"(e.g. {next(iter(health.stale_videos.items()))[1]})")
+    orphans = sum(c for v, c in windows.items() if v not in known)
+    if orphans and known:
+        health.problems.append(f"{orphans} window rows belong to no recorded video")
+
+
+def move_aside(db: str | Path, name: str) -> Path:
+    """Rename ``<name>.lance`` to ``<name>.lance.damaged-<UTC time>`` (kept for the user, never deleted)."""
+    folder = Path(db) / f"{name}.lance"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = folder.with_name(f"{folder.name}{DAMAGED_SUFFIX}{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder.with_name(f"{folder.name}{DAMAGED_SUFFIX}{stamp}-{n}")
+    folder.rename(target)
+    return target
+
+
+@dataclass(slots=True)
+class Repairs:
+    """What :func:`repair` did: one line per repair, the videos to index again, whether the
+    search indexes must be rebuilt."""
+
+    lines: list[str] = field(default_factory=list)
+    stale_videos: dict[str, str] = field(default_factory=dict)
+    rebuild_indexes: bool = False
+
+
+def repair(db: str | Path, deep: bool = False) -> Repairs:
+    """Check the index and fix what can be fixed before indexing (see the module docstring).
+
+    A fresh or missing database needs nothing. Only local folders are moved aside; on an object
+    store a damaged table is reported but left alone.
+    """
+    import lancedb
+
+    uri = str(db)
+    out = Repairs()
+    if is_local(uri) and not Path(uri).is_dir():
+        return out
+    health = check(uri, deep=deep)
+    if not any(t.exists for t in health.tables.values()):
+        return out
+    for name, t in health.tables.items():
+        if not t.exists:
+            out.lines.append(f"table '{name}' was missing: recreated, its records rebuilt from the files")
+    for name in health.damaged:
+        problems = health.tables[name].problems
+        why = next((p for p in problems if "cannot be" in p), problems[0] if problems else f"table '{name}' is damaged")
+        if not is_local(uri):
+            out.lines.append(f"{why}; cannot move it aside on an object store: fix or delete it")
+            continue
+        target = move_aside(uri, name)
+        out.lines.append(f"{why}: moved aside to {target.name}, rebuilt")
+        out.rebuild_indexes = True
+    if health.broken_indexes and "windows" not in health.damaged:
+        table = lancedb.connect(uri).open_table("windows")
+        for name in health.broken_indexes:
+            try:
+                table.drop_index(name)
+            except Exception as exc:  # noqa: BLE001 - replace=True when rebuilding covers the rest
+                log.info("could not drop index %s: %s", name, exc)
+            out.lines.append(f"index {name} of 'windows' had lost its files: rebuilt")
+        out.rebuild_indexes = True
+    elif health.needs_full_text and "windows" not in health.damaged:
+        out.lines.append("the full-text index of 'windows' was missing: rebuilt")
+        out.rebuild_indexes = True
+    out.stale_videos = dict(health.stale_videos)  # a lost or damaged 'windows' makes every indexed video stale
+    return out
