@@ -181,7 +181,7 @@ def supports(q: Question, line: PackedLine) -> bool:
     names = set(content_words(" ".join(re.findall(r"\b[A-Z][\w'’]*", q.text.split(" ", 1)[-1]))))
     key = [w for w in q.words if w not in names and w not in _GENERIC and w not in _AUX and not w[0].isdigit()]
     have = set(content_words(clean_text(line.kind, line.text)))
-    if not key or len(names & have) >= 2:  # "... calling from New Jersey?" -> "This is Diane in New Jersey."
+    if not key or len(names & have) >= 1:  # "... calling from New Jersey?" -> "This is Diane in New Jersey."
         return True
     return any(has_related(w, have) for w in key)
 

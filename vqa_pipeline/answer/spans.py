@@ -75,7 +75,8 @@ def labelled_values(q: Question, parts: Sequence[str]) -> list[tuple[str, float]
     out: list[tuple[str, float]] = []
     for i, part in enumerate(parts):
         label, value = part, None
-        m = re.match(r"^\s*([^:]{2,40}):\s*(\S.*)$", part)
+        # "Label: value", but not the colon of a clock time ("OXFORD 11:05" has no label "OXFORD 11")
+        m = re.match(r"^\s*([^:]{2,40}?)(?:(?<!\d):|:(?!\d))\s*(\S.*)$", part)
         if m:
             label, value = m.group(1), m.group(2)
         elif i + 1 < len(parts) and (is_label(part) or len(part.split()) <= 3):

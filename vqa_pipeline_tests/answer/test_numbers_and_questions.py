@@ -69,6 +69,7 @@ def test_labels_and_their_values():
     assert is_label("PRODUCER") and is_label("Q3 RESULTS") and not is_label("Ana Lima")
     q = analyze("Who produced the show?")
     assert labelled_values(q, ["PRODUCER", "Maya Chen", "EDITOR", "Ana Lima"])[0][0] == "Maya Chen"
+    assert labelled_values(analyze("What is done in step 2?"), ["STEP 2: RINSE", "x"]) == [("RINSE", 1.0)]
 
 
 @pytest.mark.parametrize(("question", "text", "kind", "answer"), [
@@ -81,6 +82,9 @@ def test_labels_and_their_values():
      "www.rivers.example.org"),
     ("What command is run?", "dev@box:~/app$ npm run build / > build done", "ocr", "npm run build"),
     ("On what date does the course start?", "The course starts on the 2nd of October.", "asr", "2 of October"),
+    # a clock time's colon is no "Label: value" separator ("OXFORD 11" is not a label of "05")
+    ("What departure time is shown for the Bristol coach?", "CITY TERMINAL / BRISTOL 14:35 ON TIME", "ocr",
+     "14:35"),
 ])
 def test_answer_spans_by_type(question, text, kind, answer):
     spans = answer_spans(analyze(question), text, (), kind)
@@ -118,3 +122,17 @@ def test_names_the_evidence_never_mentions(question, evidence, missing):
 ])
 def test_proper_names_of_a_question(question, names):
     assert analyze(question).names == names
+
+
+@pytest.mark.parametrize(("question", "text", "supported"), [
+    # one shared proper name ties an on-screen row to the question, though no other word is shared
+    ("What departure time is displayed for the Oxford train?", "CENTRAL STATION / OXFORD 11:05 DELAYED +20", True),
+    ("What was said about the Denver forecast?", "Tomorrow in Denver, minus three.", True),
+    # a shared number or generic word alone does not
+    ("How many people attended the 1961 inauguration?", "JANUARY 20, 1961", False),
+    ("What number is shown on the screen?", "Platform 7 closed for works", False),
+])
+def test_a_unit_supports_a_question(question, text, supported):
+    from vqa_pipeline.answer.compose import supports
+
+    assert supports(analyze(question), _line(text, "ocr")) is supported
