@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any
 
 from vqa_pipeline.answer.prompt import Prompt
 
@@ -220,7 +221,7 @@ class OpenAIChat(LLMBackend):
             raise LLMError(f"LLM endpoint {self.endpoint} too slow: no complete answer within {self.timeout_s:g}s")
         if "error" in box:
             raise LLMError(str(box["error"]))
-        data = box["data"]
+        data: Any = box.get("data")
         try:
             text = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
@@ -250,6 +251,8 @@ class OpenAIChat(LLMBackend):
             box["error"] = f"LLM endpoint {self.endpoint} returned invalid JSON"
         except http.client.HTTPException as exc:  # a cut or malformed reply (BadStatusLine, IncompleteRead)
             box["error"] = f"LLM endpoint {self.endpoint} sent a broken reply ({type(exc).__name__})"
+        except Exception as exc:  # noqa: BLE001 - a worker thread must always report back
+            box["error"] = f"LLM request to {self.endpoint} failed ({type(exc).__name__}: {exc})"[:300]
 
 
 def make_backend(llm_url: str | None = None, llm_model: str | None = None,

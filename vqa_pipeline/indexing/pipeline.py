@@ -172,8 +172,10 @@ def _index_paths(
     # Before trusting "unchanged": damaged tables are moved aside, videos that lost windows are stale.
     fixes = health.repair(store.uri, deep=repair)
     store.forget_tables()
-    # Two rows for one key (left by concurrent writers of older versions) block every merge.
-    store.repair_duplicates(once=True)
+    # Two rows for one key (left by concurrent writers of older versions) block every merge; the
+    # check reads every key, so it runs once per database unless the self-check found some.
+    for name, n in store.repair_duplicates(once=not (repair or fixes.duplicates)).items():
+        fixes.lines.append(f"table '{name}' held {n} duplicate row{'s' if n > 1 else ''}: one row per key kept")
     # Failures are written in batches: thousands of bad files must not cost a commit each.
     indexer = Indexer(store, options, exs, runner, progress, batch_failures=True)
     summary = IndexSummary(db=store.uri, profile=profile, missing_extractors=missing, repairs=list(fixes.lines))
@@ -197,50 +199,55 @@ def _index_paths(
 
         return done
 
-    for f in found:
-        if f.error:
-            summary.files.append(indexer.record_failure(f.path, None, f.error))
-            finish(summary.files[-1])
-            continue
-        plan = plan_file(f.path, files, videos, options.tag)
-        if plan.action == "index" and plan.video_id in seen_ids:
-            plan.action = "duplicate"  # the same bytes twice in this run
-            plan.error = indexer.sources.failed_now.get(plan.video_id, "")
-        media = None
-        if plan.action == "error":
-            outcome = indexer.record_failure(plan.path, plan, plan.error)
-        elif plan.action == "duplicate" and plan.error:
-            # Known bad bytes under another name: recorded as a failure (batched), not read again.
-            indexer.sources.detach_old(plan)
-            outcome = indexer.record_failure(plan.path, plan, plan.error)
-        elif plan.action in ("unchanged", "duplicate"):
-            if plan.action == "duplicate":
-                indexer.add_source(plan)
-            status = "failed" if plan.error else plan.action
-            if status == "duplicate" and str(plan.path) in ((videos.get(plan.video_id) or {}).get("sources") or []):
-                status = "unchanged"  # a name the video already has: only its `files` row was lost
-            known = {} if plan.error else store.get_video(plan.video_id) or {}
-            outcome = FileOutcome(str(plan.path), plan.video_id, status, error=plan.error,
-                                  windows=known.get("n_windows") or 0, duration_s=known.get("duration_s") or 0.0)
-            if status != "failed" and plan.video_id not in seen_ids:
-                if indexer.stale(plan.video_id):
-                    media, outcome = _redecode_for_extractors(indexer, plan, outcome)
-                else:
-                    outcome.extractors = {e.name: SKIPPED for e in indexer.extractors}
-        else:
-            media, outcome = indexer.build_windows(plan)
+    finished = False
+    try:
+        for f in found:
+            if f.error:
+                summary.files.append(indexer.record_failure(f.path, None, f.error))
+                finish(summary.files[-1])
+                continue
+            plan = plan_file(f.path, files, videos, options.tag)
+            if plan.action == "index" and plan.video_id in seen_ids:
+                plan.action = "duplicate"  # the same bytes twice in this run
+                plan.error = indexer.sources.failed_now.get(plan.video_id, "")
+            media = None
+            if plan.action == "error":
+                outcome = indexer.record_failure(plan.path, plan, plan.error)
+            elif plan.action == "duplicate" and plan.error:
+                # Known bad bytes under another name: recorded as a failure (batched), not read again.
+                indexer.sources.detach_old(plan)
+                outcome = indexer.record_failure(plan.path, plan, plan.error)
+            elif plan.action in ("unchanged", "duplicate"):
+                if plan.action == "duplicate":
+                    indexer.add_source(plan)
+                status = "failed" if plan.error else plan.action
+                if status == "duplicate" and str(plan.path) in ((videos.get(plan.video_id) or {}).get("sources") or []):
+                    status = "unchanged"  # a name the video already has: only its `files` row was lost
+                known = {} if plan.error else store.get_video(plan.video_id) or {}
+                outcome = FileOutcome(str(plan.path), plan.video_id, status, error=plan.error,
+                                      windows=known.get("n_windows") or 0, duration_s=known.get("duration_s") or 0.0)
+                if status != "failed" and plan.video_id not in seen_ids:
+                    if indexer.stale(plan.video_id):
+                        media, outcome = _redecode_for_extractors(indexer, plan, outcome)
+                    else:
+                        outcome.extractors = {e.name: SKIPPED for e in indexer.extractors}
+            else:
+                media, outcome = indexer.build_windows(plan)
+                if media is not None:
+                    summary.media_seconds += media.info.duration_s
+            seen_ids.add(plan.video_id)
+            summary.files.append(outcome)
             if media is not None:
-                summary.media_seconds += media.info.duration_s
-        seen_ids.add(plan.video_id)
-        summary.files.append(outcome)
-        if media is not None:
-            indexer.scheduler.add(media, extracted(outcome))
-        else:
-            finish(outcome)
-        # Keep a few videos in flight: models work on one while the next is decoded and written.
-        indexer.scheduler.drain(keep=max_in_flight - 1)
-    indexer.scheduler.drain()
-    indexer.sources.flush()
+                indexer.scheduler.add(media, extracted(outcome))
+            else:
+                finish(outcome)
+            # Keep a few videos in flight: models work on one while the next is decoded and written.
+            indexer.scheduler.drain(keep=max_in_flight - 1)
+        indexer.scheduler.drain()
+        finished = True
+    finally:
+        # Failure rows held for a batched write are kept when the run stops half-way too.
+        _flush_failures(indexer, raise_errors=finished)
     folders = [Path(p) for p in paths if Path(p).is_dir()]
     if prune and folders:
         removed = indexer.sources.prune(folders, {str(f.path) for f in found})
@@ -273,6 +280,17 @@ def _stale_lines(stale: dict[str, str], seen: set[str]) -> list[str]:
                    f"{'are' if len(left) > 1 else 'is'} not under the given paths: index again "
                    f"(e.g. vqa index {example})")
     return out
+
+
+def _flush_failures(indexer: Indexer, raise_errors: bool) -> None:
+    """Write the failure rows held back; after an error only log a second one (the first is what
+    the user must see)."""
+    try:
+        indexer.sources.flush()
+    except Exception:
+        if raise_errors:
+            raise
+        log.warning("could not record the failed files of an interrupted run", exc_info=True)
 
 
 def _redecode_for_extractors(indexer: Indexer, plan: FilePlan, outcome: FileOutcome):

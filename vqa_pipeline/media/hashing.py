@@ -23,7 +23,7 @@ def content_hash(path: str | Path) -> str:
         MediaError: the file cannot be read or is not a regular file.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except PermissionError:
         raise MediaError("permission denied") from None
     except OSError as exc:

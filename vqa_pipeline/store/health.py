@@ -26,6 +26,7 @@ from pathlib import Path
 
 from vqa_pipeline.store.errors import describe, is_lance_error, is_lost_file, plain_reason
 from vqa_pipeline.store.fingerprint import TABLES, is_local, lost_files
+from vqa_pipeline.store.schema import KEYS
 from vqa_pipeline.store.search_index import FTS_COLUMN
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class TableHealth:
     version: int | None = None
     rows: int | None = None
     videos: int | None = None
+    duplicates: int = 0  # rows beyond the first of a key
     problems: list[str] = field(default_factory=list)
 
 
@@ -107,18 +109,25 @@ def _open(conn, root: Path | None, name: str, th: TableHealth):
 def _read(table, name: str, deep: bool, th: TableHealth, db: str) -> Counter | None:
     """Read the table (see the module docstring); rows per ``video_id`` when it has that column."""
     names = table.schema.names
+    key = KEYS.get(name)
+    keys: list = []
     try:
         if name == "windows" and not deep:
-            vids = table.search().select(["video_id"]).limit(None).to_arrow().column("video_id").to_pylist()
+            data = table.search().select([c for c in ("video_id", key) if c in names]).limit(None).to_arrow()
+            vids = data.column("video_id").to_pylist()
+            keys = data.column(key).to_pylist() if key in names else []
         elif name == "windows":
             vids = []
             for col in names:  # one column at a time: memory stays one column's worth
                 got = table.search().select([col]).limit(None).to_arrow().column(col)
                 if col == "video_id":
                     vids = got.to_pylist()
+                elif col == key:
+                    keys = got.to_pylist()
         else:
             data = table.to_arrow()
             vids = data.column("video_id").to_pylist() if "video_id" in names else None
+            keys = data.column(key).to_pylist() if key in names else []
     except Exception as exc:  # noqa: BLE001
         if not is_lance_error(exc):
             raise
@@ -126,6 +135,10 @@ def _read(table, name: str, deep: bool, th: TableHealth, db: str) -> Counter | N
                            else f"table '{name}' cannot be read ({plain_reason(exc)})")
         return None
     th.readable = True
+    extra = len(keys) - len(set(keys))
+    if extra:  # left by concurrent writers of older versions; every merge into the table would fail
+        th.problems.append(f"table '{name}' has {extra} duplicate row{'s' if extra > 1 else ''} (same {key})")
+        th.duplicates = extra
     if vids is None:
         return None
     if th.rows is not None and len(vids) != th.rows:
@@ -224,7 +237,7 @@ def _compare_windows(videos_table, windows: Counter, health: Health) -> None:
             health.stale_videos[vid] = f"{have} of {want} windows"
     if health.stale_videos:
         n = len(health.stale_videos)
-        health.problems.append(f"{n} indexed video{'s' if n > 1 else ''} lack window rows in 'windows' "
+        health.problems.append(f"{n} indexed video{'s' if n > 1 else ''} have the wrong number of window rows "
                                f"(e.g. {next(iter(health.stale_videos.items()))[1]})")
     orphans = sum(c for v, c in windows.items() if v not in known)
     if orphans and known:
@@ -252,6 +265,7 @@ class Repairs:
     lines: list[str] = field(default_factory=list)
     stale_videos: dict[str, str] = field(default_factory=dict)
     rebuild_indexes: bool = False
+    duplicates: bool = False  # a table holds two rows for one key: the full duplicate repair must run
 
 
 def repair(db: str | Path, deep: bool = False) -> Repairs:
@@ -293,5 +307,6 @@ def repair(db: str | Path, deep: bool = False) -> Repairs:
     elif health.needs_full_text and "windows" not in health.damaged:
         out.lines.append("the full-text index of 'windows' was missing: rebuilt")
         out.rebuild_indexes = True
+    out.duplicates = any(t.duplicates for t in health.tables.values())
     out.stale_videos = dict(health.stale_videos)  # a lost or damaged 'windows' makes every indexed video stale
     return out

@@ -16,7 +16,6 @@ touched at every write), or until the user breaks it.
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import logging
 import os
@@ -56,6 +55,7 @@ class Holder:
     host: str
     started: float  # Unix time
     command: str
+    space: str = ""  # boot id and pid namespace: a pid means this process only where they match
 
     def describe(self) -> str:
         t = datetime.fromtimestamp(self.started)
@@ -69,7 +69,8 @@ class Holder:
     def parse(cls, text: str) -> Holder | None:
         try:
             d = json.loads(text)
-            return cls(int(d["pid"]), str(d["host"]), float(d["started"]), str(d.get("command") or "a writer"))
+            return cls(int(d["pid"]), str(d["host"]), float(d["started"]), str(d.get("command") or "a writer"),
+                       str(d.get("space") or ""))
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -81,6 +82,28 @@ def default_command() -> str:
     if name in ("__main__.py", "-c", "") or name.startswith("python"):
         return "python"
     return " ".join([name, *argv[1:2]])
+
+
+def pid_space() -> str:
+    """This machine's boot and this process's pid namespace: two processes that share a host name
+    (a container on the host network) see each other's pids only when these match."""
+    parts = []
+    for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        try:
+            parts.append(Path(path).read_text().strip() if "boot" in path else os.readlink(path))
+        except OSError:
+            parts.append("?")
+    return "|".join(parts)
+
+
+def _fcntl():
+    """``fcntl``, imported when a lock is taken: readers never need it, and a system without it
+    gets a one-line reason instead of every command failing at import."""
+    try:
+        import fcntl
+    except ImportError:
+        raise OSError(errno.ENOSYS, "the database writer lock needs a POSIX system (no fcntl here)") from None
+    return fcntl
 
 
 def _pid_alive(pid: int) -> bool:
@@ -201,7 +224,7 @@ class WriterLock:
             # The kernel released it: the last writer ended without letting go (killed, crashed).
             notice(f"database {self.db}: the last writer ({previous.describe()}) ended without finishing; "
                    "taking over its lock")
-        me = Holder(os.getpid(), socket.gethostname(), time.time(), self.command)
+        me = Holder(os.getpid(), socket.gethostname(), time.time(), self.command, pid_space())
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me.to_json()).encode(), 0)
         with _HELD_GUARD:
@@ -218,6 +241,7 @@ class WriterLock:
             if held.count > 0:
                 return
             del _HELD[self._key()]
+        fcntl = _fcntl()
         try:
             os.ftruncate(held.fd, 0)
         finally:
@@ -227,6 +251,7 @@ class WriterLock:
     # -- internals -----------------------------------------------------------------------------
     def _try_lock(self) -> int | None:
         """A descriptor holding ``flock`` on the current lock file, or ``None`` when it is held."""
+        fcntl = _fcntl()
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
@@ -252,7 +277,7 @@ class WriterLock:
             return ""
         if break_lock:
             return "breaking it as asked"
-        if holder.host == socket.gethostname():
+        if holder.host == socket.gethostname() and holder.space in ("", pid_space()):
             return "" if _pid_alive(holder.pid) else "that process is gone"
         try:
             age = time.time() - self.path.stat().st_mtime
@@ -262,6 +287,7 @@ class WriterLock:
 
     def _take_over(self, seen: Holder, notice: Callable[[str], None], why: str) -> None:
         """Replace a stale lock file by a fresh one; one process at a time decides."""
+        fcntl = _fcntl()
         guard = os.open(self.path.with_name(LOCK_NAME + ".takeover"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(guard, fcntl.LOCK_EX)

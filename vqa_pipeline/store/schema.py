@@ -84,3 +84,7 @@ EVIDENCE_GROUPS = tuple(GROUP_KINDS)
 def group_fields(group: str, extra: list[pa.Field]) -> list[pa.Field]:
     """Columns of one model group: its lines, its model tag, and its extra columns."""
     return [pa.field(f"{group}_lines", LINES_TYPE), pa.field(f"{group}_model", pa.string()), *extra]
+
+
+KEYS = {"videos": "video_id", "files": "path", "windows": "window_id", "extractions": "key"}
+"""Each table's merge key: one row per key (``merge_insert`` on it)."""

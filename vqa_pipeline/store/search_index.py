@@ -65,7 +65,7 @@ def writer_lock_if_free(table) -> Iterator[bool]:
         return
     lock = WriterLock(Path(uri).parent)
     try:
-        lock.acquire(wait=False)
+        lock.acquire(wait=False, notice=log.debug)  # a reader says nothing of a stale holder
     except (DatabaseBusy, OSError):
         yield False
         return

@@ -24,6 +24,7 @@ from vqa_pipeline.store.schema import (
     EVIDENCE_GROUPS,
     EXTRACTIONS_SCHEMA,
     FILES_SCHEMA,
+    KEYS,
     VIDEOS_SCHEMA,
     WINDOWS_BASE_SCHEMA,
     group_fields,
@@ -36,8 +37,6 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-KEYS = {"videos": "video_id", "files": "path", "windows": "window_id", "extractions": "key"}
-"""Each table's key: merges match on it, so it must be unique."""
 KEYS_CHECKED = "vqa-keys-checked"
 """In a database folder: its keys were found unique by a version that writes under the lock."""
 
@@ -196,7 +195,7 @@ class Store:
             yield True
             return
         try:
-            if self.lock.acquire(wait=False):
+            if self.lock.acquire(wait=False, notice=log.debug):  # a reader: quiet about a stale holder
                 self._checkout_latest()
         except (DatabaseBusy, OSError):  # busy, or a folder we may not write to
             yield False
@@ -268,6 +267,7 @@ class Store:
     def upsert_video(self, row: dict) -> None:
         self.upsert_videos([row])
 
+    @_writes
     def upsert_videos(self, rows: Iterable[dict]) -> None:
         """Insert or update video rows (one commit; ids must be distinct)."""
         full = [{f.name: row.get(f.name) for f in VIDEOS_SCHEMA} for row in rows]

@@ -86,3 +86,28 @@ def test_a_rerun_where_every_file_failed_takes_the_fast_path(tmp_path):
     # A changed file takes the full path again.
     (folder / "clip000.mp4").write_text("other bad bytes\n")
     assert manifest.try_noop(db, settings, discover([folder]), "lite") is None
+
+
+def test_failures_held_for_a_batch_are_written_when_the_run_stops_half_way(store, tmp_path, monkeypatch):
+    import pytest
+
+    from vqa_pipeline.indexing import pipeline
+    from vqa_pipeline_tests.media_factory import make_clip
+
+    folder = tmp_path / "mixed"
+    bad_files(folder, 5)
+    make_clip(folder / "zz-good.mp4", duration_s=3.0)  # found last: decoded after the bad files failed
+
+    real_decode = pipeline.decode
+
+    def crash(path, *args, **kwargs):
+        if Path(path).name == "zz-good.mp4":
+            raise RuntimeError("decoder crashed")
+        return real_decode(path, *args, **kwargs)  # the bad files fail as usual
+
+    monkeypatch.setattr(pipeline, "decode", crash)  # a crash half-way (Ctrl-C, a decoder bug)
+    with pytest.raises(RuntimeError, match="decoder crashed"):
+        index_paths([folder], store, extractors=[])
+    files = store.file_records()
+    assert sorted(Path(p).name for p, r in files.items() if r["status"] == "failed") == [
+        f"clip{i:03d}.mp4" for i in range(5)]

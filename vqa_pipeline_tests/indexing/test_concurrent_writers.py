@@ -159,3 +159,28 @@ def test_duplicate_window_ids_from_an_old_concurrent_run_are_repaired_by_one_run
     assert len(ids) == len(set(ids)) == 7 and all(v and a for _, v, a in _windows(db))
     again = vqa(*_index(db, media))
     assert again.returncode == 0 and "2 unchanged" in again.stdout, again.stderr
+
+
+def test_duplicates_written_after_the_one_time_check_are_found_and_repaired(tmp_path):
+    media = _clips(tmp_path / "media", 2)
+    db = tmp_path / "db"
+    assert vqa(*_index(db, media)).returncode == 0
+    clean = _windows(db)
+    assert (db / KEYS_CHECKED).exists()
+    # Rows doubled behind the lock's back after the check (an older version writing alongside):
+    # LanceDB merges into both copies, so no merge ever fails to reveal them.
+    conn = lancedb.connect(str(db))
+    windows, videos = conn.open_table("windows"), conn.open_table("videos")
+    windows.add(windows.to_arrow().slice(0, 1))
+    videos.add(videos.to_arrow().slice(0, 1))
+    doctor = vqa("doctor", "--db", str(db), "--json")
+    problems = json.loads(doctor.stdout)["db"]["problems"]
+    assert doctor.returncode == 1 and any("'windows' has 1 duplicate row" in p for p in problems), problems
+    assert any("'videos' has 1 duplicate row" in p for p in problems), problems
+    (db / "vqa-index-manifest.json").unlink()  # the other writer left no manifest of ours
+    out = vqa(*_index(db, media))
+    assert out.returncode == 0, out.stderr
+    assert "table 'windows' held 1 duplicate row: one row per key kept" in out.stdout + out.stderr
+    assert _windows(db) == clean and len(_ids(db)) == len(set(_ids(db)))
+    assert len(conn.open_table("videos").to_arrow()) == 2
+    assert vqa("doctor", "--db", str(db)).returncode == 0

@@ -206,3 +206,36 @@ def test_taking_the_lock_shows_a_store_what_others_wrote_meanwhile(tmp_path):
     assert vqa_like.returncode == 0, vqa_like.stderr
     with mine.writing():  # a read-modify-write under the lock reads the latest rows
         assert set(mine.file_records()) == {"/x/a.mp4", "/x/b.mp4"}
+
+
+def test_a_holder_in_another_pid_namespace_of_this_host_is_trusted(tmp_path):
+    # A container on the host network has this host's name but its own pids: a pid we cannot see
+    # there says nothing about whether that writer is alive.
+    db = tmp_path / "db"
+    db.mkdir()
+    other = {"pid": _dead_pid(), "host": socket.gethostname(), "started": time.time(), "command": "dagster",
+             "space": "another-boot|pid:[4026531836]"}
+    with held(db):
+        (db / LOCK_NAME).write_text(json.dumps(other))
+        with pytest.raises(DatabaseBusy) as err:
+            WriterLock(db).acquire(wait=False)
+        assert "dagster by pid" in str(err.value)
+
+
+def test_batched_video_rows_wait_for_the_lock(tmp_path):
+    import threading
+
+    db = tmp_path / "db"
+    store = Store(db)
+    store.upsert_videos([{"video_id": "00000000000000aa", "status": "failed", "error": "x"}])
+    done = threading.Event()
+    with held(db) as holder:
+        t = threading.Thread(target=lambda: (store.upsert_videos([{"video_id": "00000000000000bb", "status": "failed",
+                                                                   "error": "y"}]), done.set()))
+        t.start()
+        time.sleep(1.5)
+        assert not done.is_set()  # it waits for the other writer
+        assert sorted(Store(db).video_records()) == ["00000000000000aa"]
+        release(holder)
+        t.join(60)
+    assert done.is_set() and sorted(Store(db).video_records()) == ["00000000000000aa", "00000000000000bb"]
