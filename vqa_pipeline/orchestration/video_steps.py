@@ -41,15 +41,16 @@ def record_video(store: Store, options: WindowingOptions, plans: Sequence[FilePl
     """
     indexer = Indexer(store, options)
     outcomes = []
-    for plan in plans:
-        if plan.action == "error":
-            outcomes.append(indexer.record_failure(plan.path, plan, plan.error))
-        elif plan.action in ("unchanged", "duplicate"):
-            indexer.add_source(plan)
-            status = "failed" if plan.error else plan.action
-            outcomes.append(FileOutcome(str(plan.path), plan.video_id, status, error=plan.error))
-        else:
-            outcomes.append(indexer.register(plan))
+    with store.writing():  # the step's records as one unit: a CLI run cannot slip in between
+        for plan in plans:
+            if plan.action == "error":
+                outcomes.append(indexer.record_failure(plan.path, plan, plan.error))
+            elif plan.action in ("unchanged", "duplicate"):
+                indexer.add_source(plan)
+                status = "failed" if plan.error else plan.action
+                outcomes.append(FileOutcome(str(plan.path), plan.video_id, status, error=plan.error))
+            else:
+                outcomes.append(indexer.register(plan))
     return outcomes
 
 
@@ -77,16 +78,19 @@ def build_video_windows(
     """
     indexer = Indexer(store, options)
     out = WindowsOutcome()
-    for plan in plans:
-        if plan.action == "index":
-            media, outcome = indexer.build_windows(plan)
-            if media is not None:
-                decode_cache.save(cache_dir, media)
-                out.media = media
-                return out
-            out.failures.append(failure_line(plan.path, outcome.error))
-        elif plan.action == "error" or plan.error:
-            out.failures.append(failure_line(plan.path, plan.error))
+    # Held across decode and writes so a video's windows, cleared extractions and record change
+    # together (a CLI run holds the lock for its whole run the same way).
+    with store.writing():
+        for plan in plans:
+            if plan.action == "index":
+                media, outcome = indexer.build_windows(plan)
+                if media is not None:
+                    decode_cache.save(cache_dir, media)
+                    out.media = media
+                    return out
+                out.failures.append(failure_line(plan.path, outcome.error))
+            elif plan.action == "error" or plan.error:
+                out.failures.append(failure_line(plan.path, plan.error))
     return out
 
 
