@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait-timeout", type=float, default=None, metavar="S",
                    help="give up waiting after S seconds (exit 1; default: wait as long as it takes)")
     p.add_argument("--break-lock", action="store_true",
-                   help="take the database's writer lock even from a writer on another host that seems alive")
+                   help="take the database's writer lock even from a writer on another host that seems alive "
+                   "(never from a live process on this host)")
     p.add_argument("--repair", action="store_true",
                    help="read every table in full before trusting it (every run makes cheap checks); "
                    "damaged tables are moved aside and rebuilt")

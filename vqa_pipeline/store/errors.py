@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-_LANCE_MARKERS = ("lance error", "lanceerror", "lance_", "lance-io", ".lance", "_versions", "_indices")
+_LANCE_MARKERS = ("lance error", "lanceerror", "lance_", "lance-io", ".lance", "_versions", "_indices", "lance file",
+                  "invalid magic")
+_CORRUPT = re.compile(r"invalid magic|does not appear to be a lance file|file size is too small|unexpected eof|"
+                      r"corrupt|invalid (?:protobuf|manifest)|failed to decode|out of range for slice", re.IGNORECASE)
 _NOT_FOUND = re.compile(r"Not found:\s*(?:Wrapped error:\s*Not found:\s*)*(/?[^,\s]+)")
 _TABLE_IN_PATH = re.compile(r"([A-Za-z0-9_\-]+)\.lance(?:/|$)")
 _NOISE = re.compile(r"(,\s*)?/(?:root|rustc|home|usr)/\S*\.rs:\d+:\d+|LanceError\(\w+\):|lance error:|"
@@ -28,6 +31,11 @@ def is_lance_error(exc: BaseException) -> bool:
 def is_lost_file(exc: BaseException) -> bool:
     """A Lance failure because a file the table refers to is gone (a damaged table)."""
     return is_lance_error(exc) and _NOT_FOUND.search(str(exc)) is not None
+
+
+def is_damage(exc: BaseException) -> bool:
+    """A Lance failure because a file of the table is gone or holds garbage: the table needs a repair."""
+    return is_lost_file(exc) or (is_lance_error(exc) and _CORRUPT.search(str(exc)) is not None)
 
 
 def _relative(path: str, db: str | Path | None) -> str:
@@ -56,6 +64,7 @@ def describe(exc: BaseException, db: str | Path | None = None, table: str | None
     where = f" in {db}" if db is not None else ""
     subject = f"the '{name}' table{where}" if name else f"the index{where}"
     if not missing:
-        return f"{subject}: {plain_reason(exc)}"
+        hint = "; run `vqa index --repair PATH...` or see `vqa doctor --db`" if is_damage(exc) else ""
+        return f"{subject}: {plain_reason(exc)}{hint}"
     return (f"{subject} cannot be read (file {_relative(missing.group(1), db)} is missing); "
             "run `vqa index --repair PATH...` or see `vqa doctor --db`")

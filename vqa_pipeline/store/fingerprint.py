@@ -37,22 +37,25 @@ LISTING = "vqa-store-files.json"
 """Beside the tables: every data and index file (and the newest manifest) after the last `vqa index` run."""
 
 
-def file_listing(db: str | Path) -> dict[str, dict[str, int]]:
-    """``{table: {path under <table>.lance: size}}`` for its data and index files and its newest manifest."""
-    out: dict[str, dict[str, int]] = {}
+def file_listing(db: str | Path) -> dict[str, dict[str, list[int]]]:
+    """``{table: {path under <table>.lance: [size, mtime_ns]}}`` for its data and index files and its
+    newest manifest (Lance never rewrites a file in place: a new time means new, foreign bytes)."""
+    out: dict[str, dict[str, list[int]]] = {}
     for table in TABLES:
         root = Path(db) / f"{table}.lance"
-        sizes: dict[str, int] = {}
+        sizes: dict[str, list[int]] = {}
         for sub in ("data", "_indices"):
             base = root / sub
             if base.is_dir():
                 for p in base.rglob("*"):
                     if p.is_file():
-                        sizes[str(p.relative_to(root))] = p.stat().st_size
+                        st = p.stat()
+                        sizes[str(p.relative_to(root))] = [st.st_size, st.st_mtime_ns]
         manifests = list((root / "_versions").glob("*.manifest")) if (root / "_versions").is_dir() else []
         if manifests:
             newest = max(manifests, key=lambda p: p.stat().st_mtime_ns)
-            sizes[str(newest.relative_to(root))] = newest.stat().st_size
+            st = newest.stat()
+            sizes[str(newest.relative_to(root))] = [st.st_size, st.st_mtime_ns]
         out[table] = sizes
     return out
 
@@ -74,8 +77,8 @@ def save_listing(db: str | Path) -> None:
 
 
 def lost_files(db: str | Path) -> dict[str, list[str]]:
-    """``{table: recorded files now gone or of another size}``; empty when all are as recorded
-    or nothing was recorded.
+    """``{table: recorded files now gone, of another size or rewritten}``; empty when all are as
+    recorded or nothing was recorded.
 
     Deleting a data file or truncating a manifest does not touch ``_versions``' time, so the
     fingerprint alone cannot see it.
@@ -94,7 +97,9 @@ def lost_files(db: str | Path) -> dict[str, list[str]]:
         gone = []
         for name, size in sizes.items() if isinstance(sizes, dict) else ():
             try:
-                if (root / name).stat().st_size != size:
+                st = (root / name).stat()
+                want = size if isinstance(size, list) else [size]  # an older listing holds sizes only
+                if [st.st_size, st.st_mtime_ns][:len(want)] != want:
                     gone.append(name)
             except OSError:
                 gone.append(name)

@@ -275,10 +275,11 @@ class WriterLock:
         """Why a held lock may be taken over (``""``: it may not)."""
         if holder is None:  # its holder has not written its name yet
             return ""
+        if holder.host == socket.gethostname() and holder.space in ("", pid_space()):
+            # a live writer on this host is never broken: two writers at once duplicate rows
+            return "" if _pid_alive(holder.pid) else "that process is gone"
         if break_lock:
             return "breaking it as asked"
-        if holder.host == socket.gethostname() and holder.space in ("", pid_space()):
-            return "" if _pid_alive(holder.pid) else "that process is gone"
         try:
             age = time.time() - self.path.stat().st_mtime
         except OSError:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vqa_pipeline.store.errors import describe, is_lost_file
+from vqa_pipeline.store.errors import describe, is_damage
 from vqa_pipeline.store.schema import EVIDENCE_GROUPS
 from vqa_pipeline.store.search_index import FTS_COLUMN, ensure_fts_index
 from vqa_pipeline.store.tables import StoreError
@@ -176,7 +176,7 @@ def fts_search(table, text: str, limit: int, flt: SearchFilter | None = None) ->
     try:
         rows = q.to_arrow()
     except Exception as exc:  # noqa: BLE001 - a query the FTS parser rejects is "no BM25 hits"
-        if is_lost_file(exc):  # ... but a lost data or index file is a damaged table, not "no hits"
+        if is_damage(exc):  # ... but a lost or garbled data or index file is a damaged table, not "no hits"
             raise StoreError(describe(exc, Path(table.uri).parent if getattr(table, "uri", None) else None,
                                       TABLE_NAME)) from None
         log.info("full-text search failed: %s", exc)

@@ -161,3 +161,32 @@ def test_doctor_reports_table_health(copy):
     assert len(report["db"]["stale_videos"]) == 3
     out = vqa("doctor", "--db", db)
     assert "table windows      DAMAGED" in out.stdout and "problem:" in out.stdout
+
+
+def _garble(path: Path) -> None:
+    """Random bytes in place of a file's content, same size (a bad disk, a bad copy)."""
+    import os
+
+    path.write_bytes(os.urandom(path.stat().st_size))
+
+
+def test_garbled_data_file_is_reported_and_rebuilt_by_one_run(copy):
+    media, db, hits = copy
+    _garble(referenced_data_file(db))
+    out, _ = search(db)
+    # not "no matching windows": a damaged table, in one line, with what to run
+    assert out.returncode == 1, out.stdout
+    assert "'windows' table" in out.stderr and "vqa index --repair" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and ".rs:" not in out.stderr
+    doctor = vqa("doctor", "--db", db)
+    assert doctor.returncode == 1 and "Traceback" not in doctor.stderr
+    assert_repaired(media, db, hits, "moved aside to windows.lance.damaged-")
+
+
+def test_garbled_full_text_index_is_noticed_and_rebuilt(copy):
+    media, db, hits = copy
+    for f in (db / "windows.lance" / "_indices").rglob("*.lance"):
+        _garble(f)
+    doctor = vqa("doctor", "--db", db, "--json")
+    assert doctor.returncode == 1 and any("full-text index" in p for p in json.loads(doctor.stdout)["db"]["problems"])
+    assert_repaired(media, db, hits, "rebuilt")

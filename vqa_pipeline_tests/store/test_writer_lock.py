@@ -239,3 +239,11 @@ def test_batched_video_rows_wait_for_the_lock(tmp_path):
         release(holder)
         t.join(60)
     assert done.is_set() and sorted(Store(db).video_records()) == ["00000000000000aa", "00000000000000bb"]
+
+
+def test_break_lock_never_takes_the_lock_from_a_live_writer_on_this_host(tmp_path):
+    db = tmp_path / "db"
+    with held(db) as holder:
+        with pytest.raises(DatabaseBusy) as err:
+            WriterLock(db).acquire(wait=False, break_lock=True)
+        assert f"pid {holder.pid}" in str(err.value)
