@@ -127,3 +127,10 @@ def test_a_question_of_control_characters_is_empty(small_db):
         out = vqa(cmd, "\x01\x02\x1b \t\x7f", "--db", small_db, *(["--extractive"] if cmd == "ask" else []))
         assert out.returncode == 1 and out.stdout == ""
         assert out.stderr.strip() == f"vqa {cmd}: the question is empty"
+
+
+def test_a_failure_with_json_still_prints_json(tmp_path):
+    out = vqa("search", "anything", "--db", tmp_path / "nothing-here", "--json")
+    assert out.returncode == 1
+    assert "no index database" in json.loads(out.stdout)["error"]
+    assert len(out.stderr.strip().splitlines()) == 1

@@ -8,6 +8,7 @@ Every command accepts ``--json`` (machine-readable result on stdout; progress on
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -165,20 +166,28 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _reader_left()
     except CliError as exc:
-        print(f"vqa {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return _fail(args, str(exc))
     except KeyboardInterrupt:
-        print(f"vqa {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return _fail(args, "interrupted", 130)
     except Exception as exc:  # last resort: one line, details with -v
         from vqa_pipeline.store.errors import describe, is_lance_error
 
         logging.getLogger("vqa").debug("unexpected error", exc_info=True)
         if is_lance_error(exc):
-            print(f"vqa {args.command}: {describe(exc, getattr(args, 'db', None))}", file=sys.stderr)
-        else:
-            print(f"vqa {args.command}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
-        return 1
+            return _fail(args, describe(exc, getattr(args, "db", None)))
+        return _fail(args, f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+
+
+def _fail(args: argparse.Namespace, reason: str, code: int = 1) -> int:
+    """The one-line reason on stderr; with ``--json`` also ``{"error": reason}`` on stdout, so a
+    script reading stdout gets JSON either way."""
+    print(f"vqa {args.command}: {reason}", file=sys.stderr)
+    if getattr(args, "json", False):
+        try:
+            print(json.dumps({"error": reason}), flush=True)
+        except BrokenPipeError:
+            return _reader_left()
+    return code
 
 
 def _reader_left() -> int:
