@@ -288,6 +288,8 @@ class Yamnet(Extractor):
         audio = np.nan_to_num(np.asarray(media.audio, dtype=np.float32).reshape(-1))
         duration = audio.size / SR
         sc, starts = self.scores(audio)
+        starts = starts + media.audio_start_s  # media times (a segment's audio starts later)
+        audio_end = media.audio_start_s + duration
         ends = starts + PATCH_LEN_S
         min_cover = float(self.options.get("min_patch_cover", 0.7))
 
@@ -306,7 +308,7 @@ class Yamnet(Extractor):
         lines: list[list[EvidenceLine]] = [[] for _ in range(n)]
         prev_silent = True  # no "silence" line for leading silence
         for wi, win in enumerate(windows):
-            seg = audio[int(win.start_s * SR) : int(win.end_s * SR)]
+            seg = audio[max(media.sample_index(win.start_s), 0) : max(media.sample_index(win.end_s), 0)]
             rms = float(np.sqrt(np.mean(seg.astype(np.float64) ** 2))) if seg.size else 0.0
             # patches lying (mostly) inside the window; a short window takes its best-covered one
             overlap = np.minimum(ends, win.end_s) - np.maximum(starts, win.start_s)
@@ -314,7 +316,7 @@ class Yamnet(Extractor):
             if sel.size == 0 and sc.shape[0]:
                 best = int(np.argmax(overlap))
                 sel = np.array([best]) if overlap[best] > 0 else np.array([], int)
-            if sel.size == 0 or win.start_s >= duration:
+            if sel.size == 0 or win.start_s >= audio_end:
                 tags_col.append([])
                 speech_col.append(False)
                 music_col.append(False)

@@ -1,7 +1,8 @@
 """Extraction on Ray: one actor pool per extractor, models loaded once per actor.
 
-Decoded media is put in the object store once per video and shared by every extractor's actor,
-so nothing is decoded twice. GPU models ask for ``num_gpus`` (fractions allowed).
+Decoded media is put in the object store once per file (once per segment of a long file: the store
+carries bounded pieces, never a whole long track) and shared by every extractor's actor, so nothing
+is decoded twice. GPU models ask for ``num_gpus`` (fractions allowed).
 """
 
 from __future__ import annotations
@@ -148,7 +149,8 @@ class RayRunner:
             return ray.get(done[0])
         except Exception as exc:  # actor died (out of memory, segfault in a model library)
             self._pools.pop(job.extractor, None)  # start a fresh actor for the next job
-            return ExtractionResult(job.extractor, job.media.video_id, None, error=f"worker crashed: {one_line(exc)}")
+            return ExtractionResult(job.extractor, job.media.video_id, None, error=f"worker crashed: {one_line(exc)}",
+                                    segment=job.media.segment)
 
     def pending(self) -> int:
         return len(self._pending)

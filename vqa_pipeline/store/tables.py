@@ -176,6 +176,22 @@ class Store:
             .execute(rows, on_bad_vectors="null")
         )
 
+    def delete_windows(self, video_id: str) -> None:
+        """Remove a video's window rows (a long file that failed half-way through)."""
+        self.windows.delete(f"video_id = {_sql_id(video_id)}")
+
+    def add_windows(self, rows: pa.Table) -> None:
+        """Write more base window rows of a video (a later segment of a long file); rows with an
+        id already stored are replaced, so writing a segment twice leaves no duplicate."""
+        table = self.windows
+        rows = _conform(rows, table.schema)
+        (
+            table.merge_insert("window_id")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(rows, on_bad_vectors="null")
+        )
+
     def write_group(self, video_id: str, group: str, columns: dict[str, list], window_ids: list[str]) -> None:
         """Update one model group's columns of a video's windows (other columns untouched)."""
         if not window_ids:
@@ -187,11 +203,14 @@ class Store:
         # Windows without a vector (no text to embed) hold nulls, which LanceDB's check calls "bad".
         table.merge_insert("window_id").when_matched_update_all().execute(batch, on_bad_vectors="null")
 
-    def refresh_evidence_text(self, video_id: str) -> None:
-        """Recompute ``evidence_text`` (all lines of a window joined) for a video's windows."""
+    def refresh_evidence_text(self, video_id: str, window_ids: Sequence[str] | None = None) -> None:
+        """Recompute ``evidence_text`` (all lines of a window joined) for a video's windows (or these)."""
         table = self.windows
         groups = [g for g in EVIDENCE_GROUPS if f"{g}_lines" in table.schema.names]
         rows = self.windows_for(video_id, columns=["window_id", *[f"{g}_lines" for g in groups]])
+        if window_ids is not None:
+            wanted = set(window_ids)
+            rows = [r for r in rows if r["window_id"] in wanted]
         if not rows:
             return
         texts = []
