@@ -36,7 +36,7 @@ class _ExtractorTally:
         self.seconds = 0.0
         self.lines = 0
         self.errors: list[str] = []
-        self.notes: list[tuple[int, str]] = []  # (lines of the segment it came from, note)
+        self.notes: list[list[str]] = []  # per segment
         self.stats: list[dict[str, float]] = []
         self.model_tag: str | None = None
 
@@ -47,12 +47,16 @@ class _ExtractorTally:
             self.errors.append(result.error)
             return
         self.lines += n_lines
-        self.notes += [(n_lines, note) for note in result.output.notes]
+        self.notes.append(list(result.output.notes))
         self.stats.append(result.output.stats)
 
     def note(self) -> str:
-        # A segment's "no speech detected" says nothing about a video whose other segments had some.
-        keep = [nt for n, nt in self.notes if n or not self.lines]
+        # A segment's "no speech detected" says nothing about a video whose other segments had
+        # some: "no ..." notes hold for the video when every segment gave them; others always do.
+        if len(self.notes) == 1:
+            return "; ".join(self.notes[0])
+        every = set.intersection(*(set(n) for n in self.notes)) if self.notes else set()
+        keep = [nt for notes in self.notes for nt in notes if nt in every or not nt.startswith("no ")]
         return "; ".join(dict.fromkeys(keep))
 
     def merged_stats(self) -> dict[str, float]:
