@@ -14,7 +14,8 @@ second run reuses them):
   length, 16 kHz mono FLAC; about 80 % of it is speech, so ASR works on the whole length.
 
 Each case runs ``python -m vqa_pipeline.cli index FILE --db TMP -q --json`` (the lite profile with
-Ray actors, as a user runs it) as a subprocess into a fresh temporary database. A thread samples
+Ray actors, as a user runs it) as a subprocess into a fresh temporary database, from this checkout
+(``--repo`` runs another one: the code before a change, for before/after figures). A thread samples
 the resident memory (RSS) of the whole process tree every 0.2 s: the CLI process and every
 descendant (Ray's GCS, raylet, agents and the extractor actors); the proportional set size (PSS,
 which splits shared pages such as Ray's object store between the processes mapping them instead
@@ -227,13 +228,13 @@ class Sampler(threading.Thread):
 # ---------------------------------------------------------------------------------------------
 
 
-def run_case(media: Path, no_ray: bool, extra: list[str]) -> dict:
+def run_case(media: Path, no_ray: bool, extra: list[str], repo: Path = REPO) -> dict:
     with tempfile.TemporaryDirectory(prefix="vqa-longmem-") as tmp:
         cmd = [sys.executable, "-m", "vqa_pipeline.cli", "index", str(media), "--db", str(Path(tmp) / "db"),
                "-q", "--json", *(["--no-ray"] if no_ray else []), *extra]
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         sampler = Sampler(proc.pid)
         sampler.start()
         out, err = proc.communicate()
@@ -260,6 +261,8 @@ def main() -> int:
     ap.add_argument("--media-dir", type=Path, default=None, help="keep generated recordings here (reused)")
     ap.add_argument("--no-ray", action="store_true", help="pass --no-ray to vqa index")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--repo", type=Path, default=REPO,
+                    help="run `vqa index` from this checkout (e.g. the main branch, for before/after figures)")
     ap.add_argument("extra", nargs="*", help="more arguments for vqa index (after --)")
     args = ap.parse_args()
     folder = args.media_dir or Path(tempfile.mkdtemp(prefix="vqa-longmedia-"))
@@ -268,7 +271,7 @@ def main() -> int:
     for case in args.cases.split(","):
         kind, label = case.split(":")
         media = media_for(kind, label, folder)
-        r = run_case(media, args.no_ray, args.extra)
+        r = run_case(media, args.no_ray, args.extra, args.repo.resolve())
         r["case"] = case
         results.append(r)
         print(json.dumps(r), flush=True)

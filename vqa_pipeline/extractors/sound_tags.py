@@ -46,6 +46,8 @@ PATCH_HOP_FRAMES = 48  # 0.48 s
 PATCH_HOP_S = PATCH_HOP_FRAMES * STFT_HOP / SR
 PATCH_LEN_S = PATCH_FRAMES * STFT_HOP / SR + (STFT_WIN - STFT_HOP) / SR
 
+LOG_MEL_BLOCK = 4096  # STFT frames per block (41 s)
+
 TAG_TYPE = pa.struct([("label", pa.string()), ("score", pa.float32())])
 
 # Labels never worth an evidence line: speech (ASR says what was said; flagged in audio_speech),
@@ -168,8 +170,12 @@ def log_mel(wave: np.ndarray) -> np.ndarray:
         return np.zeros((0, N_MELS), np.float32)
     n_frames = 1 + (wave.shape[0] - STFT_WIN) // STFT_HOP
     frames = np.lib.stride_tricks.sliding_window_view(wave, STFT_WIN)[::STFT_HOP][:n_frames]
-    spec = np.abs(np.fft.rfft(frames * _hann(), n=FFT_LEN, axis=1)).astype(np.float32)
-    return np.log(spec @ mel_matrix() + LOG_OFFSET).astype(np.float32)
+    out = np.empty((n_frames, N_MELS), np.float32)
+    # Frames are independent: blocks keep the complex spectrum's memory small on long audio.
+    for a in range(0, n_frames, LOG_MEL_BLOCK):
+        spec = np.abs(np.fft.rfft(frames[a : a + LOG_MEL_BLOCK] * _hann(), n=FFT_LEN, axis=1)).astype(np.float32)
+        out[a : a + LOG_MEL_BLOCK] = np.log(spec @ mel_matrix() + LOG_OFFSET)
+    return out
 
 
 def patches(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -173,8 +173,8 @@ def decode(path: str | Path, video_id: str, options: WindowingOptions | None = N
 # A long file is decoded in segments of this many seconds of windows, each with this much context
 # (halo) on either side: the extractors see a sentence or a text block crossing a segment edge
 # whole, and the window rows of the halo are written by the segment that owns them.
-SEGMENT_S = 600.0
-HALO_S = 40.0
+SEGMENT_S = 300.0
+HALO_S = 30.0
 # One stream this far ahead of the other (an audio track that ended early) no longer waits for it.
 STREAM_LAG_S = 120.0
 
