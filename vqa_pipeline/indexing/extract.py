@@ -71,7 +71,9 @@ def stored_output(store: Store, media: DecodedMedia, extractor: Extractor) -> Ex
     """A group's stored columns for ``media``'s windows, as an ``ExtractorOutput`` for downstream extractors."""
     g = extractor.group
     extra = [f.name for f in extractor.fields()]
-    stored = {r["window_id"]: r for r in store.windows_for(media.video_id, columns=["window_id", f"{g}_lines", *extra])}
+    span = (media.windows[0].index, media.windows[-1].index + 1) if media.core is not None and media.windows else None
+    stored = {r["window_id"]: r for r in store.windows_for(media.video_id, columns=["window_id", f"{g}_lines", *extra],
+                                                           index_range=span)}
     rows = [stored.get(w.window_id) or {} for w in media.windows]
     lines = [
         [EvidenceLine(ln["start_s"], ln["end_s"], extractor.kind, ln["text"]) for ln in (r.get(f"{g}_lines") or [])]
@@ -90,8 +92,10 @@ def write_output(store: Store, media: DecodedMedia, extractor: Extractor, output
     lines = output.lines[lo:hi]
     extra = {c: v[lo:hi] for c, v in output.columns.items()}
     columns = group_columns(g, ran, lines, extra, (f.name for f in extractor.fields()))
-    ids = [w.window_id for w in media.windows[lo:hi]]
-    store.write_group(media.video_id, g, columns, ids)
-    if g in EVIDENCE_GROUPS:
-        store.refresh_evidence_text(media.video_id, ids if media.core is not None else None)
+    owned = media.windows[lo:hi]
+    store.write_group(media.video_id, g, columns, [w.window_id for w in owned])
+    if g in EVIDENCE_GROUPS and owned:
+        # A segment refreshes only its own windows: the work per segment stays the same however long the file.
+        span = (owned[0].index, owned[-1].index + 1) if media.core is not None else None
+        store.refresh_evidence_text(media.video_id, span)
     return sum(len(x) for x in lines)
