@@ -16,6 +16,7 @@ from pathlib import Path
 from vqa_pipeline.extractors.base import Extractor
 from vqa_pipeline.extractors.registry import resolve_extractors
 from vqa_pipeline.indexing.discover import discover
+from vqa_pipeline.indexing.heap import release_free_memory
 from vqa_pipeline.indexing.plan import FilePlan, plan_file
 from vqa_pipeline.indexing.runners import ExtractionRunner, InlineRunner
 from vqa_pipeline.indexing.schedule import SKIPPED, ExtractionScheduler, VideoProgress, stale
@@ -146,6 +147,7 @@ class Indexer:
                 self.scheduler.add(media, on_done)
                 del media  # the scheduler holds it while its extraction runs
                 self.scheduler.drain(keep=keep)
+                release_free_memory()
         except MediaError as exc:
             if written:
                 self._drop_partial(vid)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vqa_pipeline.indexing.heap import release_free_memory
 from vqa_pipeline.indexing.runners import ExtractionJob, ExtractionResult, LoadedExtractors, one_line, run_job
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,10 @@ class _ExtractorActor:
 
     def run(self, media, upstream) -> ExtractionResult:
         # ``media`` arrives resolved from the shared object-store copy.
-        return run_job(self.loaded, ExtractionJob(self.name, media, upstream))
+        try:
+            return run_job(self.loaded, ExtractionJob(self.name, media, upstream))
+        finally:
+            release_free_memory()  # a long recording's segments one after another: no creeping heap
 
 
 class RayRunner:
