@@ -206,10 +206,12 @@ class Sampler(threading.Thread):
         self.halt = threading.Event()
         self.peak_rss = self.peak_pss = 0
         self.peak_detail: list[tuple[str, int]] = []
+        self.peak_at = 0.0  # seconds after the start
         self.samples = 0
 
     def run(self) -> None:
         last_pss = 0.0
+        start = time.monotonic()
         while not self.halt.is_set():
             pids = tree(self.root)
             per = {p: rss(p) for p in pids}
@@ -217,6 +219,7 @@ class Sampler(threading.Thread):
             if total > self.peak_rss:
                 self.peak_rss = total
                 self.peak_detail = sorted(((name(p), v) for p, v in per.items() if v), key=lambda x: -x[1])[:4]
+                self.peak_at = time.monotonic() - start
             now = time.monotonic()
             if now - last_pss >= self.pss_every:
                 last_pss = now
@@ -242,7 +245,7 @@ def run_case(media: Path, no_ray: bool, extra: list[str], repo: Path = REPO) -> 
         sampler.halt.set()
         sampler.join()
     result = {"rc": proc.returncode, "wall_s": round(wall, 1), "peak_rss_gib": round(sampler.peak_rss / GIB, 3),
-              "peak_pss_gib": round(sampler.peak_pss / GIB, 3),
+              "peak_pss_gib": round(sampler.peak_pss / GIB, 3), "peak_rss_at_s": round(sampler.peak_at, 1),
               "peak_top": [(n, round(v / GIB, 3)) for n, v in sampler.peak_detail],
               "samples": sampler.samples, "command": shlex.join(cmd)}
     try:
@@ -278,11 +281,12 @@ def main() -> int:
     if args.media_dir is None:
         shutil.rmtree(folder, ignore_errors=True)
     print()
-    print(f"{'case':<12} {'rc':>3} {'windows':>8} {'wall s':>8} {'peak RSS GiB':>13} {'peak PSS GiB':>13}  largest at peak")
+    print(f"{'case':<12} {'rc':>3} {'windows':>8} {'wall s':>8} {'peak RSS GiB':>13} {'(at s)':>7} {'peak PSS GiB':>13}"
+          "  largest at the RSS peak (GiB)")
     for r in results:
         top = ", ".join(f"{n} {v:.2f}" for n, v in r["peak_top"][:3])
         print(f"{r['case']:<12} {r['rc']:>3} {r.get('windows') or 0:>8} {r['wall_s']:>8} {r['peak_rss_gib']:>13.2f} "
-              f"{r['peak_pss_gib']:>13.2f}  {top}")
+              f"{r['peak_rss_at_s']:>7} {r['peak_pss_gib']:>13.2f}  {top}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     print("\n" + shlex.join(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv]))
