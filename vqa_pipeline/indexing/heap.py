@@ -1,9 +1,10 @@
 """Hand freed heap memory back to the system between the segments of a long recording.
 
-glibc keeps what a process frees in its per-thread arenas; with Ray's and LanceDB's many threads a
-long indexing run otherwise creeps up by tens of MB per hour of media without holding more data
-(measured: flat with ``MALLOC_ARENA_MAX=2``). ``malloc_trim(0)`` returns those free pages, from every
-arena, at a cost of milliseconds; elsewhere than glibc it does nothing.
+glibc keeps what a process frees in its per-thread arenas, and Ray's and LanceDB's many threads
+each get one; the driver's RSS crept up by about 50 MB per hour of media (with ``MALLOC_ARENA_MAX=2``
+it stays flat). ``malloc_trim(0)`` returns free pages from every arena at a cost of milliseconds;
+measured, it trims the 3 h driver peak a little (0.83 -> 0.78 GiB with the cheap extractors). A no-op
+where the C library is not glibc.
 """
 
 from __future__ import annotations

@@ -232,7 +232,8 @@ def index_paths(
 
         return done
 
-    # Segments whose extraction may overlap; each holds at most ~11 min of decoded media.
+    # Segments (a short file is one) whose extraction may overlap; each holds at most
+    # SEGMENT_S + 2 * HALO_S (6 min) of decoded media, so memory does not grow with a file's length.
     keep = max(max_in_flight - 1, 0)
 
     for f in found:
