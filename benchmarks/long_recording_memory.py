@@ -10,8 +10,10 @@ Recordings are generated cheaply under a temp folder (kept in ``--media-dir`` wh
 second run reuses them):
 
 - **silence**: mono 8 kHz FLAC of digital silence (a 3 h file is about 2 MB), the issue's case.
-- **speech**: a short espeak-ng passage (about 40 s with pauses between sentences) looped to the
+- **speech**: a short espeak-ng passage (about 45 s with pauses between sentences) looped to the
   length, 16 kHz mono FLAC; about 80 % of it is speech, so ASR works on the whole length.
+- **video**: H.264 320x240 at 2 fps, a new flat colour every 20 s, with a 500 Hz tone (AAC): the
+  keyframe/thumbnail path (OCR and visual stats run on every window).
 
 Each case runs ``python -m vqa_pipeline.cli index FILE --db TMP -q --json`` (the lite profile with
 Ray actors, as a user runs it) as a subprocess into a fresh temporary database, from this checkout
@@ -126,15 +128,31 @@ def make_speech(path: Path, seconds: float, rate: int = 16000) -> None:
     _encode_flac(path, chunks(), rate)
 
 
+def make_video(path: Path, seconds: float) -> None:
+    """H.264 320x240 at 2 fps, a new flat colour every 20 s, with a 500 Hz tone (AAC): the frame path."""
+    from vqa_pipeline.corpus import synth
+
+    def frames():
+        img = np.empty((240, 320, 3), np.uint8)
+        for i in range(int(seconds * 2)):
+            t = int(i / 2) // 20 * 20
+            img[:] = ((t * 37) % 255, (t * 91) % 255, (t * 53) % 255)
+            yield img
+
+    synth.encode_mp4(path, frames(), fps=2.0, audio=synth.tone(500.0, seconds, amp=0.3),
+                     x264_options={"preset": "ultrafast"})
+
+
 DURATIONS = {"10m": 600, "1h": 3600, "3h": 3 * 3600}
+MAKERS = {"silence": make_silence, "speech": make_speech, "video": make_video}
 
 
 def media_for(kind: str, label: str, folder: Path) -> Path:
-    path = folder / f"{kind}_{label}.flac"
+    path = folder / f"{kind}_{label}.{'mp4' if kind == 'video' else 'flac'}"
     if not path.exists():
         t0 = time.perf_counter()
-        tmp = path.with_suffix(".tmp.flac")
-        (make_silence if kind == "silence" else make_speech)(tmp, DURATIONS[label])
+        tmp = path.with_name(f"tmp_{path.name}")
+        MAKERS[kind](tmp, DURATIONS[label])
         tmp.rename(path)
         print(f"# generated {path.name} ({path.stat().st_size / 2**20:.1f} MiB) in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr)
@@ -260,7 +278,7 @@ def run_case(media: Path, no_ray: bool, extra: list[str], repo: Path = REPO) -> 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", default="silence:10m,silence:1h,silence:3h,speech:10m,speech:1h",
-                    help="comma-separated KIND:LENGTH, KIND in silence/speech, LENGTH in 10m/1h/3h")
+                    help="comma-separated KIND:LENGTH, KIND in silence/speech/video, LENGTH in 10m/1h/3h")
     ap.add_argument("--media-dir", type=Path, default=None, help="keep generated recordings here (reused)")
     ap.add_argument("--no-ray", action="store_true", help="pass --no-ray to vqa index")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
