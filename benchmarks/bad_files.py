@@ -4,7 +4,7 @@
 
     .venv/bin/python benchmarks/bad_files.py                    # 2,000 bad files, this checkout's code
     .venv/bin/python benchmarks/bad_files.py --n 500            # fewer
-    .venv/bin/python benchmarks/bad_files.py --vqa "cd /work/main && .venv/bin/vqa"   # another checkout
+    .venv/bin/python benchmarks/bad_files.py --vqa "env PYTHONPATH=/tmp/snap-before .venv/bin/python -m vqa_pipeline.cli"   # another checkout
 
 Creates N small text files named ``.mp4`` (each with different bytes, so nothing is deduplicated)
 in a temporary folder, then runs ``vqa index FOLDER --db DB -q`` (the lite profile, as a user

@@ -248,9 +248,10 @@ class _FasterWhisper(Extractor):
         words, language, lang_prob = self.transcribe(audio, transcription_chunks(tight, audio.size))
 
         per_window: list[list[dict]] = [[] for _ in range(n)]
+        off = media.audio_start_s  # a segment's audio starts there; word times are media times
         for w in words:
             s, e = clip_to_regions(w["start_s"], w["end_s"], regions)
-            s, e = round(min(max(s, 0.0), duration), 3), round(min(max(e, 0.0), duration), 3)
+            s, e = round(min(max(s, 0.0), duration) + off, 3), round(min(max(e, 0.0), duration) + off, 3)
             item = {"word": w["word"].strip(), "start_s": s, "end_s": max(s, e)}
             for i in windows_containing(windows, (s + e) / 2):
                 per_window[i].append(item)

@@ -46,6 +46,8 @@ PATCH_HOP_FRAMES = 48  # 0.48 s
 PATCH_HOP_S = PATCH_HOP_FRAMES * STFT_HOP / SR
 PATCH_LEN_S = PATCH_FRAMES * STFT_HOP / SR + (STFT_WIN - STFT_HOP) / SR
 
+LOG_MEL_BLOCK = 4096  # STFT frames per block (41 s)
+
 TAG_TYPE = pa.struct([("label", pa.string()), ("score", pa.float32())])
 
 # Labels never worth an evidence line: speech (ASR says what was said; flagged in audio_speech),
@@ -168,8 +170,12 @@ def log_mel(wave: np.ndarray) -> np.ndarray:
         return np.zeros((0, N_MELS), np.float32)
     n_frames = 1 + (wave.shape[0] - STFT_WIN) // STFT_HOP
     frames = np.lib.stride_tricks.sliding_window_view(wave, STFT_WIN)[::STFT_HOP][:n_frames]
-    spec = np.abs(np.fft.rfft(frames * _hann(), n=FFT_LEN, axis=1)).astype(np.float32)
-    return np.log(spec @ mel_matrix() + LOG_OFFSET).astype(np.float32)
+    out = np.empty((n_frames, N_MELS), np.float32)
+    # Frames are independent: blocks keep the complex spectrum's memory small on long audio.
+    for a in range(0, n_frames, LOG_MEL_BLOCK):
+        spec = np.abs(np.fft.rfft(frames[a : a + LOG_MEL_BLOCK] * _hann(), n=FFT_LEN, axis=1)).astype(np.float32)
+        out[a : a + LOG_MEL_BLOCK] = np.log(spec @ mel_matrix() + LOG_OFFSET)
+    return out
 
 
 def patches(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -288,6 +294,8 @@ class Yamnet(Extractor):
         audio = np.nan_to_num(np.asarray(media.audio, dtype=np.float32).reshape(-1))
         duration = audio.size / SR
         sc, starts = self.scores(audio)
+        starts = starts + media.audio_start_s  # media times (a segment's audio starts later)
+        audio_end = media.audio_start_s + duration
         ends = starts + PATCH_LEN_S
         min_cover = float(self.options.get("min_patch_cover", 0.7))
 
@@ -306,7 +314,7 @@ class Yamnet(Extractor):
         lines: list[list[EvidenceLine]] = [[] for _ in range(n)]
         prev_silent = True  # no "silence" line for leading silence
         for wi, win in enumerate(windows):
-            seg = audio[int(win.start_s * SR) : int(win.end_s * SR)]
+            seg = audio[max(media.sample_index(win.start_s), 0) : max(media.sample_index(win.end_s), 0)]
             rms = float(np.sqrt(np.mean(seg.astype(np.float64) ** 2))) if seg.size else 0.0
             # patches lying (mostly) inside the window; a short window takes its best-covered one
             overlap = np.minimum(ends, win.end_s) - np.maximum(starts, win.start_s)
@@ -314,7 +322,7 @@ class Yamnet(Extractor):
             if sel.size == 0 and sc.shape[0]:
                 best = int(np.argmax(overlap))
                 sel = np.array([best]) if overlap[best] > 0 else np.array([], int)
-            if sel.size == 0 or win.start_s >= duration:
+            if sel.size == 0 or win.start_s >= audio_end:
                 tags_col.append([])
                 speech_col.append(False)
                 music_col.append(False)

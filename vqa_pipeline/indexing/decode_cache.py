@@ -12,7 +12,7 @@ from pathlib import Path
 
 from vqa_pipeline.media.types import DecodedMedia, WindowingOptions
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: DecodedMedia gained segment fields (audio_offset, segment, core)
 
 
 def _path(cache_dir: Path, video_id: str, options: WindowingOptions) -> Path:

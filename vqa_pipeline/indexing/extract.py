@@ -67,11 +67,14 @@ def stages(extractors: Sequence[Extractor]) -> list[list[Extractor]]:
 
 # -- reading and writing columns -------------------------------------------------------------
 
-def stored_output(store: Store, video_id: str, extractor: Extractor) -> ExtractorOutput:
-    """A group's stored columns, as an ``ExtractorOutput`` for downstream extractors."""
+def stored_output(store: Store, media: DecodedMedia, extractor: Extractor) -> ExtractorOutput:
+    """A group's stored columns for ``media``'s windows, as an ``ExtractorOutput`` for downstream extractors."""
     g = extractor.group
     extra = [f.name for f in extractor.fields()]
-    rows = store.windows_for(video_id, columns=[f"{g}_lines", *extra])
+    span = (media.windows[0].index, media.windows[-1].index + 1) if media.core is not None and media.windows else None
+    stored = {r["window_id"]: r for r in store.windows_for(media.video_id, columns=["window_id", f"{g}_lines", *extra],
+                                                           index_range=span)}
+    rows = [stored.get(w.window_id) or {} for w in media.windows]
     lines = [
         [EvidenceLine(ln["start_s"], ln["end_s"], extractor.kind, ln["text"]) for ln in (r.get(f"{g}_lines") or [])]
         for r in rows
@@ -80,12 +83,19 @@ def stored_output(store: Store, video_id: str, extractor: Extractor) -> Extracto
 
 
 def write_output(store: Store, media: DecodedMedia, extractor: Extractor, output: ExtractorOutput) -> int:
-    """Store an extractor's columns for a video's windows; returns the number of lines written."""
+    """Store an extractor's columns for the windows ``media`` owns (a segment's core; all windows
+    of a whole file); returns the number of lines written."""
     g = extractor.group
     store.ensure_group_columns(g, extractor.fields())
     ran = output.model_tag or extractor.model_tag  # the rows name what actually ran for this file
-    columns = group_columns(g, ran, output.lines, output.columns, (f.name for f in extractor.fields()))
-    store.write_group(media.video_id, g, columns, [w.window_id for w in media.windows])
-    if g in EVIDENCE_GROUPS:
-        store.refresh_evidence_text(media.video_id)
-    return sum(len(x) for x in output.lines)
+    lo, hi = media.core_range
+    lines = output.lines[lo:hi]
+    extra = {c: v[lo:hi] for c, v in output.columns.items()}
+    columns = group_columns(g, ran, lines, extra, (f.name for f in extractor.fields()))
+    owned = media.windows[lo:hi]
+    store.write_group(media.video_id, g, columns, [w.window_id for w in owned])
+    if g in EVIDENCE_GROUPS and owned:
+        # A segment refreshes only its own windows: the work per segment stays the same however long the file.
+        span = (owned[0].index, owned[-1].index + 1) if media.core is not None else None
+        store.refresh_evidence_text(media.video_id, span)
+    return sum(len(x) for x in lines)

@@ -16,12 +16,13 @@ from pathlib import Path
 from vqa_pipeline.extractors.base import Extractor
 from vqa_pipeline.extractors.registry import resolve_extractors
 from vqa_pipeline.indexing.discover import discover
+from vqa_pipeline.indexing.heap import release_free_memory
 from vqa_pipeline.indexing.plan import FilePlan, plan_file
 from vqa_pipeline.indexing.runners import ExtractionRunner, InlineRunner
-from vqa_pipeline.indexing.schedule import SKIPPED, ExtractionScheduler, VideoExtraction, stale
+from vqa_pipeline.indexing.schedule import SKIPPED, ExtractionScheduler, VideoProgress, stale
 from vqa_pipeline.indexing.sources import Sources
 from vqa_pipeline.indexing.summary import FileOutcome, IndexSummary, dumps, summary_lines
-from vqa_pipeline.media.decode import decode, probe
+from vqa_pipeline.media.decode import decode, decode_segments, probe
 from vqa_pipeline.media.types import DecodedMedia, MediaError, WindowingOptions
 from vqa_pipeline.store import Store, health
 from vqa_pipeline.store.rows import window_rows
@@ -85,12 +86,7 @@ class Indexer:
             self.sources.detach_old(plan)
             return None, self.sources.record_failure(plan.path, plan, str(exc))
         decode_s = time.perf_counter() - t0
-        try:
-            st = plan.path.stat()
-            changed = (st.st_size, st.st_mtime_ns) != (plan.size_bytes, plan.mtime_ns)
-        except OSError:
-            changed = True
-        if changed:
+        if _changed(plan):
             # Keep nothing from a file that changed under us; the next run indexes the new bytes.
             return None, FileOutcome(str(plan.path), plan.video_id, "failed",
                                      error="file changed while it was being indexed; run again to index the new version")
@@ -104,6 +100,70 @@ class Indexer:
         return media, FileOutcome(str(plan.path), plan.video_id, "indexed", windows=len(media.windows),
                                   duration_s=info.duration_s, notes=notes)
 
+    def stream_windows(self, plan: FilePlan, outcome: FileOutcome, on_done: Callable[[VideoProgress], object],
+                       keep: int = 2) -> bool:
+        """Decode a new or changed file segment by segment (bounded memory for any length): write
+        each segment's window rows and hand it to the extraction scheduler, keeping at most ``keep``
+        segments in flight. Returns whether the file was indexed; ``outcome`` is filled in either
+        way (the scheduler calls ``on_done`` once its extraction is finished).
+
+        Segment 0 replaces all of the video's old rows; later segments add theirs. The video is
+        recorded as indexed only after its last segment, so a run stopped half-way leaves it to be
+        redone from segment 0 (no duplicate rows).
+        """
+        vid = plan.video_id
+        decode_s = 0.0
+        written = False
+        segments = decode_segments(plan.path, vid, self.options)
+        try:
+            while True:
+                t0 = time.perf_counter()
+                media = next(segments, None)
+                decode_s += time.perf_counter() - t0
+                if media is None:
+                    break
+                if media.last_segment and _changed(plan):
+                    # Keep nothing from a file that changed under us; the next run indexes the new bytes.
+                    segments.close()
+                    if written:
+                        self._drop_partial(vid)
+                    outcome.status = "failed"
+                    outcome.error = "file changed while it was being indexed; run again to index the new version"
+                    return False
+                rows = window_rows(media, str(plan.path), plan.content_hash)
+                if media.segment == 0:
+                    self.store.replace_windows(vid, rows)
+                    self.store.clear_extractions(vid)
+                else:
+                    self.store.add_windows(rows)
+                written = True
+                if media.last_segment:
+                    info = media.info
+                    n_windows = media.windows[-1].index + 1 if media.windows else 0
+                    self.sources.record_indexed(plan, info, n_windows, decode_s)
+                    outcome.windows, outcome.duration_s = n_windows, info.duration_s
+                    outcome.notes = [] if info.has_audio else ["no audio track"]
+                    if not info.has_video:
+                        outcome.notes.append("audio only")
+                self.scheduler.add(media, on_done)
+                del media  # the scheduler holds it while its extraction runs
+                self.scheduler.drain(keep=keep)
+                release_free_memory()
+        except MediaError as exc:
+            if written:
+                self._drop_partial(vid)
+            self.sources.detach_old(plan)
+            failed = self.sources.record_failure(plan.path, plan, str(exc))
+            outcome.status, outcome.error = failed.status, failed.error
+            return False
+        return True
+
+    def _drop_partial(self, video_id: str) -> None:
+        """Forget what a file that failed half-way left: its extraction jobs, window rows and records."""
+        self.scheduler.abandon(video_id)
+        self.store.delete_windows(video_id)
+        self.store.clear_extractions(video_id)
+
     # -- extraction -----------------------------------------------------------------------------
     def stale(self, video_id: str) -> dict[str, str]:
         return stale(self.store, video_id, self.extractors)
@@ -111,6 +171,15 @@ class Indexer:
     def extract(self, media: DecodedMedia, only: set[str] | None = None) -> dict[str, str]:
         """Run the stale extractors (or only these names) on decoded media; returns name -> outcome."""
         return self.scheduler.run(media, only)
+
+
+def _changed(plan: FilePlan) -> bool:
+    """Whether the file is no longer the one that was planned (size or mtime differ)."""
+    try:
+        st = plan.path.stat()
+        return (st.st_size, st.st_mtime_ns) != (plan.size_bytes, plan.mtime_ns)
+    except OSError:
+        return True
 
 
 def index_paths(
@@ -192,12 +261,16 @@ def _index_paths(
     def finish(outcome: FileOutcome) -> None:
         progress("file", {"outcome": outcome})
 
-    def extracted(outcome: FileOutcome) -> Callable[[VideoExtraction], None]:
-        def done(x: VideoExtraction) -> None:
+    def extracted(outcome: FileOutcome) -> Callable[[VideoProgress], None]:
+        def done(x: VideoProgress) -> None:
             outcome.extractors = x.outcome
             finish(outcome)
 
         return done
+
+    # Segments (a short file is one) whose extraction may overlap; each holds at most
+    # SEGMENT_S + 2 * HALO_S (6 min) of decoded media, so memory does not grow with a file's length.
+    keep = max(max_in_flight - 1, 0)
 
     finished = False
     try:
@@ -210,7 +283,7 @@ def _index_paths(
             if plan.action == "index" and plan.video_id in seen_ids:
                 plan.action = "duplicate"  # the same bytes twice in this run
                 plan.error = indexer.sources.failed_now.get(plan.video_id, "")
-            media = None
+            streamed = False  # the file's segments went to the scheduler (which reports its outcome)
             if plan.action == "error":
                 outcome = indexer.record_failure(plan.path, plan, plan.error)
             elif plan.action == "duplicate" and plan.error:
@@ -228,21 +301,20 @@ def _index_paths(
                                       windows=known.get("n_windows") or 0, duration_s=known.get("duration_s") or 0.0)
                 if status != "failed" and plan.video_id not in seen_ids:
                     if indexer.stale(plan.video_id):
-                        media, outcome = _redecode_for_extractors(indexer, plan, outcome)
+                        streamed = _redecode_for_extractors(indexer, plan, outcome, extracted(outcome), keep)
                     else:
                         outcome.extractors = {e.name: SKIPPED for e in indexer.extractors}
             else:
-                media, outcome = indexer.build_windows(plan)
-                if media is not None:
-                    summary.media_seconds += media.info.duration_s
+                outcome = FileOutcome(str(plan.path), plan.video_id, "indexed")
+                streamed = indexer.stream_windows(plan, outcome, extracted(outcome), keep)
+                if streamed:
+                    summary.media_seconds += outcome.duration_s
             seen_ids.add(plan.video_id)
             summary.files.append(outcome)
-            if media is not None:
-                indexer.scheduler.add(media, extracted(outcome))
-            else:
+            if not streamed:
                 finish(outcome)
-            # Keep a few videos in flight: models work on one while the next is decoded and written.
-            indexer.scheduler.drain(keep=max_in_flight - 1)
+            # Keep a few segments in flight: models work on one while the next is decoded and written.
+            indexer.scheduler.drain(keep=keep)
         indexer.scheduler.drain()
         finished = True
     finally:
@@ -293,13 +365,22 @@ def _flush_failures(indexer: Indexer, raise_errors: bool) -> None:
         log.warning("could not record the failed files of an interrupted run", exc_info=True)
 
 
-def _redecode_for_extractors(indexer: Indexer, plan: FilePlan, outcome: FileOutcome):
-    """Known windows but stale extractor columns: decode once more to feed the extractors."""
+def _redecode_for_extractors(indexer: Indexer, plan: FilePlan, outcome: FileOutcome,
+                             on_done: Callable[[VideoProgress], object], keep: int) -> bool:
+    """Known windows but stale extractor columns: decode once more, segment by segment, to feed the
+    extractors. Returns whether the scheduler took the file (it then reports the outcome)."""
+    added = False
     try:
-        media = decode(plan.path, plan.video_id, indexer.options)
+        for media in decode_segments(plan.path, plan.video_id, indexer.options):
+            if media.last_segment:
+                outcome.windows = media.windows[-1].index + 1 if media.windows else 0
+                outcome.duration_s = media.info.duration_s
+            indexer.scheduler.add(media, on_done)
+            added = True
+            indexer.scheduler.drain(keep=keep)
     except MediaError as exc:
+        if added:
+            indexer.scheduler.abandon(plan.video_id)
         outcome.notes.append(f"could not decode to refresh extractors: {exc}")
-        return None, outcome
-    outcome.windows = len(media.windows)
-    outcome.duration_s = media.info.duration_s
-    return media, outcome
+        return False
+    return added

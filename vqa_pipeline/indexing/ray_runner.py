@@ -1,7 +1,8 @@
 """Extraction on Ray: one actor pool per extractor, models loaded once per actor.
 
-Decoded media is put in the object store once per video and shared by every extractor's actor,
-so nothing is decoded twice. GPU models ask for ``num_gpus`` (fractions allowed).
+Decoded media is put in the object store once per file (once per segment of a long file: the store
+carries bounded pieces, never a whole long track) and shared by every extractor's actor, so nothing
+is decoded twice. GPU models ask for ``num_gpus`` (fractions allowed).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vqa_pipeline.indexing.heap import release_free_memory
 from vqa_pipeline.indexing.runners import ExtractionJob, ExtractionResult, LoadedExtractors, one_line, run_job
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,10 @@ class _ExtractorActor:
 
     def run(self, media, upstream) -> ExtractionResult:
         # ``media`` arrives resolved from the shared object-store copy.
-        return run_job(self.loaded, ExtractionJob(self.name, media, upstream))
+        try:
+            return run_job(self.loaded, ExtractionJob(self.name, media, upstream))
+        finally:
+            release_free_memory()  # a long recording's segments one after another: no creeping heap
 
 
 class RayRunner:
@@ -148,7 +153,8 @@ class RayRunner:
             return ray.get(done[0])
         except Exception as exc:  # actor died (out of memory, segfault in a model library)
             self._pools.pop(job.extractor, None)  # start a fresh actor for the next job
-            return ExtractionResult(job.extractor, job.media.video_id, None, error=f"worker crashed: {one_line(exc)}")
+            return ExtractionResult(job.extractor, job.media.video_id, None, error=f"worker crashed: {one_line(exc)}",
+                                    segment=job.media.segment)
 
     def pending(self) -> int:
         return len(self._pending)

@@ -36,6 +36,7 @@ class ExtractionResult:
     output: ExtractorOutput | None
     error: str = ""
     seconds: float = 0.0
+    segment: int = 0  # which segment of a long file (``DecodedMedia.segment``)
 
 
 class ExtractionRunner(Protocol):
@@ -89,11 +90,13 @@ def run_job(loaded: LoadedExtractors, job: ExtractionJob) -> ExtractionResult:
         ex = loaded.get(job.extractor)
         out = ex.extract(job.media, job.upstream)
         _check_output(out, len(job.media.windows), job.extractor)
-        return ExtractionResult(job.extractor, job.media.video_id, out, seconds=time.perf_counter() - t0)
+        return ExtractionResult(job.extractor, job.media.video_id, out, seconds=time.perf_counter() - t0,
+                                segment=job.media.segment)
     except Exception as exc:
         msg = str(exc) if str(exc).startswith("model failed to load") else one_line(exc)
         log.warning("extractor %s failed on %s: %s", job.extractor, job.media.video_id, msg)
-        return ExtractionResult(job.extractor, job.media.video_id, None, error=msg, seconds=time.perf_counter() - t0)
+        return ExtractionResult(job.extractor, job.media.video_id, None, error=msg, seconds=time.perf_counter() - t0,
+                                segment=job.media.segment)
 
 
 def _check_output(out: ExtractorOutput, n: int, name: str) -> None:

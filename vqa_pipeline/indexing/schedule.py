@@ -26,25 +26,121 @@ def stale(store: Store, video_id: str, extractors: Sequence[Extractor]) -> dict[
     return stale_extractors(store.extraction_records(video_id), video_id, extractors)
 
 
-class VideoExtraction:
-    """One video's extraction, stage by stage.
+class _ExtractorTally:
+    """One extractor's results over a video's segments, until every segment has reported."""
+
+    __slots__ = ("errors", "finished", "lines", "model_tag", "notes", "seconds", "stats")
+
+    def __init__(self) -> None:
+        self.finished = 0
+        self.seconds = 0.0
+        self.lines = 0
+        self.errors: list[str] = []
+        self.notes: list[list[str]] = []  # per segment
+        self.stats: list[dict[str, float]] = []
+        self.model_tag: str | None = None
+
+    def add(self, result: ExtractionResult, n_lines: int) -> None:
+        self.finished += 1
+        self.seconds += result.seconds
+        if result.output is None:
+            self.errors.append(result.error)
+            return
+        self.lines += n_lines
+        self.notes.append(list(result.output.notes))
+        self.stats.append(result.output.stats)
+
+    def note(self) -> str:
+        # A segment's "no speech detected" says nothing about a video whose other segments had
+        # some: "no ..." notes hold for the video when every segment gave them; others always do.
+        if len(self.notes) == 1:
+            return "; ".join(self.notes[0])
+        every = set.intersection(*(set(n) for n in self.notes)) if self.notes else set()
+        keep = [nt for notes in self.notes for nt in notes if nt in every or not nt.startswith("no ")]
+        return "; ".join(dict.fromkeys(keep))
+
+    def merged_stats(self) -> dict[str, float]:
+        if len(self.stats) == 1:
+            return self.stats[0]
+        out: dict[str, float] = {}
+        for key in dict.fromkeys(k for st in self.stats for k in st):
+            values = [float(st[key]) for st in self.stats if key in st]
+            ratio = "per_" in key or "probability" in key
+            out[key] = round(sum(values) / len(values), 4) if ratio else round(sum(values), 4)
+        return out
+
+
+class VideoProgress:
+    """A video's extraction over all its segments (a whole file is one segment).
+
+    Each extractor's record is written once every segment has reported for it, so a crash half-way
+    through a long file leaves the extractor stale and a re-run redoes it.
 
     Attributes:
         outcome: extractor name -> ``ok``, ``ok (note)``, ``failed: reason`` or :data:`SKIPPED`.
-        seconds: extractor name -> seconds its job took.
+        seconds: extractor name -> seconds its jobs took.
     """
 
-    def __init__(self, store: Store, media: DecodedMedia, extractors: Sequence[Extractor],
+    def __init__(self, store: Store, video_id: str, extractors: Sequence[Extractor],
                  only: set[str] | None = None) -> None:
-        self.store, self.media = store, media
-        todo = set(stale(store, media.video_id, extractors))
+        self.store, self.video_id = store, video_id
+        todo = set(stale(store, video_id, extractors))
         if only is not None:
             todo &= only
+        self.todo = todo
         self.outcome: dict[str, str] = {e.name: SKIPPED for e in extractors if e.name not in todo}
         self.seconds: dict[str, float] = {}
         self.active = {e.group: e for e in extractors}
         self.by_name = {e.name: e for e in extractors}
-        self.stages = [st for st in ([e for e in stage if e.name in todo] for stage in stages(extractors)) if st]
+        self.n_segments: int | None = None  # known once the last segment is added
+        self.open = 0  # segments added and not finished
+        self.tallies: dict[str, _ExtractorTally] = {}
+        self.on_done: Callable[[VideoProgress], object] | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.n_segments is not None and self.open == 0
+
+    def add_result(self, result: ExtractionResult, n_lines: int) -> str | None:
+        """Count one segment's result; returns the outcome once the extractor's record is written."""
+        tally = self.tallies.setdefault(result.extractor, _ExtractorTally())
+        tally.add(result, n_lines)
+        self.seconds[result.extractor] = tally.seconds
+        return self._maybe_record(result.extractor)
+
+    def set_segments(self, n: int) -> None:
+        self.n_segments = n
+        for name in list(self.tallies):
+            self._maybe_record(name)
+
+    def _maybe_record(self, name: str) -> str | None:
+        tally = self.tallies[name]
+        if self.n_segments is None or tally.finished < self.n_segments or name in self.outcome:
+            return self.outcome.get(name)
+        ex = self.by_name[name]
+        tag = input_tag(ex, self.active)
+        if tally.errors:
+            error = tally.errors[0] if len(set(tally.errors)) == 1 else f"{tally.errors[0]} (and {len(tally.errors) - 1} more)"
+            self.store.record_extraction(self.video_id, ex.group, ex.name, ex.model_tag, tag, "failed", error,
+                                         tally.seconds)
+            self.outcome[name] = f"failed: {error}"
+        else:
+            note = tally.note()
+            status = "empty" if tally.lines == 0 and note else "ok"
+            self.store.record_extraction(self.video_id, ex.group, ex.name, ex.model_tag, tag, status, note,
+                                         tally.seconds, tally.lines, tally.merged_stats())
+            self.outcome[name] = "ok" + (f" ({note})" if note else "")
+        return self.outcome[name]
+
+
+class VideoExtraction:
+    """One decoded file's (or segment's) extraction, stage by stage."""
+
+    def __init__(self, store: Store, media: DecodedMedia, video: VideoProgress) -> None:
+        self.store, self.media, self.video = store, media, video
+        todo = video.todo
+        self.stages = [st for st in ([e for e in stage if e.name in todo]
+                                     for stage in stages(list(video.by_name.values()))) if st]
         self.fresh: dict[str, ExtractorOutput] = {}
         self.waiting = 0
 
@@ -62,32 +158,25 @@ class VideoExtraction:
             for g in ex.requires:
                 if g in self.fresh:
                     upstream[g] = self.fresh[g]
-                elif g in self.active:
-                    upstream[g] = stored_output(self.store, self.media.video_id, self.active[g])
+                elif g in self.video.active:
+                    upstream[g] = stored_output(self.store, self.media, self.video.active[g])
             jobs.append(ExtractionJob(ex.name, self.media, upstream))
         self.waiting = len(jobs)
         return jobs
 
     def handle(self, result: ExtractionResult) -> str:
-        """Write a finished job's columns (or record its failure); returns its outcome."""
-        ex = self.by_name[result.extractor]
-        vid = self.media.video_id
+        """Write a finished job's columns for the windows this media owns; returns the outcome so far."""
+        ex = self.video.by_name[result.extractor]
         self.waiting -= 1
-        self.seconds[ex.name] = self.seconds.get(ex.name, 0.0) + result.seconds
-        tag = input_tag(ex, self.active)
-        if result.output is None:
-            self.store.record_extraction(vid, ex.group, ex.name, ex.model_tag, tag, "failed", result.error,
-                                         result.seconds)
-            self.outcome[ex.name] = f"failed: {result.error}"
-        else:
+        n = 0
+        if result.output is not None:
             n = write_output(self.store, self.media, ex, result.output)
             self.fresh[ex.group] = result.output
-            note = "; ".join(result.output.notes)
-            status = "empty" if n == 0 and note else "ok"
-            self.store.record_extraction(vid, ex.group, ex.name, ex.model_tag, tag, status, note,
-                                         result.seconds, n, result.output.stats)
-            self.outcome[ex.name] = "ok" + (f" ({note})" if note else "")
-        return self.outcome[ex.name]
+        outcome = self.video.add_result(result, n)
+        if outcome is not None:
+            return outcome
+        part = f"segment {self.media.segment + 1}"
+        return f"ok ({part})" if result.output is not None else f"failed ({part}): {result.error}"
 
 
 class ExtractionScheduler:
@@ -107,46 +196,67 @@ class ExtractionScheduler:
         self.runner = runner
         self.progress = progress or (lambda event, data: None)
         self.seconds: dict[str, float] = {}
-        self._in_flight: dict[str, tuple[VideoExtraction, Callable[[VideoExtraction], object]]] = {}
+        self._videos: dict[str, VideoProgress] = {}
+        self._in_flight: dict[tuple[str, int], VideoExtraction] = {}
 
     def __len__(self) -> int:
+        """Segments (whole files count as one) whose extraction is under way."""
         return len(self._in_flight)
 
-    def add(self, media: DecodedMedia, on_done: Callable[[VideoExtraction], object],
+    def add(self, media: DecodedMedia, on_done: Callable[[VideoProgress], object],
             only: set[str] | None = None) -> None:
-        """Start a video's stale extractors (or only these names); ``on_done`` runs when all finished."""
-        x = VideoExtraction(self.store, media, self.extractors, only)
-        self._in_flight[media.video_id] = (x, on_done)
+        """Start a file's (or a segment's) stale extractors (or only these names); ``on_done`` runs
+        once all of the video's segments are finished (the last one is marked ``last_segment``)."""
+        video = self._videos.get(media.video_id)
+        if video is None:
+            video = self._videos[media.video_id] = VideoProgress(self.store, media.video_id, self.extractors, only)
+        video.on_done = on_done
+        video.open += 1
+        x = VideoExtraction(self.store, media, video)
+        self._in_flight[(media.video_id, media.segment)] = x
+        if media.last_segment:
+            video.set_segments(media.segment + 1)
         self._submit_next(x)
+
+    def abandon(self, video_id: str) -> None:
+        """Wait for a video's jobs and forget it without calling its ``on_done`` (its file failed)."""
+        while any(k[0] == video_id for k in self._in_flight):
+            self.pump()
+        self._videos.pop(video_id, None)
 
     def _submit_next(self, x: VideoExtraction) -> None:
         for job in x.next_jobs():
             self.runner.submit(job)
         if x.done:
-            _, on_done = self._in_flight.pop(x.media.video_id)
-            on_done(x)
+            del self._in_flight[(x.media.video_id, x.media.segment)]
+            video = x.video
+            video.open -= 1
+            if video.done and self._videos.get(video.video_id) is video:
+                del self._videos[video.video_id]
+                if video.on_done is not None:
+                    video.on_done(video)
 
     def pump(self) -> None:
         """Wait for one result, write it, and submit what became ready."""
         result = self.runner.wait_one()
-        x, _ = self._in_flight[result.video_id]
+        x = self._in_flight[(result.video_id, result.segment)]
         outcome = x.handle(result)
         self.seconds[result.extractor] = self.seconds.get(result.extractor, 0.0) + result.seconds
         self.progress("extracted", {"video_id": result.video_id, "extractor": result.extractor, "outcome": outcome})
         self._submit_next(x)
 
     def drain(self, keep: int = 0) -> None:
-        """Pump until at most ``keep`` videos are in flight."""
+        """Pump until at most ``keep`` segments are in flight."""
         while len(self._in_flight) > keep:
             self.pump()
 
     def run(self, media: DecodedMedia, only: set[str] | None = None) -> dict[str, str]:
-        """Extract one video to the end; returns extractor name -> outcome."""
-        finished: dict[str, VideoExtraction] = {}
-        self.add(media, lambda x: finished.setdefault("x", x), only)
+        """Extract one decoded file to the end; returns extractor name -> outcome."""
+        finished: dict[str, VideoProgress] = {}
+        self.add(media, lambda v: finished.setdefault("x", v), only)
         while "x" not in finished:
             self.pump()
         return finished["x"].outcome
 
 
-__all__ = ["SKIPPED", "ExtractionScheduler", "VideoExtraction", "stale"]
+__all__ = ["SKIPPED", "ExtractionScheduler", "VideoExtraction", "VideoProgress", "stale"]

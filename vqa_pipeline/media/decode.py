@@ -12,6 +12,7 @@ import io
 import logging
 import math
 import os
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import av
@@ -159,7 +160,10 @@ class _KeyframeTargets:
 
 
 def decode(path: str | Path, video_id: str, options: WindowingOptions | None = None) -> DecodedMedia:
-    """Decode ``path`` once into everything the extractors need.
+    """Decode ``path`` once into everything the extractors need, as one piece.
+
+    Holds the whole file (audio, keyframes, thumbs) in memory; the indexer uses
+    :func:`decode_segments`, which bounds memory for any length.
 
     Args:
         path: a video or audio file.
@@ -172,13 +176,50 @@ def decode(path: str | Path, video_id: str, options: WindowingOptions | None = N
     Raises:
         MediaError: with a one-line reason when nothing usable can be decoded.
     """
+    (media,) = decode_segments(path, video_id, options, segment_s=math.inf)
+    return media
+
+
+# A long file is decoded in segments of this many seconds of windows, each with this much context
+# (halo) on either side: the extractors see a sentence or a text block crossing a segment edge
+# whole, and the window rows of the halo are written by the segment that owns them.
+SEGMENT_S = 300.0
+HALO_S = 30.0
+# One stream this far ahead of the other (an audio track that ended early) no longer waits for it.
+STREAM_LAG_S = 120.0
+
+
+def decode_segments(
+    path: str | Path,
+    video_id: str,
+    options: WindowingOptions | None = None,
+    segment_s: float | None = None,
+    halo_s: float | None = None,
+) -> Generator[DecodedMedia, None, None]:
+    """Decode ``path`` in one pass, yielding it as segments in time order; memory does not grow
+    with the file's length.
+
+    Segment ``k`` owns the windows starting in ``[k * segment_s, (k + 1) * segment_s)`` (its
+    ``core``) and also holds those starting up to ``halo_s`` before and after (context); both
+    default to :data:`SEGMENT_S` and :data:`HALO_S`. A file no
+    longer than about one segment is a single segment equal to :func:`decode`'s result; window ids
+    and times never depend on the segmentation. Only the last segment's ``info`` is final.
+
+    Raises:
+        MediaError: with a one-line reason when nothing usable can be decoded (possibly after
+            some segments were yielded; the caller drops what it wrote of them).
+    """
     options = options or WindowingOptions()
+    segment_s = SEGMENT_S if segment_s is None else segment_s
+    halo_s = HALO_S if halo_s is None else halo_s
+    if not segment_s > 0 or halo_s < 0:
+        raise ValueError("segment_s must be positive and halo_s not negative")
     path = Path(path)
     if path.is_file() and path.stat().st_size == 0:
         raise MediaError("empty file (0 bytes)")
     container = _open(path)
     try:
-        return _decode_container(container, video_id, options)
+        yield from _decode_container(container, video_id, options, segment_s, halo_s)
     except MediaError:
         raise
     except (av.FFmpegError, OSError, ValueError, MemoryError) as exc:
@@ -187,7 +228,51 @@ def decode(path: str | Path, video_id: str, options: WindowingOptions | None = N
         container.close()
 
 
-def _decode_container(container, video_id: str, options: WindowingOptions) -> DecodedMedia:
+class _AudioBuffer:
+    """The resampled audio decoded so far, placed on the timeline, minus what was released.
+
+    A late-starting audio track is padded with silence (its first chunk's time); later chunks
+    follow one another sample by sample.
+    """
+
+    def __init__(self) -> None:
+        self.started = False
+        self.base = 0  # absolute sample index of parts[0][0]
+        self.end = 0  # absolute sample index after the last sample
+        self.parts: list[np.ndarray] = []
+
+    def add(self, t: float, samples: np.ndarray) -> None:
+        if not self.started:
+            self.started = True
+            lead = 0 if math.isnan(t) else max(0, int(round(t * AUDIO_SAMPLE_RATE)))
+            self.parts.append(np.zeros(lead, np.float32))
+            self.end = lead
+        self.parts.append(samples)
+        self.end += samples.size
+
+    def take(self, a: int, b: int) -> np.ndarray:
+        """Samples ``[a, b)`` (absolute, clipped to what is held), clipped to [-1, 1]."""
+        a, b = max(a, self.base), min(b, self.end)
+        if b <= a:
+            return np.zeros(0, np.float32)
+        out, pos = [], self.base
+        for p in self.parts:
+            lo, hi = max(a - pos, 0), min(b - pos, p.size)
+            if hi > lo:
+                out.append(p[lo:hi])
+            pos += p.size
+            if pos >= b:
+                break
+        audio = np.concatenate(out) if len(out) > 1 else out[0].copy()
+        return np.clip(audio, -1.0, 1.0) if audio.size else audio
+
+    def release_before(self, a: int) -> None:
+        while self.parts and self.base + self.parts[0].size <= a:
+            self.base += self.parts.pop(0).size
+
+
+def _decode_container(container, video_id: str, options: WindowingOptions, segment_s: float,
+                      halo_s: float) -> Iterator[DecodedMedia]:
     info = _info_from(container)
     if not info.has_video and not info.has_audio:
         raise MediaError("no video or audio stream")
@@ -210,9 +295,10 @@ def _decode_container(container, video_id: str, options: WindowingOptions) -> De
     rotation = 0
 
     resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_SAMPLE_RATE) if astream else None
-    audio_chunks: list[tuple[float, np.ndarray]] = []
+    audio = _AudioBuffer()
     errors = 0
     good = 0
+    segment = 0  # the next segment to yield
 
     def keep_keyframe(idx: int, t: float, frame) -> None:
         w, h = _scaled_size(frame.width, frame.height, options.max_frame_side)
@@ -220,6 +306,68 @@ def _decode_container(container, video_id: str, options: WindowingOptions) -> De
         if rotation:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
         chosen[idx] = (t, _to_jpeg(rgb), rgb.shape[1], rgb.shape[0])
+
+    def progress() -> float:
+        """Media time up to which every stream has been decoded (a stream far behind is not waited for)."""
+        marks = []
+        if vstream is not None:
+            marks.append(last_video_t if last_video_t >= 0 else None)
+        if astream is not None:
+            marks.append(audio.end / AUDIO_SAMPLE_RATE if audio.started else None)
+        known = [m for m in marks if m is not None]
+        if not known:
+            return -math.inf
+        hi = max(known)
+        lo = min(known) if len(known) == len(marks) else -math.inf
+        return lo if hi - lo <= STREAM_LAG_S else hi
+
+    def ready(k: int) -> float | None:
+        """The media time segment ``k``'s windows need decoded, when that much is; else ``None``."""
+        need = (k + 1) * segment_s + halo_s + options.length_s + 1.0
+        # A container that says it ends sooner trims the decoded duration at the end: wait for it.
+        if progress() >= need and (info.duration_s <= 0 or info.duration_s >= need):
+            return need
+        return None
+
+    def cut(k: int, windows: list[Window], media_info: MediaInfo, last: bool, audio_end: int | None) -> DecodedMedia:
+        """Segment ``k`` of ``windows`` (all windows known so far), and release what no later segment needs."""
+        lo_t, hi_t = k * segment_s, (k + 1) * segment_s
+        ws = windows if k == 0 and last else [
+            w for w in windows if w.start_s >= lo_t - halo_s and (last or w.start_s < hi_t + halo_s)]
+        core_lo = next((i for i, w in enumerate(ws) if w.start_s >= lo_t), len(ws))
+        core_hi = len(ws) if last else next((i for i, w in enumerate(ws) if w.start_s >= hi_t), len(ws))
+        kf_lo, kf_hi = ws[0].start_s - 1e-6 if ws else 0.0, ws[-1].end_s + options.length_s if ws else 0.0
+        picked = chosen if k == 0 and last else {
+            i: v for i, v in chosen.items() if kf_lo <= targets.times[i] < kf_hi}
+        keyframes = _assign_keyframes(ws, targets.times, picked)
+        a = int(ws[0].start_s * AUDIO_SAMPLE_RATE) if ws and k > 0 else 0
+        b = audio.end if audio_end is None else audio_end
+        if not last:
+            b = min(b, int(ws[-1].end_s * AUDIO_SAMPLE_RATE) + 1)
+        th_lo, th_hi = (ws[0].start_s - 1.0, ws[-1].end_s + 1.0) if ws else (0.0, 0.0)
+        th = [i for i, t in enumerate(thumb_times) if k == 0 and last or th_lo <= t < th_hi]
+        media = DecodedMedia(
+            video_id=video_id,
+            info=media_info,
+            options=options,
+            windows=ws,
+            keyframes=keyframes,
+            audio=audio.take(a, b),
+            thumbs=np.stack([thumbs[i] for i in th]) if th else np.zeros((0, THUMB_H, THUMB_W, 3), np.uint8),
+            thumb_times_s=np.asarray([thumb_times[i] for i in th], dtype=np.float64),
+            audio_offset=a,
+            segment=k,
+            last_segment=last,
+            core=None if k == 0 and last else (core_lo, core_hi),
+        )
+        if not last:
+            keep_t = hi_t - halo_s - 1.0  # the next segment's first window, with a margin
+            audio.release_before(int(keep_t * AUDIO_SAMPLE_RATE))
+            for i in [i for i, v in chosen.items() if targets.times[i] < keep_t - options.length_s]:
+                del chosen[i]
+            n = next((i for i, t in enumerate(thumb_times) if t >= keep_t - 1.0), len(thumb_times))
+            del thumbs[:n], thumb_times[:n]
+        return media
 
     packets = container.demux(*streams)
     while True:
@@ -268,23 +416,30 @@ def _decode_container(container, video_id: str, options: WindowingOptions) -> De
                 prev_frame = (t, frame)
             elif packet.stream is astream and resampler is not None:
                 for out in resampler.resample(frame):
-                    audio_chunks.append((t, out.to_ndarray().reshape(-1).astype(np.float32, copy=False)))
+                    audio.add(t, out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+        while (need := ready(segment)) is not None:
+            # Windows well before ``need`` are the same whatever the final duration turns out to be.
+            partial = MediaInfo(duration_s=info.duration_s, has_video=last_video_t >= 0, has_audio=audio.started,
+                                width=info.width, height=info.height, fps=info.fps, rotation_deg=rotation,
+                                start_time_s=t0, video_codec=info.video_codec, audio_codec=info.audio_codec,
+                                container=info.container)
+            yield cut(segment, make_windows(video_id, need + options.length_s, options), partial, False, None)
+            segment += 1
     if resampler is not None:
         for out in resampler.resample(None):
-            audio_chunks.append((math.nan, out.to_ndarray().reshape(-1).astype(np.float32, copy=False)))
+            audio.add(math.nan, out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
 
     if good == 0:
         raise MediaError("no decodable frames (corrupt or truncated data)")
 
-    audio = _assemble_audio(audio_chunks)
     video_end = last_video_t + frame_step if last_video_t >= 0 else 0.0
-    audio_end = audio.size / AUDIO_SAMPLE_RATE
-    duration = max(video_end, audio_end)
+    audio_end = audio.end
+    duration = max(video_end, audio_end / AUDIO_SAMPLE_RATE)
     if info.duration_s > 0 and duration > info.duration_s:
         # Encoder padding (AAC priming, the last frame's length) runs past the container's own
         # duration; trust the container unless it ends before the decoded data (truncated files).
         duration = info.duration_s
-        audio = audio[: int(round(duration * AUDIO_SAMPLE_RATE))]
+        audio_end = min(audio_end, int(round(duration * AUDIO_SAMPLE_RATE)))
     if duration <= 0:
         raise MediaError("no decodable frames (corrupt or truncated data)")
     if vstream is not None and last_video_t < 0:
@@ -297,11 +452,12 @@ def _decode_container(container, video_id: str, options: WindowingOptions) -> De
         while next_target < len(targets.times) and targets.times[next_target] < duration + options.length_s:
             keep_keyframe(next_target, *prev_frame)
             next_target += 1
-    keyframes = _assign_keyframes(windows, targets.times, chosen)
-    info = MediaInfo(
+    last = cut(segment, windows, info, True, audio_end)
+    keyframes = last.keyframes
+    last.info = MediaInfo(
         duration_s=round(duration, 6),
         has_video=last_video_t >= 0,
-        has_audio=audio.size > 0,
+        has_audio=audio_end > 0,
         width=keyframes[0].width if keyframes else info.width,
         height=keyframes[0].height if keyframes else info.height,
         fps=info.fps,
@@ -311,27 +467,7 @@ def _decode_container(container, video_id: str, options: WindowingOptions) -> De
         audio_codec=info.audio_codec,
         container=info.container,
     )
-    return DecodedMedia(
-        video_id=video_id,
-        info=info,
-        options=options,
-        windows=windows,
-        keyframes=keyframes,
-        audio=audio,
-        thumbs=np.stack(thumbs) if thumbs else np.zeros((0, THUMB_H, THUMB_W, 3), np.uint8),
-        thumb_times_s=np.asarray(thumb_times, dtype=np.float64),
-    )
-
-
-def _assemble_audio(chunks: list[tuple[float, np.ndarray]]) -> np.ndarray:
-    """Place resampled chunks on the timeline; a late-starting audio track is padded with silence."""
-    if not chunks:
-        return np.zeros(0, np.float32)
-    first_t = next((t for t, _ in chunks if not math.isnan(t)), 0.0)
-    lead = max(0, int(round(first_t * AUDIO_SAMPLE_RATE)))
-    parts = [np.zeros(lead, np.float32)] + [c for _, c in chunks]
-    audio = np.concatenate(parts)
-    return np.clip(audio, -1.0, 1.0) if audio.size else audio
+    yield last
 
 
 def _assign_keyframes(

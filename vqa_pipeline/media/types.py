@@ -116,6 +116,13 @@ class DecodedMedia:
             sample 0 at media time 0.
         thumbs: ``[N, 18, 32, 3]`` uint8 tiny RGB frames at ``options.thumb_fps`` for cuts/motion.
         thumb_times_s: media time of each thumb.
+        audio_offset: sample index (at ``AUDIO_SAMPLE_RATE``) of ``audio[0]`` on the media timeline;
+            0 for a whole file, the first window's start for a segment.
+        segment: 0-based segment number (a long file is decoded and extracted in segments, see
+            ``media.decode.decode_segments``); 0 for a whole file.
+        last_segment: whether this is the file's last segment (its ``info`` is then final).
+        core: ``(lo, hi)``: the windows ``windows[lo:hi]`` this segment owns and writes; the others
+            are context (the halo) shared with the neighbouring segments. ``None``: all of them.
     """
 
     video_id: str
@@ -126,12 +133,30 @@ class DecodedMedia:
     audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     thumbs: np.ndarray = field(default_factory=lambda: np.zeros((0, 18, 32, 3), np.uint8))
     thumb_times_s: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    audio_offset: int = 0
+    segment: int = 0
+    last_segment: bool = True
+    core: tuple[int, int] | None = None
 
     @property
     def has_audio(self) -> bool:
         return self.audio.size > 0
 
+    @property
+    def audio_start_s(self) -> float:
+        """Media time of ``audio[0]``."""
+        return self.audio_offset / AUDIO_SAMPLE_RATE
+
+    @property
+    def core_range(self) -> tuple[int, int]:
+        """``(lo, hi)`` of the windows this media owns (all of them for a whole file)."""
+        return self.core if self.core is not None else (0, len(self.windows))
+
+    def sample_index(self, t_s: float) -> int:
+        """Index into ``audio`` of media time ``t_s`` (may lie outside the array)."""
+        return int(t_s * AUDIO_SAMPLE_RATE) - self.audio_offset
+
     def window_audio(self, window: Window) -> np.ndarray:
-        a = int(window.start_s * AUDIO_SAMPLE_RATE)
-        b = int(window.end_s * AUDIO_SAMPLE_RATE)
+        a = max(self.sample_index(window.start_s), 0)
+        b = max(self.sample_index(window.end_s), 0)
         return self.audio[a:b]

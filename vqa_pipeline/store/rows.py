@@ -12,11 +12,13 @@ from vqa_pipeline.media.types import DecodedMedia
 
 
 def window_rows(media: DecodedMedia, source: str, digest: str) -> pa.Table:
-    """Base rows of the windows table for a decoded file (no model columns yet)."""
+    """Base rows of the windows table for a decoded file, or the windows a segment owns (no model
+    columns yet)."""
     kts: dict[int, list[float]] = {}
     for k in media.keyframes:
         kts.setdefault(k.window_index, []).append(k.t_s)
-    ws = media.windows
+    lo, hi = media.core_range
+    ws = media.windows[lo:hi]
     return pa.table(
         {
             "window_id": [w.window_id for w in ws],

@@ -303,6 +303,24 @@ class Store:
         )
 
     @_writes
+    def delete_windows(self, video_id: str) -> None:
+        """Remove a video's window rows (a long file that failed half-way through)."""
+        self.windows.delete(f"video_id = {_sql_id(video_id)}")
+
+    @_writes
+    def add_windows(self, rows: pa.Table) -> None:
+        """Write more base window rows of a video (a later segment of a long file); rows with an
+        id already stored are replaced, so writing a segment twice leaves no duplicate."""
+        table = self.windows
+        rows = unique_by(_conform(rows, table.schema), "window_id")
+        (
+            table.merge_insert("window_id")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(rows, on_bad_vectors="null")
+        )
+
+    @_writes
     def write_group(self, video_id: str, group: str, columns: dict[str, list], window_ids: list[str]) -> None:
         """Update one model group's columns of a video's windows (other columns untouched)."""
         if not window_ids:
@@ -315,11 +333,13 @@ class Store:
         table.merge_insert("window_id").when_matched_update_all().execute(batch, on_bad_vectors="null")
 
     @_writes
-    def refresh_evidence_text(self, video_id: str) -> None:
-        """Recompute ``evidence_text`` (all lines of a window joined) for a video's windows."""
+    def refresh_evidence_text(self, video_id: str, index_range: tuple[int, int] | None = None) -> None:
+        """Recompute ``evidence_text`` (all lines of a window joined) for a video's windows (or
+        those with ``lo <= window_index < hi``)."""
         table = self.windows
         groups = [g for g in EVIDENCE_GROUPS if f"{g}_lines" in table.schema.names]
-        rows = self.windows_for(video_id, columns=["window_id", *[f"{g}_lines" for g in groups]])
+        rows = self.windows_for(video_id, columns=["window_id", *[f"{g}_lines" for g in groups]],
+                                index_range=index_range)
         if not rows:
             return
         texts = []
@@ -328,14 +348,18 @@ class Store:
             texts.append(" | ".join(parts) if parts else None)
         self.write_group(video_id, "", {"evidence_text": texts}, [r["window_id"] for r in rows])
 
-    def windows_for(self, video_id: str, columns: list[str] | None = None) -> list[dict]:
-        """A video's window rows in time order."""
+    def windows_for(self, video_id: str, columns: list[str] | None = None,
+                    index_range: tuple[int, int] | None = None) -> list[dict]:
+        """A video's window rows in time order (those with ``lo <= window_index < hi`` if given)."""
         table = self.windows
         names = table.schema.names
         cols = [c for c in columns if c in names] if columns else None
         if cols is not None and "window_index" not in cols:
             cols = [*cols, "window_index"]
-        q = table.search().where(f"video_id = {_sql_id(video_id)}").limit(None)
+        where = f"video_id = {_sql_id(video_id)}"
+        if index_range is not None:
+            where += f" AND window_index >= {int(index_range[0])} AND window_index < {int(index_range[1])}"
+        q = table.search().where(where).limit(None)
         if cols is not None:
             q = q.select(cols)
         rows = q.to_list()

@@ -98,14 +98,14 @@ def test_failures_held_for_a_batch_are_written_when_the_run_stops_half_way(store
     bad_files(folder, 5)
     make_clip(folder / "zz-good.mp4", duration_s=3.0)  # found last: decoded after the bad files failed
 
-    real_decode = pipeline.decode
+    real_decode = pipeline.decode_segments
 
     def crash(path, *args, **kwargs):
         if Path(path).name == "zz-good.mp4":
             raise RuntimeError("decoder crashed")
         return real_decode(path, *args, **kwargs)  # the bad files fail as usual
 
-    monkeypatch.setattr(pipeline, "decode", crash)  # a crash half-way (Ctrl-C, a decoder bug)
+    monkeypatch.setattr(pipeline, "decode_segments", crash)  # a crash half-way (Ctrl-C, a decoder bug)
     with pytest.raises(RuntimeError, match="decoder crashed"):
         index_paths([folder], store, extractors=[])
     files = store.file_records()

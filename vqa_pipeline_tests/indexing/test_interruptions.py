@@ -29,14 +29,14 @@ def test_rerun_after_a_crash_resumes_without_duplicate_rows(store, tmp_path):
 
 def test_a_file_replaced_while_it_is_decoded_is_not_half_indexed(store, tmp_path, monkeypatch):
     clip = make_clip(tmp_path / "c.mp4", duration_s=4.0)
-    real_decode = pipeline.decode
+    real_decode = pipeline.decode_segments
 
     def decode_then_replace(path, video_id, options):
-        media = real_decode(path, video_id, options)
+        segments = list(real_decode(path, video_id, options))
         make_clip(clip, duration_s=6.0, tone_hz=900)  # another program rewrites the file meanwhile
-        return media
+        yield from segments
 
-    monkeypatch.setattr(pipeline, "decode", decode_then_replace)
+    monkeypatch.setattr(pipeline, "decode_segments", decode_then_replace)
     f = index_paths([clip], store, extractors=[]).files[0]
     assert f.status == "failed" and "changed while it was being indexed" in f.error
     assert store.count_windows() == 0

@@ -49,3 +49,21 @@ def test_a_model_that_fails_to_load_is_reported_per_video(tmp_path, ray_runner):
     out = s.files[0].extractors
     assert out["visual-stats"].startswith("ok")
     assert out["whisper-tiny-en"].startswith("failed: model failed to load")
+
+
+def test_a_long_file_goes_to_the_actors_segment_by_segment(tmp_path, ray_runner, monkeypatch):
+    import vqa_pipeline.media.decode as decode_module
+
+    # Segments of 8 s of windows (4 s of context): a 30 s clip reaches the actors in three pieces.
+    monkeypatch.setattr(decode_module, "SEGMENT_S", 8.0)
+    monkeypatch.setattr(decode_module, "HALO_S", 4.0)
+    clip = make_clip(tmp_path / "long.mp4", duration_s=30.5, fps=5.0, tone_hz=700,
+                     scenes=[(0.0, (0, 0, 200)), (9.0, (200, 0, 0)), (21.0, (0, 200, 0))])
+    names = ["visual-stats", "yamnet"]
+    via_ray = index_paths([clip], Store(tmp_path / "ray"), extractors=names, runner=ray_runner)
+    inline = index_paths([clip], Store(tmp_path / "inline"), extractors=names)
+    f = via_ray.files[0]
+    assert f.windows == 16 and f.extractors == inline.files[0].extractors == {"visual-stats": "ok", "yamnet": "ok"}
+    cols = ["window_id", "start_s", "visual_lines", "visual_cut", "audio_lines", "audio_tags"]
+    assert Store(tmp_path / "ray").windows_for(f.video_id, cols) == Store(tmp_path / "inline").windows_for(f.video_id, cols)
+    assert ray_runner.pending() == 0 and not ray_runner._media_refs  # every segment's object-store copy released

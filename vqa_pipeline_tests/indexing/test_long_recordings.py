@@ -1,0 +1,128 @@
+"""Long recordings are indexed segment by segment: the same windows and columns as in one piece,
+sentences crossing a segment edge stay whole, and a run stopped half-way resumes cleanly."""
+
+import numpy as np
+import pytest
+
+import vqa_pipeline.media.decode as decode_module
+from vqa_pipeline.corpus import synth
+from vqa_pipeline.indexing.pipeline import index_paths
+from vqa_pipeline.store import Store
+from vqa_pipeline_tests.media_factory import make_clip
+
+BLUE, RED, GREEN = (0, 0, 200), (200, 0, 0), (0, 200, 0)
+SCENES = [(0.0, BLUE), (7.0, RED), (13.0, GREEN), (25.0, BLUE)]
+
+
+@pytest.fixture
+def short_segments(monkeypatch):
+    """Segments of 8 s of windows with 4 s of context, so a 30 s clip has three."""
+    monkeypatch.setattr(decode_module, "SEGMENT_S", 8.0)
+    monkeypatch.setattr(decode_module, "HALO_S", 4.0)
+
+
+def rows(store: Store, columns: list[str]) -> list[dict]:
+    out = store.windows.to_arrow().select(["window_id", *columns]).to_pylist()
+    return sorted(out, key=lambda r: r["window_id"])
+
+
+def test_segmented_indexing_writes_the_same_rows(tmp_path, monkeypatch):
+    clip = make_clip(tmp_path / "c.mp4", duration_s=30.5, fps=5.0, scenes=SCENES, tone_hz=600)
+    names = ["visual-stats", "yamnet"]
+    whole = Store(tmp_path / "whole")
+    index_paths([clip], whole, extractors=names)
+    monkeypatch.setattr(decode_module, "SEGMENT_S", 8.0)
+    monkeypatch.setattr(decode_module, "HALO_S", 4.0)
+    seg = Store(tmp_path / "seg")
+    s = index_paths([clip], seg, extractors=names)
+    f = s.files[0]
+    assert f.status == "indexed" and f.windows == 16 and f.extractors == {"visual-stats": "ok", "yamnet": "ok"}
+    base = ["video_id", "window_index", "start_s", "end_s", "keyframe_ts"]
+    visual = ["visual_lines", "visual_brightness", "visual_motion", "visual_colors", "visual_cut"]
+    assert rows(seg, base + visual) == rows(whole, base + visual)
+    assert sum(r["visual_cut"] for r in rows(seg, ["visual_cut"])) == 3  # every scene cut, none at a segment edge
+    # Sound tags: every window has them (the patch grid restarts per segment, so scores may differ a little).
+    assert all(r["audio_tags"] and r["audio_model"] for r in rows(seg, ["audio_tags", "audio_model"]))
+    recs = seg.extraction_records(f.video_id)
+    assert {k[1]: r.status for k, r in recs.items()} == {"visual": "ok", "audio": "ok"}
+    assert seg.get_video(f.video_id)["n_windows"] == 16
+    # A second run finds nothing to do.
+    again = index_paths([clip], seg, extractors=names).files[0]
+    assert again.status == "unchanged" and set(again.extractors.values()) == {"skipped (up to date)"}
+
+
+def seen_id(store: Store) -> str:
+    (vid,) = set(store.windows.to_arrow().column("video_id").to_pylist())
+    return vid
+
+
+def test_a_run_stopped_half_way_through_a_long_file_resumes_without_duplicates(tmp_path, short_segments):
+    clip = make_clip(tmp_path / "c.mp4", duration_s=30.5, fps=5.0, scenes=SCENES, tone_hz=600)
+    names = ["visual-stats", "yamnet"]
+    store = Store(tmp_path / "db")
+    seen = []
+
+    def crash(event, data):
+        if event == "extracted":
+            seen.append(data["outcome"])
+            if len(seen) == 1:  # the first segment is written and one of its jobs has finished
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        index_paths([clip], store, extractors=names, progress=crash, max_in_flight=1)
+    assert all("segment" in o for o in seen)  # per-segment progress, no record yet
+    assert store.extraction_records() == {}  # nothing claims the video is done
+    assert 0 < store.count_windows() < 16
+    assert (store.get_video(seen_id(store)) or {}).get("status") != "indexed"  # so the next run redoes it
+    f = index_paths([clip], store, extractors=names).files[0]
+    assert f.status == "indexed" and f.extractors == {"visual-stats": "ok", "yamnet": "ok"}
+    ids = store.windows.to_arrow().column("window_id").to_pylist()
+    assert len(ids) == len(set(ids)) == 16
+    clean = Store(tmp_path / "clean")
+    index_paths([clip], clean, extractors=names)
+    cols = ["start_s", "end_s", "keyframe_ts", "visual_lines", "visual_colors", "audio_model"]
+    assert rows(store, cols) == rows(clean, cols)
+
+
+def test_extractors_refreshed_on_an_unchanged_long_file_run_per_segment(tmp_path, short_segments):
+    clip = make_clip(tmp_path / "c.mp4", duration_s=30.5, fps=5.0, scenes=SCENES, tone_hz=600)
+    store = Store(tmp_path / "db")
+    index_paths([clip], store, extractors=["visual-stats"])
+    f = index_paths([clip], store, extractors=["visual-stats", "yamnet"]).files[0]
+    assert f.status == "unchanged" and f.windows == 16
+    assert f.extractors == {"visual-stats": "skipped (up to date)", "yamnet": "ok"}
+    assert all(r["audio_tags"] for r in rows(store, ["audio_tags"]))
+    assert store.count_windows() == 16
+
+
+@pytest.mark.usefixtures("espeak_ng")
+def test_a_sentence_crossing_a_segment_edge_stays_one_unit(tmp_path, short_segments):
+    from vqa_pipeline.extractors.registry import get_extractor_class
+    from vqa_pipeline_tests.needs import missing
+
+    ok, why = get_extractor_class("whisper-base")().availability()
+    if not ok:
+        missing(f"whisper-base weights: {why}")
+    sr = synth.SR
+    sentence = synth.speech("The delivery of forty battery packs arrives next Thursday morning.",
+                            voice=None, speed_wpm=150, peak=0.8, fade_ms=0).astype(np.float32)
+    audio = np.zeros(int(26.0 * sr), np.float32)
+    start = int(5.5 * sr)  # the sentence runs across the segment edge at 8 s
+    audio[start : start + sentence.size] = sentence
+    assert start + sentence.size > 8.5 * sr
+    wav = synth.write_audio(tmp_path / "talk.wav", audio)
+    names = ["whisper-base", "evidence-units"]
+    store = Store(tmp_path / "db")
+    f = index_paths([wav], store, extractors=names).files[0]
+    assert f.extractors == {"whisper-base": "ok", "evidence-units": "ok"}
+    per_window = {r["window_index"]: [u for u in (r["units"] or []) if u["kind"] == "asr"]
+                  for r in store.windows_for(f.video_id, ["units"])}
+    before, after = per_window[3], per_window[4]  # windows 6-8 s (segment 0) and 8-10 s (segment 1)
+    assert before and after and before == after
+    text = before[0]["text"].lower()
+    assert "delivery" in text and "thursday" in text
+    assert before[0]["start_s"] < 8.0 < before[0]["end_s"]
+    # The words on either side of the edge are written once each, by the segment owning the window.
+    words = [w["word"] for r in store.windows_for(f.video_id, ["asr_words"]) for w in (r["asr_words"] or [])]
+    assert sum("delivery" in w.lower() for w in words) == 1
+    assert sum("thursday" in w.lower() for w in words) == 1
