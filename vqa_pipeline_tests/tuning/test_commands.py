@@ -63,7 +63,7 @@ def test_bad_dev_sets_fail_with_one_line(db, tmp_path, capsys, entries, message)
     path = write_devset(tmp_path / "bad.jsonl", entries)
     for cmd in ("eval", "tune"):
         code, out, err = run(capsys, cmd, "--devset", path, "--db", db, "--json")
-        assert code == 1 and out == ""
+        assert code == 1 and message in json.loads(out)["error"]  # --json: the reason as JSON on stdout too
         assert err.startswith(f"vqa {cmd}: ") and message in err and err.count("\n") == 1
 
 
