@@ -67,6 +67,7 @@ class Health:
     full_text_index: bool = False
     needs_full_text: bool = False
     stale_videos: dict[str, str] = field(default_factory=dict)
+    orphan_videos: list[str] = field(default_factory=list)  # window rows of videos with no record at all
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -240,8 +241,11 @@ def _compare_windows(videos_table, windows: Counter, health: Health) -> None:
         n = len(health.stale_videos)
         health.problems.append(f"{n} indexed video{'s' if n > 1 else ''} have the wrong number of window rows "
                                f"(e.g. {next(iter(health.stale_videos.items()))[1]})")
-    orphans = sum(c for v, c in windows.items() if v not in known)
-    if orphans and known:
+    # A long file stopped half-way (its record is written after its last segment) and then deleted
+    # or changed leaves rows no later run would visit.
+    health.orphan_videos = sorted(v for v in windows if v not in known)
+    orphans = sum(windows[v] for v in health.orphan_videos)
+    if orphans:
         health.problems.append(f"{orphans} window rows belong to no recorded video")
 
 
@@ -307,6 +311,16 @@ def repair(db: str | Path, deep: bool = False) -> Repairs:
         out.rebuild_indexes = True
     elif health.needs_full_text and "windows" not in health.damaged:
         out.lines.append("the full-text index of 'windows' was missing: rebuilt")
+        out.rebuild_indexes = True
+    if health.orphan_videos and "windows" not in health.damaged and "videos" not in health.damaged:
+        table = lancedb.connect(uri).open_table("windows")
+        for i in range(0, len(health.orphan_videos), 500):
+            ids = ", ".join(f"'{v}'" for v in health.orphan_videos[i:i + 500] if v.replace("-", "").isalnum())
+            if ids:
+                table.delete(f"video_id IN ({ids})")
+        n = len(health.orphan_videos)
+        out.lines.append(f"window rows of {n} video{'s' if n > 1 else ''} with no record (a run stopped half-way): "
+                         "removed")
         out.rebuild_indexes = True
     out.duplicates = any(t.duplicates for t in health.tables.values())
     out.stale_videos = dict(health.stale_videos)  # a lost or damaged 'windows' makes every indexed video stale

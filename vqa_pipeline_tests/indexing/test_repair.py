@@ -190,3 +190,25 @@ def test_garbled_full_text_index_is_noticed_and_rebuilt(copy):
     doctor = vqa("doctor", "--db", db, "--json")
     assert doctor.returncode == 1 and any("full-text index" in p for p in json.loads(doctor.stdout)["db"]["problems"])
     assert_repaired(media, db, hits, "rebuilt")
+
+
+def test_window_rows_of_a_video_with_no_record_are_removed(copy):
+    # What a long file stopped half-way leaves once it is deleted: rows of its first segments, and
+    # no `videos` record (that is written after the last segment).
+    import lancedb
+    import pyarrow as pa
+
+    media, db, hits = copy
+    windows = lancedb.connect(str(db)).open_table("windows")
+    rows = windows.to_arrow().slice(0, 2)
+    ghost = "0123456789abcdef"
+    rows = rows.set_column(rows.schema.get_field_index("video_id"), "video_id", pa.array([ghost] * 2))
+    rows = rows.set_column(rows.schema.get_field_index("window_id"), "window_id",
+                           pa.array([f"{ghost}-00000", f"{ghost}-00001"]))
+    windows.add(rows)
+    doctor = vqa("doctor", "--db", db, "--json")
+    assert doctor.returncode == 1
+    assert "2 window rows belong to no recorded video" in json.loads(doctor.stdout)["db"]["problems"]
+    assert_repaired(media, db, hits, "with no record (a run stopped half-way): removed")
+    left = lancedb.connect(str(db)).open_table("windows").count_rows(f"video_id = '{ghost}'")
+    assert left == 0
