@@ -98,3 +98,34 @@ def model_tags(store) -> dict[str, list[str]]:
     for rec in store.extraction_records().values():
         tags.setdefault(rec.group, set()).add(rec.model_tag or rec.extractor)
     return {g: sorted(v) for g, v in sorted(tags.items())}
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process below it, from ``/proc`` (Linux)."""
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def pss_bytes(pid: int) -> int:
+    """A process's proportional set size (shared pages split among their users), 0 when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0

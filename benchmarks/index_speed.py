@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SAMPLE, command_line, machine, model_tags, table, truth_files  # noqa: E402
+from _common import SAMPLE, command_line, machine, model_tags, process_tree, pss_bytes, table, truth_files  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -109,22 +109,7 @@ class TreeSampler:
                 return [self.root] + [p.pid for p in self.ps.Process(self.root).children(recursive=True)]
             except self.ps.Error:
                 return [self.root]
-        children: dict[int, list[int]] = {}
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{d}/stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(d))
-        out, todo = [], [self.root]
-        while todo:
-            pid = todo.pop()
-            out.append(pid)
-            todo.extend(children.get(pid, []))
-        return out
+        return process_tree(self.root)
 
     @staticmethod
     def _name(pid: int) -> str:
@@ -158,13 +143,7 @@ class TreeSampler:
 
     @staticmethod
     def _pss(pid: int) -> int:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-        except (OSError, IndexError, ValueError):
-            pass
-        return 0
+        return pss_bytes(pid)
 
     def sample(self, with_pss: bool) -> None:
         pids = self._descendants()

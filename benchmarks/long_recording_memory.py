@@ -42,6 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import process_tree, pss_bytes  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 PAGE = os.sysconf("SC_PAGE_SIZE")
 GIB = 2**30
@@ -80,17 +84,16 @@ def _encode_flac(path: Path, chunks, rate: int) -> None:
             out.mux(packet)
 
 
+def _looped(clip: np.ndarray, n: int):
+    """``clip`` repeated until ``n`` samples, in blocks (never the whole length in memory)."""
+    left = n
+    while left > 0:
+        yield clip[: min(left, clip.size)]
+        left -= clip.size
+
+
 def make_silence(path: Path, seconds: float, rate: int = 8000) -> None:
-    block = np.zeros(rate * 10, np.int16)
-    n = int(seconds * rate)
-
-    def chunks():
-        left = n
-        while left > 0:
-            yield block[: min(left, block.size)]
-            left -= block.size
-
-    _encode_flac(path, chunks(), rate)
+    _encode_flac(path, _looped(np.zeros(rate * 10, np.int16), int(seconds * rate)), rate)
 
 
 def speech_loop_clip(rate: int = 16000) -> np.ndarray:
@@ -116,16 +119,7 @@ def speech_loop_clip(rate: int = 16000) -> np.ndarray:
 
 
 def make_speech(path: Path, seconds: float, rate: int = 16000) -> None:
-    clip = speech_loop_clip(rate)
-    n = int(seconds * rate)
-
-    def chunks():
-        left = n
-        while left > 0:
-            yield clip[: min(left, clip.size)]
-            left -= clip.size
-
-    _encode_flac(path, chunks(), rate)
+    _encode_flac(path, _looped(speech_loop_clip(rate), int(seconds * rate)), rate)
 
 
 def make_video(path: Path, seconds: float) -> None:
@@ -163,28 +157,8 @@ def media_for(kind: str, label: str, folder: Path) -> Path:
 # process-tree memory
 
 
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{d}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(d))
-    return children
-
-
 def tree(root: int) -> list[int]:
-    children = _children_map()
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
+    return process_tree(root)
 
 
 def rss(pid: int) -> int:
@@ -195,13 +169,7 @@ def rss(pid: int) -> int:
 
 
 def pss(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, IndexError, ValueError):
-        pass
-    return 0
+    return pss_bytes(pid)
 
 
 def name(pid: int) -> str:
