@@ -43,7 +43,8 @@ MEL_LO, MEL_HI = 125.0, 7500.0
 LOG_OFFSET = 0.001
 PATCH_FRAMES = 96  # 0.96 s
 PATCH_HOP_FRAMES = 48  # 0.48 s
-PATCH_HOP_S = PATCH_HOP_FRAMES * STFT_HOP / SR
+PATCH_HOP_SAMPLES = PATCH_HOP_FRAMES * STFT_HOP
+PATCH_HOP_S = PATCH_HOP_SAMPLES / SR
 PATCH_LEN_S = PATCH_FRAMES * STFT_HOP / SR + (STFT_WIN - STFT_HOP) / SR
 
 LOG_MEL_BLOCK = 4096  # STFT frames per block (41 s)
@@ -293,8 +294,13 @@ class Yamnet(Extractor):
         t0 = time.perf_counter()
         audio = np.nan_to_num(np.asarray(media.audio, dtype=np.float32).reshape(-1))
         duration = audio.size / SR
-        sc, starts = self.scores(audio)
-        starts = starts + media.audio_start_s  # media times (a segment's audio starts later)
+        # Patches start on the whole file's grid (multiples of the hop from 0 s), wherever a
+        # segment's audio starts: a segmented run tags windows as a whole-file run does.
+        skip = -media.audio_offset % PATCH_HOP_SAMPLES
+        sc, _ = self.scores(audio[skip:])
+        # media times, computed as for the whole file (patch i starts at i * hop)
+        first = (media.audio_offset + skip) // PATCH_HOP_SAMPLES
+        starts = (first + np.arange(sc.shape[0])) * PATCH_HOP_S
         audio_end = media.audio_start_s + duration
         ends = starts + PATCH_LEN_S
         min_cover = float(self.options.get("min_patch_cover", 0.7))

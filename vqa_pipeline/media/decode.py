@@ -300,12 +300,30 @@ def _decode_container(container, video_id: str, options: WindowingOptions, segme
     good = 0
     segment = 0  # the next segment to yield
 
+    kept: list[tuple[object, int, tuple[float, bytes, int, int]]] = []  # the last frame encoded
+
     def keep_keyframe(idx: int, t: float, frame) -> None:
+        # A frame standing for many targets (cover art, a camera that stopped) is encoded once.
+        if kept and kept[0][0] is frame and kept[0][1] == rotation and kept[0][2][0] == t:
+            chosen[idx] = kept[0][2]
+            return
         w, h = _scaled_size(frame.width, frame.height, options.max_frame_side)
         rgb = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
         if rotation:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
         chosen[idx] = (t, _to_jpeg(rgb), rgb.shape[1], rgb.shape[0])
+        kept[:] = [(frame, rotation, chosen[idx])]
+
+    def fill_with_last_frame(upto_t: float, from_t: float = -math.inf) -> None:
+        """Targets before ``upto_t`` that no frame reached take the last frame (the single pass's rule for
+        targets past the last frame); those before ``from_t`` are used by no segment still to come."""
+        nonlocal next_target
+        if prev_frame is None:
+            return
+        while next_target < len(targets.times) and targets.times[next_target] < upto_t:
+            if targets.times[next_target] >= from_t:
+                keep_keyframe(next_target, *prev_frame)
+            next_target += 1
 
     def progress() -> float:
         """Media time up to which every stream has been decoded (a stream far behind is not waited for)."""
@@ -346,6 +364,10 @@ def _decode_container(container, video_id: str, options: WindowingOptions, segme
             b = min(b, int(ws[-1].end_s * AUDIO_SAMPLE_RATE) + 1)
         th_lo, th_hi = (ws[0].start_s - 1.0, ws[-1].end_s + 1.0) if ws else (0.0, 0.0)
         th = [i for i, t in enumerate(thumb_times) if k == 0 and last or th_lo <= t < th_hi]
+        if th[:1] != [0] and not (k == 0 and last):
+            # The thumb before the first: the picture until the next one (a picture that stops).
+            before = bisect.bisect_left(thumb_times, th_lo) - 1
+            th = ([before] if before >= 0 else []) + th
         media = DecodedMedia(
             video_id=video_id,
             info=media_info,
@@ -366,6 +388,7 @@ def _decode_container(container, video_id: str, options: WindowingOptions, segme
             for i in [i for i, v in chosen.items() if targets.times[i] < keep_t - options.length_s]:
                 del chosen[i]
             n = next((i for i, t in enumerate(thumb_times) if t >= keep_t - 1.0), len(thumb_times))
+            n = max(n - 1, 0)  # the last thumb before stays: it is the picture until the next one
             del thumbs[:n], thumb_times[:n]
         return media
 
@@ -418,6 +441,11 @@ def _decode_container(container, video_id: str, options: WindowingOptions, segme
                 for out in resampler.resample(frame):
                     audio.add(t, out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
         while (need := ready(segment)) is not None:
+            if last_video_t < need:
+                # The video stopped long before the audio (cover art, a camera switched off): the
+                # segment is cut without waiting for frames, so its targets take the last one now.
+                targets.upto(need)
+                fill_with_last_frame(need)
             # Windows well before ``need`` are the same whatever the final duration turns out to be.
             partial = MediaInfo(duration_s=info.duration_s, has_video=last_video_t >= 0, has_audio=audio.started,
                                 width=info.width, height=info.height, fps=info.fps, rotation_deg=rotation,
@@ -446,12 +474,11 @@ def _decode_container(container, video_id: str, options: WindowingOptions, segme
         log.info("video stream has no decodable frames; treating the file as audio-only")
 
     windows = make_windows(video_id, duration, options)
-    # Targets past the last frame (the end of the last window) take the last frame.
+    # Targets past the last frame (the end of the last window) take the last frame; only the last
+    # segment's windows still need them.
     if prev_frame is not None:
         targets.upto(duration)
-        while next_target < len(targets.times) and targets.times[next_target] < duration + options.length_s:
-            keep_keyframe(next_target, *prev_frame)
-            next_target += 1
+    fill_with_last_frame(duration + options.length_s, segment * segment_s - halo_s - 1.0 if segment else -math.inf)
     last = cut(segment, windows, info, True, audio_end)
     keyframes = last.keyframes
     last.info = MediaInfo(

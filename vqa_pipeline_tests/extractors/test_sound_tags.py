@@ -97,3 +97,38 @@ def test_no_audio_and_short(yamnet, no_audio_media, tiny_media, blank_media):
         out = yamnet.extract(m, {})
         assert len(out.lines) == len(m.windows)
         assert all(out.columns["audio_silence"]) and all(lines == [] for lines in out.lines)
+
+
+def test_segments_tag_like_the_whole_file(yamnet, tmp_path):
+    """A long file's segments start their audio anywhere (here 20 s and 42 s); the
+    patches still lie on the whole file's 0.48 s grid, so every window gets the same tags."""
+    from vqa_pipeline.corpus import synth
+    from vqa_pipeline.media.decode import decode, decode_segments
+
+    parts = []
+    for i in range(14):  # 70 s: beeps, chords, noise and silence in turn, 5 s each
+        kind = i % 4
+        if kind == 0:
+            parts.append(beep(5.0, amp=0.4))
+        elif kind == 1:
+            parts.append(synth.chord([262.0 + 20 * i, 330.0, 392.0], 5.0).astype(np.float32))
+        elif kind == 2:
+            parts.append(noise_burst(5.0, seed=i))
+        else:
+            parts.append(np.zeros(5 * SR, np.float32))
+    wav = synth.write_audio(tmp_path / "long.wav", np.concatenate(parts))
+    whole = decode(wav, "vid")
+    want = yamnet.extract(whole, {})
+    segs = list(decode_segments(wav, "vid", segment_s=23.0, halo_s=4.0))
+    assert len(segs) >= 3 and all(s.audio_offset % 7680 for s in segs[1:3])  # off the patch grid
+    got: dict[str, list] = {k: [] for k in want.columns}
+    lines = []
+    for s in segs:
+        out = yamnet.extract(s, {})
+        lo, hi = s.core_range
+        for k in got:
+            got[k] += out.columns[k][lo:hi]
+        lines += out.lines[lo:hi]
+    assert got == want.columns
+    assert [[ln.text for ln in w] for w in lines] == [[ln.text for ln in w] for w in want.lines]
+    assert sum(1 for tags in got["audio_tags"] if tags) > 20

@@ -72,3 +72,58 @@ def test_an_audio_file_in_segments_keeps_every_sample(tmp_path):
                               for s in segs])
     np.testing.assert_array_equal(covered, whole.audio[: covered.size])
     assert covered.size == pytest.approx(whole.audio.size, abs=2)
+
+
+def _cover_art_mkv(path, audio_s: float):
+    """One MJPEG picture at 0 s (like a music file's cover art) and ``audio_s`` of AAC audio."""
+    import av
+
+    from vqa_pipeline.corpus import synth
+
+    track = np.concatenate([synth.tone(440.0 + 40 * i, 1.0, amp=0.3) for i in range(int(audio_s))]).astype(np.float32)
+    with av.open(str(path), "w", format="matroska") as out:
+        vs = out.add_stream("mjpeg", rate=1)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuvj420p"
+        as_ = out.add_stream("aac", rate=AUDIO_SAMPLE_RATE, layout="mono")
+        img = np.zeros((48, 64, 3), np.uint8)
+        img[:, :32] = RED
+        img[:, 32:] = BLUE
+        vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+        vf.pts = 0
+        out.mux(vs.encode(vf))
+        out.mux(vs.encode(None))
+        for pos in range(0, track.size, 1024):
+            af = av.AudioFrame.from_ndarray(track[None, pos : pos + 1024], format="fltp", layout="mono")
+            af.sample_rate, af.pts = AUDIO_SAMPLE_RATE, pos
+            out.mux(as_.encode(af))
+        out.mux(as_.encode(None))
+    return path
+
+
+def test_a_picture_that_stops_early_still_shows_in_every_segment(tmp_path, monkeypatch):
+    """Cover art (one frame at 0 s) over a long audio track: the single pass gives every window
+    that picture; so must every segment, though the audio runs far ahead of the video."""
+    from vqa_pipeline.extractors.visual import VisualStats
+    from vqa_pipeline.media import decode as decode_module
+
+    # The real lag allowance (120 s) needs a file of several minutes; the behaviour is the same.
+    monkeypatch.setattr(decode_module, "STREAM_LAG_S", 10.0)
+    mkv = _cover_art_mkv(tmp_path / "cover.mkv", audio_s=60)
+    whole = decode(mkv, "vid")
+    assert len(whole.windows) == 30 and {k.window_index for k in whole.keyframes} == set(range(30))
+    segs = list(decode_segments(mkv, "vid", segment_s=20.0, halo_s=4.0))
+    assert len(segs) == 3
+    assert [w for s in segs for w in owned(s)] == whole.windows
+    assert segs[-1].info == whole.info
+    visual = VisualStats()
+    whole_visual = visual.extract(whole, {}).columns
+    for s in segs:
+        mine = {w.index for w in s.windows}
+        assert [(k.t_s, k.window_index, k.jpeg) for k in s.keyframes] == [
+            (k.t_s, k.window_index, k.jpeg) for k in whole.keyframes if k.window_index in mine]
+        np.testing.assert_array_equal(s.thumbs, whole.thumbs)
+        cols = visual.extract(s, {}).columns
+        lo, hi = s.core_range
+        for i, w in enumerate(s.windows[lo:hi], start=lo):
+            assert cols["visual_brightness"][i] == whole_visual["visual_brightness"][w.index] is not None
+            assert cols["visual_colors"][i] == whole_visual["visual_colors"][w.index]
