@@ -89,7 +89,7 @@ class Keyframe:
     """A decoded frame kept as JPEG bytes (compact to hold and to send to Ray actors)."""
 
     t_s: float
-    window_index: int
+    window_index: int  # the window's ``Window.index`` in the file (a segment's windows do not start at 0)
     jpeg: bytes
     width: int
     height: int
