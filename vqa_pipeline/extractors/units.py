@@ -20,6 +20,7 @@ both windows) in the ``units`` column: ``list<struct<kind, start_s, end_s, text,
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -250,6 +251,52 @@ def _overlapping(units: Iterable[Unit], windows: Sequence[Window]) -> list[list[
     return per
 
 
+def owned_span(media: DecodedMedia) -> tuple[float, float]:
+    """The times whose sentences a segment keeps: from its first owned window's start to the next
+    segment's (everything for a whole file)."""
+    if media.core is None:
+        return -math.inf, math.inf
+    lo, hi = media.core
+    ws = media.windows
+    return (ws[lo].start_s if media.segment > 0 and lo < len(ws) else -math.inf,
+            ws[hi].start_s if hi < len(ws) and not media.last_segment else math.inf)
+
+
+def join_segments(windows: Sequence[Window], boxes_per_window: Sequence[Sequence[Box] | None],
+                  stored: Sequence[Sequence[Mapping] | None]) -> list[list[dict] | None]:
+    """A segmented video's ``units`` column as one whole-file run would give it.
+
+    ``stored`` is the column each segment wrote for its own windows. On-screen blocks are
+    recomputed from every window's OCR boxes (a block on screen for 12 minutes is one unit, not
+    one per segment); the other units are gathered from all windows, so a sentence that one
+    segment kept is listed in the next segment's windows too. A sentence contained in another
+    one is the other side's transcript of the same speech and is dropped.
+    """
+    seen: dict[tuple, Unit] = {}
+    for per in stored:
+        for r in per or ():
+            if r["kind"] != "ocr":
+                u = Unit(r["kind"], float(r["start_s"]), float(r["end_s"]), r["text"], tuple(r.get("parts") or ()))
+                seen.setdefault((u.kind, u.start_s, u.end_s, u.text), u)
+    units = [u for u in seen.values() if u.kind != "asr"]
+    last_end = -math.inf
+    for u in sorted((u for u in seen.values() if u.kind == "asr"), key=lambda u: (u.start_s, -u.end_s)):
+        if u.end_s <= last_end and u.start_s < last_end:
+            continue
+        units.append(u)
+        last_end = max(last_end, u.end_s)
+    units += screen_units(windows, boxes_per_window)
+    per_window = _overlapping(sorted(units, key=lambda u: (u.start_s, u.end_s, u.kind)), windows)
+    return [[u.to_row() for u in us] or None for us in per_window]
+
+
+def ocr_boxes(col: Sequence[Sequence[Mapping] | None]) -> list[list[Box] | None]:
+    """The ``ocr_boxes`` column as boxes per window (``None``: no keyframe in the window)."""
+    return [None if per is None else [Box(str(b["text"]), *(float(v) for v in b["box"])) for b in per
+                                      if b and b.get("text") and len(b.get("box") or ()) == 4]
+            for per in col]
+
+
 class EvidenceUnits(Extractor):
     """Speech sentences, on-screen layout blocks, sound and picture lines per window (``units``)."""
 
@@ -261,8 +308,16 @@ class EvidenceUnits(Extractor):
     version = "2"
     requires = ("asr", "ocr", "audio", "visual", "vp_tags")
 
+    joined_columns = ("ocr_boxes", "units")
+    """What :meth:`join_segments` reads of every window once a segmented video is extracted."""
+
     def fields(self) -> list[pa.Field]:
         return [pa.field("units", pa.list_(UNIT_TYPE), nullable=True)]
+
+    def join_segments(self, windows: Sequence[Window], columns: Mapping[str, Sequence]) -> dict[str, list]:
+        """The ``units`` column of a video extracted in segments, joined across the segment edges."""
+        boxes = columns.get("ocr_boxes") or [None] * len(windows)
+        return {"units": join_segments(windows, ocr_boxes(boxes), columns.get("units") or [None] * len(windows))}
 
     def extract(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> ExtractorOutput:
         windows = media.windows
@@ -271,14 +326,13 @@ class EvidenceUnits(Extractor):
         if asr is not None:
             words = [Word(str(w["word"]), float(w["start_s"]), float(w["end_s"]))
                      for per in asr.columns.get("asr_words") or () for w in (per or ()) if w and w.get("word")]
-            units += sentences(words)
+            # A segment's ASR also ran on its context: each sentence is kept by the one segment
+            # owning its start, so it exists once, in one run's words (see join_segments).
+            lo, hi = owned_span(media)
+            units += [u for u in sentences(words) if lo <= u.start_s < hi]
         ocr = upstream.get("ocr")
         if ocr is not None:
-            col = ocr.columns.get("ocr_boxes") or [None] * len(windows)
-            boxes = [None if per is None else [Box(str(b["text"]), *(float(v) for v in b["box"])) for b in per
-                                               if b and b.get("text") and len(b.get("box") or ()) == 4]
-                     for per in col]
-            units += screen_units(windows, boxes)
+            units += screen_units(windows, ocr_boxes(ocr.columns.get("ocr_boxes") or [None] * len(windows)))
         for group in ("audio", "visual", "vp_tags"):
             out = upstream.get(group)
             if out is None:
