@@ -251,15 +251,31 @@ def _overlapping(units: Iterable[Unit], windows: Sequence[Window]) -> list[list[
     return per
 
 
-def owned_span(media: DecodedMedia) -> tuple[float, float]:
-    """The times whose sentences a segment keeps: from its first owned window's start to the next
-    segment's (everything for a whole file)."""
+CUT_MARGIN_S = SENTENCE_PAUSE_S + 1.0
+"""A sentence ending this close to the end of what a segment heard may have been cut there."""
+EDGE_SLACK_S = 2.0
+"""The next segment takes such sentences a little earlier, so that the two ASR runs' different
+timings give a duplicate (dropped by :func:`join_segments`) rather than a lost sentence."""
+
+
+def owned_sentences(units: Sequence[Unit], media: DecodedMedia) -> list[Unit]:
+    """The sentences a segment keeps (all of them for a whole file).
+
+    A segment's ASR also ran on its context, so a sentence at an edge was heard by two segments:
+    it is kept by the one owning its start, so that it exists once, in one run's words. A sentence
+    that runs to the end of the owner's context (longer than the context, as
+    :data:`MAX_SENTENCE_S` can be) is left to the next segment, which heard it to its end.
+    """
     if media.core is None:
-        return -math.inf, math.inf
+        return list(units)
     lo, hi = media.core
     ws = media.windows
-    return (ws[lo].start_s if media.segment > 0 and lo < len(ws) else -math.inf,
-            ws[hi].start_s if hi < len(ws) and not media.last_segment else math.inf)
+    own_lo = ws[lo].start_s if media.segment > 0 and lo < len(ws) else -math.inf
+    own_hi = ws[hi].start_s if hi < len(ws) and not media.last_segment else math.inf
+    cut_here = own_hi + media.context_s - CUT_MARGIN_S  # past this, the owner may have heard it cut
+    cut_before = own_lo + media.context_s - CUT_MARGIN_S - EDGE_SLACK_S
+    return [u for u in units
+            if (own_lo <= u.start_s < own_hi and u.end_s <= cut_here) or (u.start_s < own_lo and u.end_s > cut_before)]
 
 
 def join_segments(windows: Sequence[Window], boxes_per_window: Sequence[Sequence[Box] | None],
@@ -269,8 +285,8 @@ def join_segments(windows: Sequence[Window], boxes_per_window: Sequence[Sequence
     ``stored`` is the column each segment wrote for its own windows. On-screen blocks are
     recomputed from every window's OCR boxes (a block on screen for 12 minutes is one unit, not
     one per segment); the other units are gathered from all windows, so a sentence that one
-    segment kept is listed in the next segment's windows too. A sentence contained in another
-    one is the other side's transcript of the same speech and is dropped.
+    segment kept is listed in the next segment's windows too, and a sentence heard by both
+    segments (see :func:`owned_sentences`) is kept once.
     """
     seen: dict[tuple, Unit] = {}
     for per in stored:
@@ -279,12 +295,18 @@ def join_segments(windows: Sequence[Window], boxes_per_window: Sequence[Sequence
                 u = Unit(r["kind"], float(r["start_s"]), float(r["end_s"]), r["text"], tuple(r.get("parts") or ()))
                 seen.setdefault((u.kind, u.start_s, u.end_s, u.text), u)
     units = [u for u in seen.values() if u.kind != "asr"]
-    last_end = -math.inf
+    speech: list[Unit] = []
     for u in sorted((u for u in seen.values() if u.kind == "asr"), key=lambda u: (u.start_s, -u.end_s)):
-        if u.end_s <= last_end and u.start_s < last_end:
+        prev = speech[-1] if speech else None
+        # The sentences of one ASR run never overlap; two that overlap by half are both segments'
+        # transcripts of one sentence at an edge: the longer one (heard whole) stays.
+        if prev is not None and min(prev.end_s, u.end_s) - u.start_s > 0.5 * min(prev.end_s - prev.start_s,
+                                                                                 u.end_s - u.start_s):
+            if u.end_s - u.start_s > prev.end_s - prev.start_s:
+                speech[-1] = u
             continue
-        units.append(u)
-        last_end = max(last_end, u.end_s)
+        speech.append(u)
+    units += speech
     units += screen_units(windows, boxes_per_window)
     per_window = _overlapping(sorted(units, key=lambda u: (u.start_s, u.end_s, u.kind)), windows)
     return [[u.to_row() for u in us] or None for us in per_window]
@@ -326,10 +348,7 @@ class EvidenceUnits(Extractor):
         if asr is not None:
             words = [Word(str(w["word"]), float(w["start_s"]), float(w["end_s"]))
                      for per in asr.columns.get("asr_words") or () for w in (per or ()) if w and w.get("word")]
-            # A segment's ASR also ran on its context: each sentence is kept by the one segment
-            # owning its start, so it exists once, in one run's words (see join_segments).
-            lo, hi = owned_span(media)
-            units += [u for u in sentences(words) if lo <= u.start_s < hi]
+            units += owned_sentences(sentences(words), media)
         ocr = upstream.get("ocr")
         if ocr is not None:
             units += screen_units(windows, ocr_boxes(ocr.columns.get("ocr_boxes") or [None] * len(windows)))

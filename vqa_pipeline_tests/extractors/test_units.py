@@ -141,7 +141,7 @@ def _segments(ws, segment_s: float = 300.0, halo_s: float = 30.0) -> list[Decode
         core_lo = next(i for i, w in enumerate(seg) if w.start_s >= lo_t)
         core_hi = len(seg) if last else next(i for i, w in enumerate(seg) if w.start_s >= hi_t)
         out.append(DecodedMedia(video_id="v", info=_info(ws[-1].end_s), options=WindowingOptions(),
-                                windows=seg, segment=k, last_segment=last, core=(core_lo, core_hi)))
+                                windows=seg, segment=k, last_segment=last, core=(core_lo, core_hi), context_s=halo_s))
         k += 1
     return out
 
@@ -193,11 +193,12 @@ def test_a_block_that_leaves_the_screen_near_a_segment_edge_stays_two_units():
     assert spans == [(0.0, 296.0), (306.0, 716.0)]  # the last keyframe is in window 357
 
 
+def said(text: str, t0: float) -> list[dict]:
+    return [{"word": w, "start_s": t0 + 0.5 * i, "end_s": t0 + 0.5 * i + 0.4} for i, w in enumerate(text.split())]
+
+
 def test_a_sentence_at_a_segment_edge_is_kept_once_from_the_segment_owning_its_start():
     ws = make_windows("v", 400.0)
-
-    def said(text, t0):
-        return [{"word": w, "start_s": t0 + 0.5 * i, "end_s": t0 + 0.5 * i + 0.4} for i, w in enumerate(text.split())]
 
     # Both segments heard the sentence starting at 298 s (in segment 0), a little differently.
     seg0 = said("The invoice total is 4,180 dollars.", 298.0)
@@ -210,5 +211,17 @@ def test_a_sentence_at_a_segment_edge_is_kept_once_from_the_segment_owning_its_s
         assert [u["text"] for u in joined[i] if u["kind"] == "asr"] == ["The invoice total is 4,180 dollars."]
 
 
-def test_a_sentence_always_fits_in_the_context_of_the_segment_owning_its_start():
+def test_a_sentence_longer_than_the_context_after_an_edge_is_kept_once_as_the_next_segment_heard_it():
+    ws = make_windows("v", 400.0)
+    long = " ".join(f"w{i}" for i in range(57)) + " end."  # 299-327.9 s: past what segment 0 heard well
+    heard0 = said(long.replace("end.", "en"), 299.0)  # segment 0's context ends at 330 s: cut short
+    heard1 = said(long, 299.0) + said("Next slide please.", 340.0)
+    _, joined = _extract_in_segments(ws, [None] * len(ws), [heard0, heard1])
+    speech = sorted({(u["start_s"], u["end_s"], u["text"]) for us in joined for u in us or () if u["kind"] == "asr"})
+    assert speech == [(299.0, 327.9, long), (340.0, 341.4, "Next slide please.")]
+    assert [u["text"] for u in joined[149] if u["kind"] == "asr"] == [long]  # listed in segment 0's windows too
+
+
+def test_a_sentence_fits_in_the_context_of_the_segment_owning_its_start():
+    # with the default segments: so the owner hears every sentence it keeps to its end
     assert MAX_SENTENCE_S <= HALO_S
