@@ -180,15 +180,17 @@ class RapidOcr(Extractor):
         last_sig: np.ndarray | None = None
         last_reads: list[_Read] = []
         frames_ocr = frames_skipped = 0
+        base = windows[0].index if windows else 0  # a segment's windows do not start at 0
         for kf in sorted(media.keyframes, key=lambda k: k.t_s):
-            if not 0 <= kf.window_index < n:
+            i = kf.window_index - base
+            if not 0 <= i < n:
                 continue
             try:
                 rgb = kf.rgb()
             except Exception as err:  # a corrupt keyframe must not sink the file
                 notes.append(f"keyframe at {kf.t_s:.2f}s could not be decoded: {err}")
                 continue
-            has_frame[kf.window_index] = True
+            has_frame[i] = True
             sig = frame_signature(rgb)
             if last_sig is not None and frame_change(sig, last_sig) < threshold:
                 reads = last_reads
@@ -197,7 +199,7 @@ class RapidOcr(Extractor):
                 reads = self.read_frame(rgb)
                 last_sig, last_reads = sig, reads
                 frames_ocr += 1
-            per_window[kf.window_index].extend(reads)
+            per_window[i].extend(reads)
 
         # one entry per distinct text in a window (best score wins)
         window_texts: list[dict[str, _Read]] = []

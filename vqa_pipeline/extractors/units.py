@@ -20,6 +20,7 @@ both windows) in the ``units`` column: ``list<struct<kind, start_s, end_s, text,
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -250,6 +251,74 @@ def _overlapping(units: Iterable[Unit], windows: Sequence[Window]) -> list[list[
     return per
 
 
+CUT_MARGIN_S = SENTENCE_PAUSE_S + 1.0
+"""A sentence ending this close to the end of what a segment heard may have been cut there."""
+EDGE_SLACK_S = 2.0
+"""The next segment takes such sentences a little earlier, so that the two ASR runs' different
+timings give a duplicate (dropped by :func:`join_segments`) rather than a lost sentence."""
+
+
+def owned_sentences(units: Sequence[Unit], media: DecodedMedia) -> list[Unit]:
+    """The sentences a segment keeps (all of them for a whole file).
+
+    A segment's ASR also ran on its context, so a sentence at an edge was heard by two segments:
+    it is kept by the one owning its start, so that it exists once, in one run's words. A sentence
+    that runs to the end of the owner's context (longer than the context, as
+    :data:`MAX_SENTENCE_S` can be) is left to the next segment, which heard it to its end.
+    """
+    if media.core is None:
+        return list(units)
+    lo, hi = media.core
+    ws = media.windows
+    own_lo = ws[lo].start_s if media.segment > 0 and lo < len(ws) else -math.inf
+    own_hi = ws[hi].start_s if hi < len(ws) and not media.last_segment else math.inf
+    cut_here = own_hi + media.context_s - CUT_MARGIN_S  # past this, the owner may have heard it cut
+    cut_before = own_lo + media.context_s - CUT_MARGIN_S - EDGE_SLACK_S
+    return [u for u in units
+            if (own_lo <= u.start_s < own_hi and u.end_s <= cut_here) or (u.start_s < own_lo and u.end_s > cut_before)]
+
+
+def join_segments(windows: Sequence[Window], boxes_per_window: Sequence[Sequence[Box] | None],
+                  stored: Sequence[Sequence[Mapping] | None]) -> list[list[dict] | None]:
+    """A segmented video's ``units`` column as one whole-file run would give it.
+
+    ``stored`` is the column each segment wrote for its own windows. On-screen blocks are
+    recomputed from every window's OCR boxes (a block on screen for 12 minutes is one unit, not
+    one per segment); the other units are gathered from all windows, so a sentence that one
+    segment kept is listed in the next segment's windows too, and a sentence heard by both
+    segments (see :func:`owned_sentences`) is kept once.
+    """
+    seen: dict[tuple, Unit] = {}
+    for per in stored:
+        for r in per or ():
+            if r["kind"] != "ocr":
+                u = Unit(r["kind"], float(r["start_s"]), float(r["end_s"]), r["text"], tuple(r.get("parts") or ()))
+                seen.setdefault((u.kind, u.start_s, u.end_s, u.text), u)
+    units = [u for u in seen.values() if u.kind != "asr"]
+    speech: list[Unit] = []
+    for u in sorted((u for u in seen.values() if u.kind == "asr"), key=lambda u: (u.start_s, -u.end_s)):
+        prev = speech[-1] if speech else None
+        # The sentences of one ASR run never overlap; two that overlap by half are both segments'
+        # transcripts of one sentence at an edge: the longer one (heard whole) stays.
+        if prev is not None and min(prev.end_s, u.end_s) - u.start_s > 0.5 * min(prev.end_s - prev.start_s,
+                                                                                 u.end_s - u.start_s):
+            if u.end_s - u.start_s > prev.end_s - prev.start_s:
+                speech[-1] = u
+            continue
+        speech.append(u)
+    units += speech
+    units += screen_units(windows, boxes_per_window)
+    per_window = _overlapping(sorted(units, key=lambda u: (u.start_s, u.end_s, u.kind)), windows)
+    return [[u.to_row() for u in us] or None for us in per_window]
+
+
+def ocr_boxes(col: Sequence[Sequence[Mapping] | None]) -> list[list[Box] | None]:
+    """The ``ocr_boxes`` column as boxes per window (``None``: no keyframe in the window)."""
+    return [None if per is None else [Box(str(b["text"]), *(float(v) for v in b["box"])) for b in per
+                                      if b and b.get("text") and len(b.get("box") or ()) == 4]
+            for per in col]
+
+
 class EvidenceUnits(Extractor):
     """Speech sentences, on-screen layout blocks, sound and picture lines per window (``units``)."""
 
@@ -261,8 +330,16 @@ class EvidenceUnits(Extractor):
     version = "2"
     requires = ("asr", "ocr", "audio", "visual", "vp_tags")
 
+    joined_columns = ("ocr_boxes", "units")
+    """What :meth:`join_segments` reads of every window once a segmented video is extracted."""
+
     def fields(self) -> list[pa.Field]:
         return [pa.field("units", pa.list_(UNIT_TYPE), nullable=True)]
+
+    def join_segments(self, windows: Sequence[Window], columns: Mapping[str, Sequence]) -> dict[str, list]:
+        """The ``units`` column of a video extracted in segments, joined across the segment edges."""
+        boxes = columns.get("ocr_boxes") or [None] * len(windows)
+        return {"units": join_segments(windows, ocr_boxes(boxes), columns.get("units") or [None] * len(windows))}
 
     def extract(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> ExtractorOutput:
         windows = media.windows
@@ -271,14 +348,10 @@ class EvidenceUnits(Extractor):
         if asr is not None:
             words = [Word(str(w["word"]), float(w["start_s"]), float(w["end_s"]))
                      for per in asr.columns.get("asr_words") or () for w in (per or ()) if w and w.get("word")]
-            units += sentences(words)
+            units += owned_sentences(sentences(words), media)
         ocr = upstream.get("ocr")
         if ocr is not None:
-            col = ocr.columns.get("ocr_boxes") or [None] * len(windows)
-            boxes = [None if per is None else [Box(str(b["text"]), *(float(v) for v in b["box"])) for b in per
-                                               if b and b.get("text") and len(b.get("box") or ()) == 4]
-                     for per in col]
-            units += screen_units(windows, boxes)
+            units += screen_units(windows, ocr_boxes(ocr.columns.get("ocr_boxes") or [None] * len(windows)))
         for group in ("audio", "visual", "vp_tags"):
             out = upstream.get(group)
             if out is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from vqa_pipeline.extractors.base import EvidenceLine, Extractor, ExtractorOutput
-from vqa_pipeline.media.types import DecodedMedia
+from vqa_pipeline.media.types import DecodedMedia, Window
 from vqa_pipeline.store import ExtractionRecord, Store
 from vqa_pipeline.store.rows import group_columns
 from vqa_pipeline.store.schema import EVIDENCE_GROUPS
@@ -80,6 +80,23 @@ def stored_output(store: Store, media: DecodedMedia, extractor: Extractor) -> Ex
         for r in rows
     ]
     return ExtractorOutput(lines=lines, columns={c: [r.get(c) for r in rows] for c in extra})
+
+
+def join_segments(store: Store, video_id: str, extractor: Extractor) -> None:
+    """After the last segment of a video extracted in segments, let an extractor whose results
+    cross segment edges (evidence units: a slide on screen for 12 minutes) rewrite its columns
+    from every window's stored columns."""
+    join = getattr(extractor, "join_segments", None)
+    if join is None:
+        return
+    names = list(getattr(extractor, "joined_columns", ()))
+    rows = store.windows_for(video_id, columns=["window_id", "start_s", "end_s", *names])
+    if not rows:
+        return
+    windows = [Window(window_id=r["window_id"], video_id=video_id, index=int(r["window_index"]),
+                      start_s=float(r["start_s"]), end_s=float(r["end_s"])) for r in rows]
+    columns = join(windows, {c: [r.get(c) for r in rows] for c in names})
+    store.write_group(video_id, extractor.group, columns, [w.window_id for w in windows])
 
 
 def write_output(store: Store, media: DecodedMedia, extractor: Extractor, output: ExtractorOutput) -> int:

@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from vqa_pipeline.extractors.base import Extractor, ExtractorOutput
-from vqa_pipeline.indexing.extract import input_tag, stages, stale_extractors, stored_output, write_output
+from vqa_pipeline.indexing.extract import (
+    input_tag,
+    join_segments,
+    stages,
+    stale_extractors,
+    stored_output,
+    write_output,
+)
 from vqa_pipeline.indexing.runners import ExtractionJob, ExtractionResult, ExtractionRunner
 from vqa_pipeline.media.types import DecodedMedia
 from vqa_pipeline.store import Store
@@ -125,6 +132,8 @@ class VideoProgress:
                                          tally.seconds)
             self.outcome[name] = f"failed: {error}"
         else:
+            if self.n_segments > 1:
+                join_segments(self.store, self.video_id, ex)  # before the record: a crash here redoes it
             note = tally.note()
             status = "empty" if tally.lines == 0 and note else "ok"
             self.store.record_extraction(self.video_id, ex.group, ex.name, ex.model_tag, tag, status, note,

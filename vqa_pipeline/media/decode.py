@@ -381,6 +381,7 @@ def _decode_container(container, video_id: str, options: WindowingOptions, segme
             segment=k,
             last_segment=last,
             core=None if k == 0 and last else (core_lo, core_hi),
+            context_s=halo_s,
         )
         if not last:
             keep_t = hi_t - halo_s - 1.0  # the next segment's first window, with a margin

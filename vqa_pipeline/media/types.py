@@ -89,7 +89,7 @@ class Keyframe:
     """A decoded frame kept as JPEG bytes (compact to hold and to send to Ray actors)."""
 
     t_s: float
-    window_index: int
+    window_index: int  # the window's ``Window.index`` in the file (a segment's windows do not start at 0)
     jpeg: bytes
     width: int
     height: int
@@ -123,6 +123,7 @@ class DecodedMedia:
         last_segment: whether this is the file's last segment (its ``info`` is then final).
         core: ``(lo, hi)``: the windows ``windows[lo:hi]`` this segment owns and writes; the others
             are context (the halo) shared with the neighbouring segments. ``None``: all of them.
+        context_s: how far a segment's context reaches past each edge of its own windows (seconds).
     """
 
     video_id: str
@@ -137,6 +138,7 @@ class DecodedMedia:
     segment: int = 0
     last_segment: bool = True
     core: tuple[int, int] | None = None
+    context_s: float = 0.0
 
     @property
     def has_audio(self) -> bool:

@@ -7,8 +7,10 @@ import pytest
 from PIL import Image
 
 from vqa_pipeline.corpus import synth
+from vqa_pipeline.extractors.base import ExtractorOutput
 from vqa_pipeline.extractors.units import (
     MAX_BLOCK_LINES,
+    MAX_SENTENCE_S,
     Box,
     EvidenceUnits,
     Unit,
@@ -17,6 +19,8 @@ from vqa_pipeline.extractors.units import (
     screen_units,
     sentences,
 )
+from vqa_pipeline.media.decode import HALO_S
+from vqa_pipeline.media.types import DecodedMedia, MediaInfo, WindowingOptions
 from vqa_pipeline_tests.extractors.conftest import (
     FRAME_H,
     FRAME_W,
@@ -116,3 +120,108 @@ def test_a_credits_card_read_by_rapidocr_is_one_label_value_unit():
     out = EvidenceUnits().extract(media, {"ocr": ocr})
     units = {(u["text"], u["start_s"], u["end_s"]) for us in out.columns["units"] for u in (us or ())}
     assert units == {("EDITOR / Ana Lima", 0.0, 4.0), ("MUSIC / Joe Park", 4.0, 8.0)}
+
+
+# -- a long recording extracted in segments (as media.decode.decode_segments cuts it) ---------------
+
+LOGO = [Box("ACME LABS", 0.05, 0.05, 0.25, 0.09)]
+
+
+def _info(duration_s: float) -> MediaInfo:
+    return MediaInfo(duration_s=duration_s, has_video=True, has_audio=True)
+
+
+def _segments(ws, segment_s: float = 300.0, halo_s: float = 30.0) -> list[DecodedMedia]:
+    out = []
+    k = 0
+    while k * segment_s < ws[-1].start_s + 1e-9:
+        lo_t, hi_t = k * segment_s, (k + 1) * segment_s
+        last = hi_t > ws[-1].start_s
+        seg = [w for w in ws if w.start_s >= lo_t - halo_s and (last or w.start_s < hi_t + halo_s)]
+        core_lo = next(i for i, w in enumerate(seg) if w.start_s >= lo_t)
+        core_hi = len(seg) if last else next(i for i, w in enumerate(seg) if w.start_s >= hi_t)
+        out.append(DecodedMedia(video_id="v", info=_info(ws[-1].end_s), options=WindowingOptions(),
+                                windows=seg, segment=k, last_segment=last, core=(core_lo, core_hi), context_s=halo_s))
+        k += 1
+    return out
+
+
+def _extract_in_segments(ws, ocr_per_window, asr_per_segment=None) -> tuple[list, list]:
+    """What the segments write (each its own windows' ``units``), and the column joined afterwards."""
+    ex = EvidenceUnits()
+    written: list = [None] * len(ws)
+    for media in _segments(ws):
+        first = media.windows[0].index
+        up = {"ocr": ExtractorOutput(lines=[[] for _ in media.windows],
+                                     columns={"ocr_boxes": [ocr_per_window[w.index] for w in media.windows]})}
+        if asr_per_segment is not None:
+            words = asr_per_segment[media.segment]
+            per = [[w for w in words if win.start_s <= (w["start_s"] + w["end_s"]) / 2 < win.end_s]
+                   for win in media.windows]
+            up["asr"] = ExtractorOutput(lines=[[] for _ in media.windows], columns={"asr_words": per})
+        col = ex.extract(media, up).columns["units"]
+        lo, hi = media.core_range
+        for i in range(lo, hi):
+            written[first + i] = col[i]
+    joined = ex.join_segments(ws, {"ocr_boxes": ocr_per_window, "units": written})["units"]
+    return written, joined
+
+
+def _ocr(per_window, i):
+    return [(u["start_s"], u["end_s"]) for u in per_window[i] or () if u["kind"] == "ocr"]
+
+
+def test_a_logo_on_screen_for_12_minutes_is_one_unit_across_segments():
+    ws = make_windows("v", 720.0)
+    boxes = [[{"text": b.text, "box": [b.x0, b.y0, b.x1, b.y1]} for b in LOGO] for _ in ws]
+    written, joined = _extract_in_segments(ws, boxes)
+    assert _ocr(written, 149) == [(0.0, 330.0)]  # what each segment sees alone: cut at its context edge
+    whole = EvidenceUnits().extract(DecodedMedia(video_id="v", info=_info(720.0),
+                                                 options=WindowingOptions(), windows=ws),
+                                    {"ocr": ExtractorOutput(lines=[[] for _ in ws], columns={"ocr_boxes": boxes})})
+    assert joined == whole.columns["units"]
+    assert all(_ocr(joined, i) == [(0.0, 720.0)] for i in range(len(ws)))
+    assert joined[150][0]["text"] == "ACME LABS"
+
+
+def test_a_block_that_leaves_the_screen_near_a_segment_edge_stays_two_units():
+    ws = make_windows("v", 720.0)
+    on = [{"text": "Slide 4", "box": [0.1, 0.1, 0.3, 0.15]}]
+    boxes = [None if i % 3 else ([] if 148 <= i <= 152 else on) for i in range(len(ws))]  # keyframes every 6 s
+    _, joined = _extract_in_segments(ws, boxes)
+    spans = sorted({s for i in range(len(ws)) for s in _ocr(joined, i)})
+    assert spans == [(0.0, 296.0), (306.0, 716.0)]  # the last keyframe is in window 357
+
+
+def said(text: str, t0: float) -> list[dict]:
+    return [{"word": w, "start_s": t0 + 0.5 * i, "end_s": t0 + 0.5 * i + 0.4} for i, w in enumerate(text.split())]
+
+
+def test_a_sentence_at_a_segment_edge_is_kept_once_from_the_segment_owning_its_start():
+    ws = make_windows("v", 400.0)
+
+    # Both segments heard the sentence starting at 298 s (in segment 0), a little differently.
+    seg0 = said("The invoice total is 4,180 dollars.", 298.0)
+    seg1 = said("The invoice total is 4180 dollars.", 298.1) + said("Next slide please.", 320.0)
+    _, joined = _extract_in_segments(ws, [None] * len(ws), [seg0, seg1])
+    speech = {(u["start_s"], u["text"]) for us in joined for u in us or () if u["kind"] == "asr"}
+    assert speech == {(298.0, "The invoice total is 4,180 dollars."), (320.0, "Next slide please.")}
+    # listed in the windows on both sides of the edge at 300 s
+    for i in (149, 150):
+        assert [u["text"] for u in joined[i] if u["kind"] == "asr"] == ["The invoice total is 4,180 dollars."]
+
+
+def test_a_sentence_longer_than_the_context_after_an_edge_is_kept_once_as_the_next_segment_heard_it():
+    ws = make_windows("v", 400.0)
+    long = " ".join(f"w{i}" for i in range(57)) + " end."  # 299-327.9 s: past what segment 0 heard well
+    heard0 = said(long.replace("end.", "en"), 299.0)  # segment 0's context ends at 330 s: cut short
+    heard1 = said(long, 299.0) + said("Next slide please.", 340.0)
+    _, joined = _extract_in_segments(ws, [None] * len(ws), [heard0, heard1])
+    speech = sorted({(u["start_s"], u["end_s"], u["text"]) for us in joined for u in us or () if u["kind"] == "asr"})
+    assert speech == [(299.0, 327.9, long), (340.0, 341.4, "Next slide please.")]
+    assert [u["text"] for u in joined[149] if u["kind"] == "asr"] == [long]  # listed in segment 0's windows too
+
+
+def test_a_sentence_fits_in_the_context_of_the_segment_owning_its_start():
+    # with the default segments: so the owner hears every sentence it keeps to its end
+    assert MAX_SENTENCE_S <= HALO_S

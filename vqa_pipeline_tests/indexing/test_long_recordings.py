@@ -126,3 +126,69 @@ def test_a_sentence_crossing_a_segment_edge_stays_one_unit(tmp_path, short_segme
     words = [w["word"] for r in store.windows_for(f.video_id, ["asr_words"]) for w in (r["asr_words"] or [])]
     assert sum("delivery" in w.lower() for w in words) == 1
     assert sum("thursday" in w.lower() for w in words) == 1
+
+
+def _slide_frame(t: float):
+    # Changes of the picture are large (a new background), so OCR reads the same keyframes however
+    # the file is cut (it skips a keyframe that looks like the last one it read).
+    im = synth.solid_frame((12, 12, 40) if t < 12.0 else (90, 120, 40), size=(640, 360))
+    if t < 26.0:  # on screen across both segment edges (8 s and 16 s)
+        synth.draw_text_line(im, "QUARTERLY REVIEW", font_size=40, top_y=100, text_rgb=(245, 245, 245))
+    if 12.0 <= t < 26.0:
+        synth.draw_text_line(im, "Ana Lima", font_size=30, top_y=260, text_rgb=(245, 245, 245))
+    return im
+
+
+def test_on_screen_text_across_segments_gives_the_same_units_as_one_piece(tmp_path, monkeypatch):
+    from fractions import Fraction
+
+    from vqa_pipeline.extractors.registry import get_extractor_class
+    from vqa_pipeline_tests.needs import missing
+
+    ok, why = get_extractor_class("rapidocr")().availability()
+    if not ok:
+        missing(f"rapidocr models: {why}")
+    clip = synth.encode_mp4(tmp_path / "slides.mp4", synth.render_frames(_slide_frame, duration_s=30.0, fps=4),
+                            fps=4, time_base=Fraction(1, 1000))
+    names = ["rapidocr", "evidence-units"]
+    whole = Store(tmp_path / "whole")
+    index_paths([clip], whole, extractors=names)
+    monkeypatch.setattr(decode_module, "SEGMENT_S", 8.0)
+    monkeypatch.setattr(decode_module, "HALO_S", 4.0)
+    seg = Store(tmp_path / "seg")
+    f = index_paths([clip], seg, extractors=names).files[0]
+    assert f.status == "indexed" and f.extractors == {"rapidocr": "ok", "evidence-units": "ok"}
+    assert rows(seg, ["ocr_boxes"]) == rows(whole, ["ocr_boxes"])  # the same reads per keyframe
+    assert rows(seg, ["units"]) == rows(whole, ["units"])
+    slide = {(u["start_s"], u["end_s"]) for r in rows(seg, ["units"]) for u in r["units"] or ()
+             if "QUARTERLY" in u["text"]}
+    assert len(slide) == 1 and next(iter(slide))[0] == 0.0 and next(iter(slide))[1] >= 24.0
+    name = {(u["start_s"], u["end_s"]) for r in rows(seg, ["units"]) for u in r["units"] or () if u["text"] == "Ana Lima"}
+    assert len(name) == 1 and next(iter(name))[0] == 12.0  # not cut at the segment context edge (12 s)
+
+
+@pytest.mark.usefixtures("espeak_ng")
+def test_a_sentence_longer_than_the_context_after_an_edge_is_one_unit_listed_once(tmp_path, short_segments):
+    from vqa_pipeline.extractors.registry import get_extractor_class
+    from vqa_pipeline_tests.needs import missing
+
+    ok, why = get_extractor_class("whisper-base")().availability()
+    if not ok:
+        missing(f"whisper-base weights: {why}")
+    sr = synth.SR
+    sentence = synth.speech("The delivery of forty battery packs from the northern warehouse arrives next Thursday "
+                            "morning before the team meeting.", voice=None, speed_wpm=150, peak=0.8,
+                            fade_ms=0).astype(np.float32)
+    audio = np.zeros(int(26.0 * sr), np.float32)
+    start = int(7.0 * sr)  # from 7 s, past the 4 s of context after the segment edge at 8 s
+    audio[start : start + sentence.size] = sentence
+    assert start + sentence.size > 12.5 * sr
+    wav = synth.write_audio(tmp_path / "talk.wav", audio)
+    store = Store(tmp_path / "db")
+    f = index_paths([wav], store, extractors=["whisper-base", "evidence-units"]).files[0]
+    assert f.extractors == {"whisper-base": "ok", "evidence-units": "ok"}
+    speech = {(u["start_s"], u["end_s"], u["text"]) for r in store.windows_for(f.video_id, ["units"])
+              for u in (r["units"] or []) if u["kind"] == "asr"}
+    (one,) = [u for u in speech if "delivery" in u[2].lower()]
+    assert "meeting" in one[2].lower() and one[0] < 8.0 and one[1] > 12.0
+    assert sum("thursday" in u[2].lower() for u in speech) == 1  # its words are in one unit only

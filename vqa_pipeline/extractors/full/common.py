@@ -242,9 +242,10 @@ def clear_cache() -> None:
 def window_keyframes(media: DecodedMedia) -> list[list[Keyframe]]:
     """Keyframes of each window, in time order."""
     out: list[list[Keyframe]] = [[] for _ in media.windows]
+    base = media.windows[0].index if media.windows else 0  # a segment's windows do not start at 0
     for kf in sorted(media.keyframes, key=lambda k: k.t_s):
-        if 0 <= kf.window_index < len(out):
-            out[kf.window_index].append(kf)
+        if 0 <= kf.window_index - base < len(out):
+            out[kf.window_index - base].append(kf)
     return out
 
 

@@ -89,3 +89,15 @@ def test_option_prefers_the_extractor_option(monkeypatch):
     assert common.option({}, "model", "VQA_X_MODEL", "default") == "from-env"
     monkeypatch.delenv("VQA_X_MODEL")
     assert common.option({}, "model", "VQA_X_MODEL", "default") == "default"
+
+
+def test_a_segments_keyframes_go_to_its_windows_by_window_index():
+    from vqa_pipeline.media.types import DecodedMedia, MediaInfo, WindowingOptions
+
+    # a later segment of a long file: its windows are numbered from 150, not 0
+    ws = [Window(f"v-w{i}", "v", i, 2.0 * i, 2.0 * i + 2.0) for i in range(150, 154)]
+    kfs = [_kf(301.0, 150), _kf(305.0, 152), _kf(307.0, 153)]
+    media = DecodedMedia(video_id="v", info=MediaInfo(duration_s=400.0, has_video=True, has_audio=False),
+                         options=WindowingOptions(), windows=ws, keyframes=kfs, segment=1, last_segment=False,
+                         core=(0, 4), context_s=30.0)
+    assert [[k.t_s for k in per] for per in common.window_keyframes(media)] == [[301.0], [], [305.0], [307.0]]
