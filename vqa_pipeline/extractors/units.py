@@ -15,6 +15,9 @@ Windows stay the unit of search; answers quote units, which keep meaning togethe
 Each window lists every unit that overlaps it (a sentence or a block crossing an edge is listed in
 both windows) in the ``units`` column: ``list<struct<kind, start_s, end_s, text, parts>>``, where
 ``parts`` holds a block's lines (empty for other kinds).
+
+(Slightly over our ~350-line norm: the joining of a long recording's segments belongs with the
+rules it re-applies.)
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@
 assets, which call its steps one by one; :func:`index_paths` chains them for the CLI:
 
     discover -> plan each file -> record it (sources) -> decode + write windows -> schedule extraction
+
+(Under 400 lines: the Indexer's steps, segment streaming and the one driver loop, with the
+self-check and the batched failures it wraps.)
 """
 
 from __future__ import annotations

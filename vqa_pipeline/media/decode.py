@@ -3,6 +3,10 @@
 Timecodes are media times measured from the container's start (non-zero start times are
 subtracted), taken from each frame's own timestamp, so variable frame rate files stay correct.
 Rotated phone videos are turned upright using the frame's display matrix.
+
+(About 500 lines, over our ~350 norm: the one decoding pass serves a whole file and a long file's
+segments alike; its frame, keyframe, thumb and audio state is shared by the segment cuts, and
+splitting it would pass that state between modules.)
 """
 
 from __future__ import annotations
