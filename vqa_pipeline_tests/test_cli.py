@@ -134,3 +134,11 @@ def test_a_failure_with_json_still_prints_json(tmp_path):
     assert out.returncode == 1
     assert "no index database" in json.loads(out.stdout)["error"]
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_mistyped_path_creates_no_database(tmp_path):
+    db = tmp_path / "db"
+    out = vqa("index", tmp_path / "no-such-folder", "--db", db)
+    assert out.returncode == 1
+    assert out.stderr.strip() == f"vqa index: no such file or folder: {tmp_path / 'no-such-folder'}"
+    assert not db.exists()

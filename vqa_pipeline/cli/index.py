@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     from vqa_pipeline.media.types import WindowingOptions
 
     t0 = time.perf_counter()
+    missing_paths = [p for p in args.paths if not os.path.lexists(p)]
+    if missing_paths and len(missing_paths) == len(args.paths):
+        # a typo: say so before a database is created for nothing
+        raise CliError(f"no such file or folder: {', '.join(missing_paths)}")
     try:
         options = WindowingOptions(length_s=args.window, stride_s=args.stride or args.window,
                                    keyframe_every_s=args.keyframe_every)
