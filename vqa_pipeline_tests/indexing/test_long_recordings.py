@@ -26,16 +26,21 @@ def rows(store: Store, columns: list[str]) -> list[dict]:
     return sorted(out, key=lambda r: r["window_id"])
 
 
-def test_segmented_indexing_writes_the_same_rows(tmp_path, monkeypatch):
-    clip = make_clip(tmp_path / "c.mp4", duration_s=30.5, fps=5.0, scenes=SCENES, tone_hz=600)
-    names = ["visual-stats", "yamnet"]
+def _whole_and_segmented(tmp_path, clip, names, monkeypatch):
+    """``clip`` indexed in one piece and in 8 s segments with 4 s of context: ``(whole store,
+    segmented store, the segmented run's file outcome)``."""
     whole = Store(tmp_path / "whole")
     index_paths([clip], whole, extractors=names)
     monkeypatch.setattr(decode_module, "SEGMENT_S", 8.0)
     monkeypatch.setattr(decode_module, "HALO_S", 4.0)
     seg = Store(tmp_path / "seg")
-    s = index_paths([clip], seg, extractors=names)
-    f = s.files[0]
+    return whole, seg, index_paths([clip], seg, extractors=names).files[0]
+
+
+def test_segmented_indexing_writes_the_same_rows(tmp_path, monkeypatch):
+    clip = make_clip(tmp_path / "c.mp4", duration_s=30.5, fps=5.0, scenes=SCENES, tone_hz=600)
+    names = ["visual-stats", "yamnet"]
+    whole, seg, f = _whole_and_segmented(tmp_path, clip, names, monkeypatch)
     assert f.status == "indexed" and f.windows == 16 and f.extractors == {"visual-stats": "ok", "yamnet": "ok"}
     base = ["video_id", "window_index", "start_s", "end_s", "keyframe_ts"]
     visual = ["visual_lines", "visual_brightness", "visual_motion", "visual_colors", "visual_cut"]
@@ -95,8 +100,9 @@ def test_extractors_refreshed_on_an_unchanged_long_file_run_per_segment(tmp_path
     assert store.count_windows() == 16
 
 
-@pytest.mark.usefixtures("espeak_ng")
-def test_a_sentence_crossing_a_segment_edge_stays_one_unit(tmp_path, short_segments):
+def _index_spoken_sentence(tmp_path, text: str, start_s: float, past_s: float):
+    """26 s of silence with ``text`` spoken from ``start_s`` (ending after ``past_s``), indexed with
+    whisper-base and evidence units: ``(store, file outcome)``."""
     from vqa_pipeline.extractors.registry import get_extractor_class
     from vqa_pipeline_tests.needs import missing
 
@@ -104,17 +110,23 @@ def test_a_sentence_crossing_a_segment_edge_stays_one_unit(tmp_path, short_segme
     if not ok:
         missing(f"whisper-base weights: {why}")
     sr = synth.SR
-    sentence = synth.speech("The delivery of forty battery packs arrives next Thursday morning.",
-                            voice=None, speed_wpm=150, peak=0.8, fade_ms=0).astype(np.float32)
+    sentence = synth.speech(text, voice=None, speed_wpm=150, peak=0.8, fade_ms=0).astype(np.float32)
     audio = np.zeros(int(26.0 * sr), np.float32)
-    start = int(5.5 * sr)  # the sentence runs across the segment edge at 8 s
+    start = int(start_s * sr)
     audio[start : start + sentence.size] = sentence
-    assert start + sentence.size > 8.5 * sr
+    assert start + sentence.size > past_s * sr
     wav = synth.write_audio(tmp_path / "talk.wav", audio)
-    names = ["whisper-base", "evidence-units"]
     store = Store(tmp_path / "db")
-    f = index_paths([wav], store, extractors=names).files[0]
+    f = index_paths([wav], store, extractors=["whisper-base", "evidence-units"]).files[0]
     assert f.extractors == {"whisper-base": "ok", "evidence-units": "ok"}
+    return store, f
+
+
+@pytest.mark.usefixtures("espeak_ng")
+def test_a_sentence_crossing_a_segment_edge_stays_one_unit(tmp_path, short_segments):
+    # the sentence runs across the segment edge at 8 s
+    store, f = _index_spoken_sentence(tmp_path, "The delivery of forty battery packs arrives next Thursday morning.",
+                                      5.5, 8.5)
     per_window = {r["window_index"]: [u for u in (r["units"] or []) if u["kind"] == "asr"]
                   for r in store.windows_for(f.video_id, ["units"])}
     before, after = per_window[3], per_window[4]  # windows 6-8 s (segment 0) and 8-10 s (segment 1)
@@ -150,13 +162,7 @@ def test_on_screen_text_across_segments_gives_the_same_units_as_one_piece(tmp_pa
         missing(f"rapidocr models: {why}")
     clip = synth.encode_mp4(tmp_path / "slides.mp4", synth.render_frames(_slide_frame, duration_s=30.0, fps=4),
                             fps=4, time_base=Fraction(1, 1000))
-    names = ["rapidocr", "evidence-units"]
-    whole = Store(tmp_path / "whole")
-    index_paths([clip], whole, extractors=names)
-    monkeypatch.setattr(decode_module, "SEGMENT_S", 8.0)
-    monkeypatch.setattr(decode_module, "HALO_S", 4.0)
-    seg = Store(tmp_path / "seg")
-    f = index_paths([clip], seg, extractors=names).files[0]
+    whole, seg, f = _whole_and_segmented(tmp_path, clip, ["rapidocr", "evidence-units"], monkeypatch)
     assert f.status == "indexed" and f.extractors == {"rapidocr": "ok", "evidence-units": "ok"}
     assert rows(seg, ["ocr_boxes"]) == rows(whole, ["ocr_boxes"])  # the same reads per keyframe
     assert rows(seg, ["units"]) == rows(whole, ["units"])
@@ -169,24 +175,10 @@ def test_on_screen_text_across_segments_gives_the_same_units_as_one_piece(tmp_pa
 
 @pytest.mark.usefixtures("espeak_ng")
 def test_a_sentence_longer_than_the_context_after_an_edge_is_one_unit_listed_once(tmp_path, short_segments):
-    from vqa_pipeline.extractors.registry import get_extractor_class
-    from vqa_pipeline_tests.needs import missing
-
-    ok, why = get_extractor_class("whisper-base")().availability()
-    if not ok:
-        missing(f"whisper-base weights: {why}")
-    sr = synth.SR
-    sentence = synth.speech("The delivery of forty battery packs from the northern warehouse arrives next Thursday "
-                            "morning before the team meeting.", voice=None, speed_wpm=150, peak=0.8,
-                            fade_ms=0).astype(np.float32)
-    audio = np.zeros(int(26.0 * sr), np.float32)
-    start = int(7.0 * sr)  # from 7 s, past the 4 s of context after the segment edge at 8 s
-    audio[start : start + sentence.size] = sentence
-    assert start + sentence.size > 12.5 * sr
-    wav = synth.write_audio(tmp_path / "talk.wav", audio)
-    store = Store(tmp_path / "db")
-    f = index_paths([wav], store, extractors=["whisper-base", "evidence-units"]).files[0]
-    assert f.extractors == {"whisper-base": "ok", "evidence-units": "ok"}
+    # from 7 s, past the 4 s of context after the segment edge at 8 s
+    store, f = _index_spoken_sentence(
+        tmp_path, "The delivery of forty battery packs from the northern warehouse arrives next Thursday "
+        "morning before the team meeting.", 7.0, 12.5)
     speech = {(u["start_s"], u["end_s"], u["text"]) for r in store.windows_for(f.video_id, ["units"])
               for u in (r["units"] or []) if u["kind"] == "asr"}
     (one,) = [u for u in speech if "delivery" in u[2].lower()]
