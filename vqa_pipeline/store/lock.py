@@ -173,6 +173,24 @@ class WriterLock:
         finally:
             self.release()
 
+    @contextmanager
+    def hold_if_free(self) -> Iterator[bool | None]:
+        """Hold the lock for the block only if no other process holds it (a reader's optional write:
+        it never waits, and says nothing of a stale holder it takes over).
+
+        Yields ``None`` when the lock is busy or cannot be taken here, else whether it was taken
+        now (``False``: this process held it already), as :meth:`acquire` returns.
+        """
+        try:
+            fresh = self.acquire(wait=False, notice=log.debug)
+        except (DatabaseBusy, OSError):
+            yield None
+            return
+        try:
+            yield fresh
+        finally:
+            self.release()
+
     def acquire(self, wait: bool = True, timeout: float | None = None,
                 on_wait: Callable[[Holder | None], None] | None = None,
                 notice: Callable[[str], None] | None = None, break_lock: bool = False) -> bool:

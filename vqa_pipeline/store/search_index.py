@@ -57,22 +57,14 @@ def writer_lock_if_free(table) -> Iterator[bool]:
     when the database has no lock (an object-store URI).
     """
     from vqa_pipeline.store.fingerprint import is_local
-    from vqa_pipeline.store.lock import DatabaseBusy, WriterLock
+    from vqa_pipeline.store.lock import WriterLock
 
     uri = str(getattr(table, "uri", "") or "")
     if not uri or not is_local(uri):
         yield True
         return
-    lock = WriterLock(Path(uri).parent)
-    try:
-        lock.acquire(wait=False, notice=log.debug)  # a reader says nothing of a stale holder
-    except (DatabaseBusy, OSError):
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        lock.release()
+    with WriterLock(Path(uri).parent).hold_if_free() as taken:
+        yield taken is not None
 
 
 ANN_MIN_ROWS = int(os.environ.get("VQA_ANN_MIN_ROWS", "50000"))

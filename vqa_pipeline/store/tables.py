@@ -24,7 +24,7 @@ import pyarrow as pa
 from vqa_pipeline.store.commits import is_ambiguous_merge, retry_conflicts, unique_by
 from vqa_pipeline.store.duplicates import drop_duplicate_keys
 from vqa_pipeline.store.fingerprint import is_local
-from vqa_pipeline.store.lock import DatabaseBusy, Holder, WriterLock
+from vqa_pipeline.store.lock import Holder, WriterLock
 from vqa_pipeline.store.schema import (
     EVIDENCE_GROUPS,
     EXTRACTIONS_SCHEMA,
@@ -199,16 +199,10 @@ class Store:
         if self.lock is None:
             yield True
             return
-        try:
-            if self.lock.acquire(wait=False, notice=log.debug):  # a reader: quiet about a stale holder
+        with self.lock.hold_if_free() as fresh:
+            if fresh:  # taken now: others may have written since our tables were opened
                 self._checkout_latest()
-        except (DatabaseBusy, OSError):  # busy, or a folder we may not write to
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            self.lock.release()
+            yield fresh is not None
 
     def forget_tables(self) -> None:
         """Open the tables afresh on next use (after a repair moved one aside)."""
