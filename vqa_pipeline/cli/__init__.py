@@ -16,6 +16,7 @@ from pathlib import Path
 
 from vqa_pipeline.cli.common import CliError, check_db_folder
 from vqa_pipeline.cli.index import cmd_index
+from vqa_pipeline.cli.jump import cmd_open
 from vqa_pipeline.cli.query import cmd_ask, cmd_doctor, cmd_evidence, cmd_search
 from vqa_pipeline.cli.tuning import cmd_eval, cmd_tune
 from vqa_pipeline.config import default_db_dir
@@ -66,10 +67,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("evidence", help="print the time-coded evidence lines of an indexed video",
-                       description="VIDEO is a video id, the path of an indexed file, or a unique suffix of one.")
+                       description="VIDEO is a video id, the path of an indexed file, a unique suffix of one, "
+                       "or a unique file name without its extension (fire_drill).")
     p.add_argument("video", metavar="VIDEO")
     common(p)
+    p.add_argument("--format", choices=["text", "srt", "vtt", "csv", "json"], default=None,
+                   help="text (default), srt or vtt subtitles (speech, one cue per sentence), "
+                   "csv (start,end,kind,text), json (as --json)")
+    p.add_argument("--kinds", default=None, metavar="KINDS",
+                   help="only these kinds, comma-separated: speech (asr), ocr (on-screen text), sound (audio), "
+                   "visual, or all (default: speech for srt/vtt, all otherwise)")
     p.set_defaults(func=cmd_evidence)
+
+    p = sub.add_parser("open", help="open an indexed file at a second in a player (mpv, vlc, ffplay, xdg-open)",
+                       description="TARGET is VIDEO@TIME (fire_drill@12.5, /x/talk.mp4@1:02, VIDEO_ID@1:02:03) "
+                       "or a window id (its start). Prints the command and runs it when a player is installed.")
+    p.add_argument("target", metavar="TARGET")
+    common(p)
+    p.add_argument("--print", action="store_true", help="only print the command, do not run it")
+    p.add_argument("--player", choices=["mpv", "vlc", "ffplay", "xdg-open"], default=None,
+                   help="use this player (default: the first installed of mpv, vlc, ffplay, xdg-open)")
+    p.set_defaults(func=cmd_open)
 
     def query_options(p: argparse.ArgumentParser, k: int) -> None:
         p.add_argument("question", metavar="QUESTION")
@@ -77,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--k", type=int, default=k,
                        help=f"number of windows (default {k}; ask ranks the units of max(30, 3k) windows)")
         p.add_argument("--video", action="append", metavar="VIDEO",
-                       help="only this video (id, indexed path or unique suffix); repeatable")
+                       help="only this video (id, indexed path, unique suffix or file name stem); repeatable")
         p.add_argument("--time", nargs=2, type=float, metavar=("START", "END"),
                        help="only windows overlapping this time range, in seconds")
 
@@ -85,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     query_options(p, 10)
     p.add_argument("--rerank", action="store_true",
                    help="order the windows by their best evidence unit for the question (as `ask` does; slower)")
+    p.add_argument("--play", action="store_true", help="open the top hit in a player at its start (as `vqa open`)")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", help="answer a question from the evidence, citing timecodes")
@@ -100,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm-rerank", action="store_true",
                    help="with --llm-url: let the chat model pick the best of the top evidence units first")
     p.add_argument("--show-evidence", action="store_true", help="print the evidence pack too")
+    p.add_argument("--play", action="store_true", help="open the first citation in a player at its start (as `vqa open`)")
     p.set_defaults(func=cmd_ask)
 
     def eval_options(p: argparse.ArgumentParser) -> None:
