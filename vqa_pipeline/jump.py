@@ -52,7 +52,7 @@ def parse_time(text: str) -> float:
 def split_target(ref: str) -> tuple[str, float | None]:
     """``("fire_drill", 12.5)`` from ``fire_drill@12.5``; ``(ref, None)`` without a time."""
     video, at, when = ref.strip().rpartition("@")
-    if not at:
+    if not at or "/" in when or "\\" in when:  # no time, or an '@' inside a folder name
         return ref.strip(), None
     if not video:
         raise ValueError(f"no video before '@' in {ref!r}")

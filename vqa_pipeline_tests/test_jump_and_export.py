@@ -22,6 +22,7 @@ def test_targets_split_at_the_last_at_sign():
     assert split_target("fire_drill@12.5") == ("fire_drill", 12.5)
     assert split_target("/x/me@home/talk.mp4@1:02") == ("/x/me@home/talk.mp4", 62.0)
     assert split_target("3f2a-00006") == ("3f2a-00006", None)
+    assert split_target("/x/me@home/talk.mp4") == ("/x/me@home/talk.mp4", None)
 
 
 def test_player_command_lines_start_at_the_second():
