@@ -273,3 +273,13 @@ def test_default_and_json_output_are_unchanged_and_carry_no_picture(indexed):
     assert set(data) == {"video_id", "source", "lines"}
     assert {ln["kind"] for ln in data["lines"]} == {"asr", "visual"}  # no "thumb" kind
     assert json.loads(vqa("evidence", "fire_drill", "--db", db, "--format", "json").stdout) == data
+
+
+def test_open_a_file_deleted_after_indexing_says_so(tmp_path):
+    clip = make_clip(tmp_path / "gone.mp4", duration_s=2.0)
+    assert vqa("index", clip, "--db", tmp_path / "db", "--windows-only", "-q").returncode == 0
+    clip.unlink()
+    out = vqa("open", "gone@1", "--db", tmp_path / "db", "--print")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip() == f"vqa open: the indexed file {clip} no longer exists (moved or deleted since " \
+                                 "indexing; run `vqa index` again)"
