@@ -28,13 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vqa",
         description="Index videos and audio into time-coded evidence (LanceDB) and answer questions about them.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log details to stderr, the libraries' own (llama.cpp, Ray, LanceDB) included")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", type=Path, default=None,
                        help=f"LanceDB folder (default: $VQA_DB or $VQA_HOME/lance; now {default_db_dir()})")
         p.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
+        verbose_option(p)
 
     p = sub.add_parser("index", help="index files and folders (recursive): windows, then every stale extractor",
                        description="Index video and audio files. Idempotent: unchanged files are skipped, "
@@ -141,8 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "index (exit 1 when a problem is found; `vqa index --repair` fixes it)")
     p.add_argument("--deep", action="store_true", help="with --db: read every column of every table (slower)")
     p.add_argument("--load", action="store_true", help="actually load each available model (slower)")
+    verbose_option(p)
     p.set_defaults(func=cmd_doctor)
     return parser
+
+
+def verbose_option(p: argparse.ArgumentParser) -> None:
+    """``-v`` after the subcommand too (``vqa ask -v ...``); SUPPRESS keeps ``vqa -v ask`` working."""
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="log details to stderr (as `vqa -v COMMAND`)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "db", "unset") is None:
         args.db = default_db_dir()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.verbose:  # libraries log too, here and in the processes we start (Ray)
+        from vqa_pipeline.verbosity import set_verbose
+
+        set_verbose(True)
     if not args.verbose:  # LanceDB's Rust warnings carry build paths; -v shows them
         os.environ.setdefault("LANCEDB_LOG", "error")
     try:

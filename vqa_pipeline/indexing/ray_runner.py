@@ -15,6 +15,7 @@ from typing import Any
 
 from vqa_pipeline.indexing.heap import release_free_memory
 from vqa_pipeline.indexing.runners import ExtractionJob, ExtractionResult, LoadedExtractors, one_line, run_job
+from vqa_pipeline.verbosity import is_verbose
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +56,13 @@ def ensure_ray(address: str | None = None) -> None:
     # A local cluster with token auth (Ray's default) is what we want; its notice is noise here.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     address = address or os.environ.get(ENV_RAY_ADDRESS) or None
+    verbose = is_verbose()  # `vqa -v`: Ray's start-up lines and its workers' output too
     ray.init(
         address=address,
         include_dashboard=False,
-        log_to_driver=False,
+        log_to_driver=verbose,
         configure_logging=True,
-        logging_level=logging.WARNING,
+        logging_level=logging.INFO if verbose else logging.WARNING,
         ignore_reinit_error=True,
     )
 
