@@ -56,13 +56,12 @@ def ensure_ray(address: str | None = None) -> None:
     # A local cluster with token auth (Ray's default) is what we want; its notice is noise here.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     address = address or os.environ.get(ENV_RAY_ADDRESS) or None
-    verbose = is_verbose()  # `vqa -v`: Ray's start-up lines and its workers' output too
     ray.init(
         address=address,
         include_dashboard=False,
-        log_to_driver=verbose,
+        log_to_driver=is_verbose(),  # `vqa -v`: the workers' output and Ray's start-up lines too
         configure_logging=True,
-        logging_level=logging.INFO if verbose else logging.WARNING,
+        logging_level=logging.INFO if is_verbose() else logging.WARNING,
         ignore_reinit_error=True,
     )
 
