@@ -135,14 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tune the fusion only (default: then train the evidence re-ranker -> <db>/reranker.json)")
     p.set_defaults(func=cmd_tune)
 
-    p = sub.add_parser("doctor", help="list every extractor, whether it can load here, and why not; "
-                       "with --db, the health of an index's tables too")
+    p = sub.add_parser("doctor", help="list every extractor and the answer model, whether they can load here, "
+                       "and why not; with --db, an index's tables, their rows and health too")
     p.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
     p.add_argument("--db", dest="health_db", type=Path, default=None, metavar="DB",
                    help="also check this index: each table opens and reads, rows per video, the full-text "
                    "index (exit 1 when a problem is found; `vqa index --repair` fixes it)")
     p.add_argument("--deep", action="store_true", help="with --db: read every column of every table (slower)")
     p.add_argument("--load", action="store_true", help="actually load each available model (slower)")
+    p.add_argument("--llm-url", default=None,
+                   help="check this OpenAI-compatible endpoint as the answer model (default: the local Gemma 3 270M)")
+    p.add_argument("--llm-model", default=None, help="model name at --llm-url")
     verbose_option(p)
     p.set_defaults(func=cmd_doctor)
     return parser
