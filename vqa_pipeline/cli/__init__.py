@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", type=Path, default=None,
-                       help=f"LanceDB folder (default: $VQA_DB or $VQA_HOME/lance; now {default_db_dir()})")
+                       help="LanceDB folder (default: $VQA_DB, else $VQA_HOME/lance; $VQA_HOME is .vqa in the "
+                       "current folder unless set)")
         p.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
         verbose_option(p)
 
@@ -44,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="media files or folders")
     common(p)
     p.add_argument("--profile", choices=["lite", "full"], default="lite",
-                   help="extractor profile: lite = bundled models (default), full = the seed's models where present")
+                   help="lite (default): the bundled CPU models, nothing downloaded; full: adds larger models "
+                   "meant for a GPU (Whisper large-v3, PaddleOCR, CLIP, CLAP, VideoPrism) from weights already "
+                   "on this machine (a local folder or the Hugging Face cache); one that is missing is skipped, "
+                   "or replaced by its lite model for speech and on-screen text (`vqa doctor` lists them)")
     p.add_argument("--window", type=float, default=2.0, help="window length in seconds, 1-8 (default 2)")
     p.add_argument("--stride", type=float, default=None, help="window stride in seconds (default: the length)")
     p.add_argument("--keyframe-every", type=float, default=2.0, metavar="S",
@@ -106,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def eval_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--devset", action="append", required=True, type=Path, metavar="FILE",
-                       help="dev-set file (JSON Lines, see DESIGN.md); repeatable")
+                       help="dev-set file, JSON Lines with id, video, question, answer_any, relevant (as in "
+                       "data/sample/devset.jsonl); repeatable")
         common(p)
         p.add_argument("--skip-unknown", action="store_true",
                        help="skip questions naming videos that are not indexed (default: an error)")
