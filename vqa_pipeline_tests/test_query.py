@@ -58,7 +58,8 @@ def test_ask_json_matches_the_contract(db, sample):
     a = ask(q, db=db, extractive_only=True)
     assert isinstance(a, Answer)
     out = json.loads(json.dumps(a.to_json()))
-    assert set(out) == {"question", "answer", "abstained", "citations", "evidence"}
+    assert set(out) == {"question", "answer", "abstained", "citations", "evidence", "answer_source"}
+    assert out["answer_source"] == "evidence" == a.answer_source  # --extractive: no model's words
     assert out["question"] == q and isinstance(out["answer"], str) and out["abstained"] is False
     assert out["citations"] == [{"video_id": sample.video_id("kitchen.mp4"), "source": out["citations"][0]["source"],
                                  "start": 10.2, "end": 11.8}]

@@ -76,14 +76,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         # When available, the reason says where the weights were found.
         entry.update(available=bool(ok), reason=why or "ok")
         rows.append(entry)
+    model = _answer_model(args)
     health = _db_health(args) if args.health_db is not None else None
     if args.json:
-        print_json({"extractors": rows, **({"db": health.to_json()} if health is not None else {})})
+        print_json({"extractors": rows, "answer_model": model,
+                    **({"db": health.to_json()} if health is not None else {})})
     else:
+        from vqa_pipeline.answer.model_check import answer_model_lines
+
         for r in rows:
             mark = "ok " if r["available"] else "-- "
             print(f"{mark} {r['name']:18s} {r.get('group', '?'):10s} {','.join(r['profiles']) or '-':10s} "
                   f"{r.get('model', '')}" + ("" if r["reason"] == "ok" else f"  ({r['reason']})"))
+        for line in answer_model_lines(model):
+            print(line)
         if health is not None:
             for line in health_lines(health):
                 print(line)
@@ -92,6 +98,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
               "`vqa index --repair PATH... --db DB` repairs them", file=sys.stderr)
         return 1
     return 0
+
+
+def _answer_model(args: argparse.Namespace) -> dict:
+    """The model `vqa ask` would answer with (the same flags), and whether it can run here."""
+    from vqa_pipeline.answer.model_check import endpoint_report, local_model_report
+
+    if args.llm_url:
+        return endpoint_report(args.llm_url, args.llm_model)
+    return local_model_report(load=args.load)
 
 
 def _db_health(args: argparse.Namespace):

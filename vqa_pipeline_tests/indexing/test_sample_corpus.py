@@ -111,7 +111,8 @@ def test_vqa_ask_answers_the_readme_question_with_a_citation(indexed):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
-    assert set(answer) == {"question", "answer", "abstained", "citations", "evidence"}
+    assert set(answer) == {"question", "answer", "abstained", "citations", "evidence", "answer_source"}
+    assert answer["answer_source"] in ("model", "evidence")
     assert "4" in answer["answer"] and not answer["abstained"]
     said = truth["speech"][2]
     assert any(c["source"].endswith("train_station.mp4") and c["start"] < said["end"] and c["end"] > said["start"]
