@@ -160,7 +160,8 @@ def stop_server(server: Server) -> str:
 def server(served_index):
     s = start_server(served_index.db)
     yield s
-    stop_server(s)
+    err = stop_server(s)
+    assert "Traceback" not in err, err[-3000:]  # every bad request was answered, none crashed a handler
 
 
 def http(url: str, *, method: str = "GET", headers: dict | None = None, data: bytes | None = None,
