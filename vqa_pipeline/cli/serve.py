@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import socket
 import sys
 
 from vqa_pipeline.cli.common import CliError, print_json
 
 
-def is_loopback(host: str) -> bool:
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
+    from vqa_pipeline.serve.hosts import is_loopback
+
     if not is_loopback(args.host) and not args.token:
         raise CliError(f"--host {args.host} lets other machines connect: give --token T (every request must "
                        "carry it), or bind 127.0.0.1")

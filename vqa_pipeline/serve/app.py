@@ -34,6 +34,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from vqa_pipeline.serve.hosts import host_name, is_loopback
 from vqa_pipeline.serve.limits import Busy, Limiter
 from vqa_pipeline.serve.media import VIDEO_ID_RE, MediaError, resolve_media
 
@@ -44,7 +45,6 @@ MAX_QUESTION_CHARS = 2000
 """Longer questions are refused (413): nobody types more, and every character costs encoder time."""
 MAX_BODY_BYTES = 64 * 1024
 MAX_K = 100
-LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 class ApiError(Exception):
@@ -124,7 +124,7 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
     @app.middleware("http")
     async def guard(request: Request, call_next):
         # Requests for another host name while no token protects us: DNS rebinding; refused.
-        if token is None and _host_name(request.headers.get("host", "")) not in LOOPBACK_NAMES:
+        if token is None and not is_loopback(host_name(request.headers.get("host", ""))):
             return JSONResponse({"error": "this server answers only on 127.0.0.1/localhost (start it with --token "
                                           "to serve other names)"}, status_code=403)
         length = request.headers.get("content-length")
@@ -283,13 +283,6 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
 
 
 # -- helpers (blocking; they run in the thread pool) --------------------------------------------
-
-def _host_name(host: str) -> str:
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host.split("]", 1)[0] + "]"
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
 
 def _query_errors(fn: Callable[[], Any]) -> Callable[[], Any]:
     """``fn`` with the query layer's one-line errors turned into API errors."""
