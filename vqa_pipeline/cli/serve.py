@@ -47,7 +47,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
                      extractive=args.extractive, on_ready=ready)
     config = uvicorn.Config(app, log_level="debug" if args.verbose else "warning", access_log=args.verbose,
                             timeout_graceful_shutdown=3)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown: the normal way to stop
+        pass
+    print("vqa serve: stopped", file=sys.stderr)
     return 0
 
 

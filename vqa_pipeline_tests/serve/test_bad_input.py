@@ -174,3 +174,30 @@ def test_token_is_checked_on_every_api_and_media_request(token_server, served_in
     # the page itself holds no data and loads without one
     status, _, body = http(url + "/")
     assert status == 200 and b'id="question"' in body
+
+
+def test_start_up_failures_are_one_line(served_index, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run(vqa_cmd("serve", "--db", served_index.db, "--port", port), cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [f"vqa serve: cannot listen on 127.0.0.1:{port}: Address already in use"]
+    out = subprocess.run(vqa_cmd("serve", "--db", tmp_path / "nothing"), cwd=REPO, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [f"vqa serve: no index at {tmp_path / 'nothing'} (run `vqa index` first)"]
+
+
+def test_ctrl_c_stops_the_server_cleanly(served_index):
+    import signal
+
+    s = start_server(served_index.db, "--extractive")
+    status, _, _ = http(s.url + "/api/videos")
+    assert status == 200
+    s.proc.send_signal(signal.SIGINT)
+    _, err = s.proc.communicate(timeout=60)
+    assert s.proc.returncode == 0
+    assert err.strip().splitlines()[-1] == "vqa serve: stopped" and "Traceback" not in err
