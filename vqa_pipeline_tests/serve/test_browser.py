@@ -103,3 +103,24 @@ def test_a_deleted_video_says_so(server, page, shots):
     assert page.locator("#player").is_hidden()
     page.click("#videos button:has-text('broken.mp4')")
     page.wait_for_function("document.getElementById('player-message').textContent.includes('could not be indexed')")
+
+
+def test_the_page_works_behind_a_token(served_index, page):
+    from vqa_pipeline_tests.serve.conftest import start_server, stop_server
+
+    s = start_server(served_index.db, "--host", "0.0.0.0", "--token", "page-token-1", "--extractive")
+    try:
+        page.goto(s.url + "/")  # no token yet: the API refuses, the page asks for one
+        page.wait_for_selector("#token-box:not([hidden])")
+        page.goto(s.url + "/#token=page-token-1")  # the URL `vqa serve` prints
+        page.wait_for_selector("#videos button:has-text('kitchen.mp4')")
+        assert "token" not in page.url  # kept out of the address bar
+        page.fill("#question", OVEN)
+        page.press("#question", "Enter")
+        page.wait_for_selector("#citations .cite")
+        cite = page.locator("#citations .cite").first
+        start = float(cite.get_attribute("data-start"))
+        cite.click()
+        wait_for_time(page, start)  # the media request carried ?token=
+    finally:
+        stop_server(s)

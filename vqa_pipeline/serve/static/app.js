@@ -293,5 +293,11 @@ $("token-save").addEventListener("click", () => {
   $("token-box").hidden = true;
   loadVideos();
 });
+window.addEventListener("hashchange", () => {  // a #token=... pasted into the open page
+  if (/token=/.test(location.hash) && token()) {
+    $("token-box").hidden = true;
+    loadVideos();
+  }
+});
 token();
 loadVideos();
