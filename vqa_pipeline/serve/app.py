@@ -258,9 +258,9 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
             raise ApiError(404, str(exc)) from None
         except MediaError as exc:
             raise ApiError(exc.status, str(exc)) from None
-        # FileResponse answers Range requests itself (206, Content-Range, 416 for bad ranges).
-        return FileResponse(mf.path, media_type=mf.media_type, filename=mf.name, content_disposition_type="inline",
-                            headers={"Cache-Control": "private, no-transform"})
+        # FileResponse answers Range requests itself (206, Content-Range, 416 for bad ranges). No
+        # file name in the headers: a name may hold any character, and playing needs none.
+        return FileResponse(mf.path, media_type=mf.media_type, headers={"Cache-Control": "private, no-transform"})
 
     for path in ("/api/media/{video_id}", "/media/{video_id}"):
         app.add_api_route(path, media, methods=["GET", "HEAD"], dependencies=[Depends(media_auth)], tags=["media"],
