@@ -32,6 +32,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host.strip("[]"), args.port))
+        # Listening now: a request sent as soon as the URL is printed waits in the backlog until
+        # uvicorn accepts (it only listens after its start-up, which prints the URL).
+        sock.listen(2048)
     except OSError as exc:
         sock.close()
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None

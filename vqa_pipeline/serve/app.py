@@ -44,6 +44,7 @@ STATIC = Path(__file__).with_name("static")
 MAX_QUESTION_CHARS = 2000
 """Longer questions are refused (413): nobody types more, and every character costs encoder time."""
 MAX_BODY_BYTES = 64 * 1024
+DRAIN_BYTES = 8 * 2**20
 MAX_K = 100
 
 
@@ -129,7 +130,13 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
                                           "to serve other names)"}, status_code=403)
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse({"error": f"request body over {MAX_BODY_BYTES // 1024} KB"}, status_code=413)
+            # Read (and drop) a moderately large body first: a client still sending when we answer
+            # and close sees a broken pipe instead of this answer. Beyond DRAIN_BYTES, just close.
+            if int(length) <= DRAIN_BYTES:
+                async for _ in request.stream():
+                    pass
+            return JSONResponse({"error": f"request body over {MAX_BODY_BYTES // 1024} KB"}, status_code=413,
+                                headers={"Connection": "close"})
         return await call_next(request)
 
     def authorized(request: Request, allow_query: bool = False) -> None:

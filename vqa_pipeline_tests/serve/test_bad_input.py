@@ -91,8 +91,12 @@ def test_a_huge_question_is_refused_clearly(server):
     status, _, body = http(server.url + "/api/search", method="POST", data=json.dumps({"q": q}).encode(),
                            headers={"Content-Type": "application/json"})
     assert status == 413 and json.loads(body)["error"] == "the question has 4,000 characters; the limit is 2,000"
-    # in the URL: refused by the HTTP layer or by us, never answered
-    status, _ = raw_get(server, "/api/search?q=" + "why%20" * 170_000)
+    # in the URL: refused by the HTTP layer (400, or the connection closed before the whole
+    # request line was read), never answered
+    try:
+        status, _ = raw_get(server, "/api/search?q=" + "why%20" * 170_000)
+    except (ConnectionResetError, BrokenPipeError):
+        status = 400
     assert 400 <= status < 500
     status, _, body = http(server.url + f"/api/search?q={OVEN}")
     assert status == 200 and b"180 degrees" in body
