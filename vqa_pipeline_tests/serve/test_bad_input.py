@@ -26,6 +26,8 @@ def raw_get(server, target: str, headers: dict | None = None) -> tuple[int, byte
         data = b""
         while chunk := s.recv(65536):
             data += chunk
+    if not data:
+        raise ConnectionResetError("closed without an answer")
     return int(data.split(b" ", 2)[1]), data
 
 
