@@ -129,6 +129,10 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
             return JSONResponse({"error": "this server answers only on 127.0.0.1/localhost (start it with --token "
                                           "to serve other names)"}, status_code=403)
         length = request.headers.get("content-length")
+        if request.method == "POST" and not (length and length.isdigit()):
+            # a chunked body of unknown size would be read into memory whole before it is checked
+            return JSONResponse({"error": "a POST needs a Content-Length"}, status_code=411,
+                                headers={"Connection": "close"})
         if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
             # Read (and drop) a moderately large body first: a client still sending when we answer
             # and close sees a broken pipe instead of this answer. Beyond DRAIN_BYTES, just close.

@@ -93,6 +93,15 @@ def test_a_huge_question_is_refused_clearly(server):
     status, _, body = http(server.url + "/api/search", method="POST", data=json.dumps({"q": q}).encode(),
                            headers={"Content-Type": "application/json"})
     assert status == 413 and json.loads(body)["error"] == "the question has 4,000 characters; the limit is 2,000"
+    # a chunked body of unknown length is refused before it is read
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n10\r\n{\"q\": \"why why\"}\r\n")  # one 16-byte chunk, more to come
+        answer = b""
+        while chunk := s.recv(65536):  # the server closes after answering
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 411") and b"a POST needs a Content-Length" in answer
     # in the URL: refused by the HTTP layer (400, or the connection closed before the whole
     # request line was read), never answered
     try:
