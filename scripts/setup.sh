@@ -20,6 +20,18 @@ if ! command -v espeak-ng >/dev/null 2>&1 || [ ! -d /usr/share/fonts/truetype/de
   fi
 fi
 
+# Debian's chromium: the `vqa serve` page test drives it headless through Playwright (whose own
+# browser download cannot work here).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium (Debian) for the browser test of vqa serve" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "setup: could not install chromium; the browser test will be skipped (failed with CI=true)" >&2
+  else
+    echo "setup: chromium not found and not root: the browser test of vqa serve will be skipped (failed with CI=true)" >&2
+  fi
+fi
+
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # pip's "Location ... is ignored" warnings come from a machine-wide index config; hide only those.
 pip_install() { .venv/bin/python -m pip install -q "$@" 2> >(grep -v "is ignored" >&2); }

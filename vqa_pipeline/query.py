@@ -43,7 +43,7 @@ from vqa_pipeline.retrieval.search import (
 from vqa_pipeline.store.errors import describe, is_lance_error
 from vqa_pipeline.store.tables import StoreError
 
-__all__ = ["Answer", "Citation", "QueryError", "SearchHit", "ask", "search", "thumbnail"]
+__all__ = ["Answer", "Citation", "QueryError", "SearchHit", "ask", "list_videos", "search", "thumbnail"]
 
 log = logging.getLogger(__name__)
 
@@ -321,3 +321,50 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
                            abstain_threshold=abstain_threshold, question_vector=r.e5_vector(),
                            following=_following(r), extra_notice=notices, budget_tokens=budget_tokens,
                            llm_rerank=llm_rerank)
+
+
+def list_videos(db: str | Path | None = None) -> list[dict]:
+    """Every video the index knows, for ``vqa list`` and ``GET /api/videos``, sorted by file name.
+
+    One dict per video: ``video_id``, ``source`` (the indexed path), ``name`` (its file name),
+    ``duration`` (seconds or ``None``), ``status`` (``indexed``, ``failed``, ...), ``error`` (the
+    one-line reason or ``None``), ``windows``, ``has_video`` and ``exists`` (whether the file is
+    still there).
+    Files recorded as failed in the ``files`` table without a video row are listed too (no id).
+
+    Raises:
+        QueryError: no database, or its ``videos`` table cannot be read.
+    """
+    from vqa_pipeline.store import Store
+
+    db_path = Path(db) if db is not None else default_db()
+    try:
+        store = Store(db_path, create=False)
+        videos = store.video_records()
+        try:
+            files = store.file_records()
+        except StoreError:  # an index written before the files table existed
+            files = {}
+    except StoreError as exc:
+        raise QueryError(str(exc)) from None
+    except (RuntimeError, OSError, ValueError) as exc:
+        if not is_lance_error(exc):
+            raise
+        raise QueryError(describe(exc, db_path, "videos")) from None
+    out = []
+    for v in videos.values():
+        source = v.get("source") or ""
+        out.append({
+            "video_id": v["video_id"], "source": source, "name": Path(source).name,
+            "duration": float(v["duration_s"]) if v.get("duration_s") is not None else None,
+            "status": v.get("status") or "unknown", "error": v.get("error") or None,
+            "windows": int(v.get("n_windows") or 0), "has_video": v.get("has_video"),
+            "exists": bool(source) and Path(source).is_file(),
+        })
+    for path, f in files.items():
+        if f.get("status") == "failed" and f.get("video_id") not in videos:
+            out.append({"video_id": None, "source": path, "name": Path(path).name, "duration": None,
+                        "status": "failed", "error": f.get("error") or None, "windows": 0,
+                        "has_video": None, "exists": Path(path).is_file()})
+    out.sort(key=lambda r: (r["name"].casefold(), r["source"]))
+    return out

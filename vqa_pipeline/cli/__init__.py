@@ -18,6 +18,7 @@ from vqa_pipeline.cli.common import CliError, check_db_folder
 from vqa_pipeline.cli.index import cmd_index
 from vqa_pipeline.cli.jump import cmd_open
 from vqa_pipeline.cli.query import cmd_ask, cmd_doctor, cmd_evidence, cmd_search
+from vqa_pipeline.cli.serve import cmd_list, cmd_serve
 from vqa_pipeline.cli.tuning import cmd_eval, cmd_tune
 from vqa_pipeline.config import default_db_dir
 
@@ -159,6 +160,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reranker", action="store_true",
                    help="tune the fusion only (default: then train the evidence re-ranker -> <db>/reranker.json)")
     p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("list", help="the indexed videos: name, duration, status, failure reason")
+    common(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("serve", help="a local web page and JSON API over the index, with a player (models stay loaded)",
+                       description="Serve /api/search, /api/ask, /api/evidence, /api/videos, the indexed files "
+                       "(/api/media, with range requests) and a web page at /. The OpenAPI schema is at /openapi.json.")
+    p.add_argument("--db", type=Path, default=None,
+                   help="LanceDB folder (default: $VQA_DB, else $VQA_HOME/lance; $VQA_HOME is .vqa in the "
+                   "current folder unless set)")
+    verbose_option(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; any other needs --token)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    p.add_argument("--token", default=None,
+                   help="bearer token every API and media request must carry (required with a non-local --host)")
+    p.add_argument("--llm-url", default=None, help="OpenAI-compatible endpoint for answers (default: the local Gemma 3 270M)")
+    p.add_argument("--llm-model", default=None, help="model name at --llm-url")
+    p.add_argument("--extractive", action="store_true", help="answer without a model (quote the best evidence)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("doctor", help="list every extractor and the answer model, whether they can load here, "
                        "and why not; with --db, an index's tables, their rows and health too")

@@ -1,0 +1,79 @@
+"""`vqa serve` (the warm HTTP API and the page) and `vqa list` (the indexed videos)."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+
+from vqa_pipeline.cli.common import CliError, print_json
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from vqa_pipeline.serve.hosts import is_loopback
+
+    if not is_loopback(args.host) and not args.token:
+        raise CliError(f"--host {args.host} lets other machines connect: give --token T (every request must "
+                       "carry it), or bind 127.0.0.1")
+    from vqa_pipeline.query import QueryError, list_videos
+
+    try:
+        list_videos(args.db)  # no index, no server: say so now, not on the first request
+    except QueryError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        import uvicorn
+
+        from vqa_pipeline.serve import create_app
+    except ImportError as exc:
+        raise CliError(f"the server needs {exc.name} (pip install -e '.[lite]')") from None
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host.strip("[]"), args.port))
+        # Listening now: a request sent as soon as the URL is printed waits in the backlog until
+        # uvicorn accepts (it only listens after its start-up, which prints the URL).
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    port = sock.getsockname()[1]
+    shown = f"[{args.host.strip('[]')}]" if family == socket.AF_INET6 else args.host
+    url = f"http://{shown}:{port}/" + (f"#token={args.token}" if args.token else "")
+
+    def ready() -> None:
+        print(f"vqa serve: {url}  (index {args.db}; Ctrl-C stops)", flush=True)
+
+    print("vqa serve: loading the models ...", file=sys.stderr, flush=True)
+    app = create_app(args.db, args.token, llm_url=args.llm_url, llm_model=args.llm_model,
+                     extractive=args.extractive, on_ready=ready)
+    config = uvicorn.Config(app, log_level="debug" if args.verbose else "warning", access_log=args.verbose,
+                            timeout_graceful_shutdown=3)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown: the normal way to stop
+        pass
+    print("vqa serve: stopped", file=sys.stderr)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from vqa_pipeline.query import QueryError, list_videos
+
+    try:
+        rows = list_videos(args.db)
+    except QueryError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print_json({"videos": rows})
+        return 0
+    if not rows:
+        print(f"no videos in {args.db}")
+    for r in rows:
+        dur = f"{r['duration']:8.1f}s" if r["duration"] is not None else "        -"
+        gone = "" if r["exists"] else "  (file missing)"
+        print(f"{r['name']:32s} {dur}  {r['status']:8s} {r['video_id'] or '-':16s}  {r['source']}{gone}")
+        if r["error"]:
+            print(f"    reason: {r['error']}")
+    return 0

@@ -1,0 +1,363 @@
+"""The FastAPI app behind ``vqa serve``: JSON API (the CLI's shapes), media with ranges, the page.
+
+Routes (``/docs`` has the OpenAPI description):
+
+- ``GET|POST /api/search``, ``GET|POST /api/ask``: the ``vqa search --json`` / ``vqa ask --json``
+  objects; hits and citations also carry ``name``, ``media`` (``/api/media/<id>#t=<s>``) and
+  hits ``window_id`` and ``thumbnail`` (``/api/thumbnail/<window_id>``).
+- ``GET /api/evidence/{video}``: the ``vqa evidence --json`` object (plus the video's facts).
+- ``GET /api/videos``: ``{"videos": [...]}`` as :func:`vqa_pipeline.query.list_videos` gives them.
+- ``GET /api/thumbnail/{window_id}``: the window's JPEG (``thumb_jpeg`` column), 404 when none.
+- ``GET /api/media/{video_id}`` (and ``/media/{video_id}``): the indexed source file, with ranges.
+- ``GET /``: the page (``static/``).
+
+Errors are ``{"error": "one line"}`` with a 4xx/5xx status. With a token, every ``/api`` and
+media request needs ``Authorization: Bearer <token>`` (media and thumbnails also accept
+``?token=``, for ``<video src>`` and ``<img src>``). Without one, only requests addressed to a
+loopback name are answered (a web page elsewhere cannot reach the API through DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from vqa_pipeline.serve.hosts import host_name, is_loopback
+from vqa_pipeline.serve.limits import Busy, Limiter
+from vqa_pipeline.serve.media import VIDEO_ID_RE, MediaError, resolve_media
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("static")
+MAX_QUESTION_CHARS = 2000
+"""Longer questions are refused (413): nobody types more, and every character costs encoder time."""
+MAX_BODY_BYTES = 64 * 1024
+DRAIN_BYTES = 8 * 2**20
+MAX_K = 100
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+QuestionParam = Annotated[str | None, Query(description="the question")]
+VideoParam = Annotated[list[str] | None, Query(description="only this video (id, indexed path or unique suffix); repeatable")]
+
+
+class QueryBody(BaseModel):
+    """A POSTed question (``q`` or ``question``), with the CLI's options."""
+
+    q: str | None = None
+    question: str | None = None
+    k: int | None = None
+    video: list[str] | None = None
+    time: tuple[float, float] | None = None
+    rerank: bool = False
+    extractive: bool = False
+
+
+def media_url(video_id: str, start: float | None = None) -> str:
+    url = f"/api/media/{video_id}"
+    return url if start is None else f"{url}#t={float(start):.2f}"
+
+
+def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None, llm_model: str | None = None,
+               extractive: bool = False, warm: bool = True, max_waiting: int = 32,
+               on_ready: Callable[[], None] | None = None) -> FastAPI:
+    """The app serving the index at ``db``.
+
+    Args:
+        db: the LanceDB folder.
+        token: bearer token every ``/api`` and media request must carry (``None``: none needed,
+            but only loopback host names are answered).
+        llm_url, llm_model: an OpenAI-compatible endpoint for answers (default: the local Gemma).
+        extractive: answer without a model.
+        warm: load the question encoder and the answer model (and run one query) before serving.
+        max_waiting: search/ask requests that may wait behind the running one; more get 503.
+        on_ready: called once the models are loaded (``vqa serve`` prints its URL then).
+    """
+    from vqa_pipeline.answer.llm import make_backend
+
+    db = Path(db)
+    backend = None if extractive else make_backend(llm_url, llm_model)
+    heavy = Limiter(running=1, waiting=max_waiting)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if warm:
+            await run_in_threadpool(_warm_up, db, backend)
+        if on_ready is not None:
+            on_ready()
+        yield
+
+    app = FastAPI(title="vqa serve", version="1",
+                  description="Search and ask an index of videos; stream the cited files.", lifespan=lifespan)
+    app.state.db = db
+    app.state.limiter = heavy
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        errs = exc.errors()
+        first = errs[0] if errs else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "body"))
+        return JSONResponse({"error": f"invalid request: {where or 'input'}: {first.get('msg', 'bad value')}"},
+                            status_code=422)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        # Requests for another host name while no token protects us: DNS rebinding; refused.
+        if token is None and not is_loopback(host_name(request.headers.get("host", ""))):
+            return JSONResponse({"error": "this server answers only on 127.0.0.1/localhost (start it with --token "
+                                          "to serve other names)"}, status_code=403)
+        length = request.headers.get("content-length")
+        if request.method == "POST" and not (length and length.isdigit()):
+            # a chunked body of unknown size would be read into memory whole before it is checked
+            return JSONResponse({"error": "a POST needs a Content-Length"}, status_code=411,
+                                headers={"Connection": "close"})
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            # Read (and drop) a moderately large body first: a client still sending when we answer
+            # and close sees a broken pipe instead of this answer. Beyond DRAIN_BYTES, just close.
+            if int(length) <= DRAIN_BYTES:
+                async for _ in request.stream():
+                    pass
+            return JSONResponse({"error": f"request body over {MAX_BODY_BYTES // 1024} KB"}, status_code=413,
+                                headers={"Connection": "close"})
+        return await call_next(request)
+
+    def authorized(request: Request, allow_query: bool = False) -> None:
+        if token is None:
+            return
+        given = ""
+        auth = request.headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            given = auth[7:].strip()
+        elif allow_query:
+            given = request.query_params.get("token", "")
+        if not given:
+            raise ApiError(401, "a token is required (Authorization: Bearer <token>)")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise ApiError(401, "wrong token")
+
+    def api_auth(request: Request) -> None:
+        authorized(request)
+
+    def media_auth(request: Request) -> None:
+        authorized(request, allow_query=True)
+
+    async def heavy_call(fn: Callable[[], Any]) -> Any:
+        try:
+            async with heavy.slot():
+                return await run_in_threadpool(fn)
+        except Busy:
+            raise ApiError(503, f"busy: {heavy.capacity} questions are already running or queued; retry shortly") from None
+
+    # -- questions -------------------------------------------------------------------------
+    def question_of(q: str | None) -> str:
+        if q is None or not q.strip():
+            raise ApiError(400, "the question is empty (give ?q=... or {\"q\": ...})")
+        if len(q) > MAX_QUESTION_CHARS:
+            raise ApiError(413, f"the question has {len(q):,} characters; the limit is {MAX_QUESTION_CHARS:,}")
+        return q
+
+    def k_of(k: int | None, default: int) -> int:
+        k = default if k is None else k
+        if not 1 <= k <= MAX_K:
+            raise ApiError(422, f"k must be between 1 and {MAX_K}, got {k}")
+        return k
+
+    async def run_search(body: QueryBody) -> dict:
+        from vqa_pipeline.query import search
+
+        q = question_of(body.q if body.q is not None else body.question)
+        k = k_of(body.k, 10)
+        hits = await heavy_call(_query_errors(lambda: search(q, k=k, videos=body.video or None, db=db,
+                                                             time_range=body.time, rerank=body.rerank,
+                                                             strict_videos=True)))
+        out = []
+        for h in hits:
+            d = h.to_json()
+            d.update(window_id=h.window_id, name=Path(h.source).name, media=media_url(h.video_id, h.start),
+                     thumbnail=f"/api/thumbnail/{h.window_id}")
+            out.append(d)
+        return {"question": q, "hits": out}
+
+    async def run_ask(body: QueryBody) -> dict:
+        from vqa_pipeline.query import ask
+
+        q = question_of(body.q if body.q is not None else body.question)
+        k = k_of(body.k, 5)
+        answer = await heavy_call(_query_errors(lambda: ask(q, k=k, videos=body.video or None, db=db,
+                                                            time_range=body.time, backend=backend,
+                                                            extractive_only=extractive or body.extractive,
+                                                            strict_videos=True)))
+        d = answer.to_json()
+        for c in d["citations"]:
+            c.update(name=Path(c["source"]).name, media=media_url(c["video_id"], c["start"]))
+        d["notice"] = answer.notice
+        return d
+
+    @app.get("/api/search", dependencies=[Depends(api_auth)], tags=["questions"],
+             summary="the best windows for a question (the `vqa search --json` object)")
+    async def search_get(q: QuestionParam = None, k: int | None = None, video: VideoParam = None,
+                         rerank: bool = False) -> dict:
+        return await run_search(QueryBody(q=q, k=k, video=video, rerank=rerank))
+
+    @app.post("/api/search", dependencies=[Depends(api_auth)], tags=["questions"],
+              summary="the best windows for a question (JSON body)")
+    async def search_post(body: QueryBody) -> dict:
+        return await run_search(body)
+
+    @app.get("/api/ask", dependencies=[Depends(api_auth)], tags=["questions"],
+             summary="an answer with cited timecodes (the `vqa ask --json` object)")
+    async def ask_get(q: QuestionParam = None, k: int | None = None, video: VideoParam = None,
+                      extractive: bool = False) -> dict:
+        return await run_ask(QueryBody(q=q, k=k, video=video, extractive=extractive))
+
+    @app.post("/api/ask", dependencies=[Depends(api_auth)], tags=["questions"],
+              summary="an answer with cited timecodes (JSON body)")
+    async def ask_post(body: QueryBody) -> dict:
+        return await run_ask(body)
+
+    # -- videos and evidence ---------------------------------------------------------------
+    @app.get("/api/videos", dependencies=[Depends(api_auth)], tags=["videos"],
+             summary="every indexed video: name, duration, status, failure reason")
+    def videos() -> dict:
+        from vqa_pipeline.query import list_videos
+
+        rows = _query_errors(lambda: list_videos(db))()
+        for r in rows:
+            r["media"] = media_url(r["video_id"]) if r["video_id"] and r["status"] != "failed" else None
+        return {"videos": rows}
+
+    @app.get("/api/evidence/{video:path}", dependencies=[Depends(api_auth)], tags=["videos"],
+             summary="a video's time-coded evidence lines (the `vqa evidence --json` object)")
+    def evidence(video: str) -> dict:
+        return _evidence(db, video)
+
+    @app.get("/api/thumbnail/{window_id}", dependencies=[Depends(media_auth)], tags=["media"],
+             summary="the window's keyframe as JPEG (404 when the index has none)",
+             response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+    def thumbnail(window_id: str) -> Response:
+        data = _thumbnail(db, window_id)
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+    def media(video_id: str) -> FileResponse:
+        from vqa_pipeline.store import Store, StoreError
+
+        try:
+            mf = resolve_media(Store(db, create=False), video_id)
+        except StoreError as exc:
+            raise ApiError(404, str(exc)) from None
+        except MediaError as exc:
+            raise ApiError(exc.status, str(exc)) from None
+        # FileResponse answers Range requests itself (206, Content-Range, 416 for bad ranges). No
+        # file name in the headers: a name may hold any character, and playing needs none.
+        return FileResponse(mf.path, media_type=mf.media_type, headers={"Cache-Control": "private, no-transform"})
+
+    for path in ("/api/media/{video_id}", "/media/{video_id}"):
+        app.add_api_route(path, media, methods=["GET", "HEAD"], dependencies=[Depends(media_auth)], tags=["media"],
+                          summary="the indexed source file (HTTP range requests; indexed sources only)",
+                          response_class=FileResponse, include_in_schema=path.startswith("/api"))
+
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "HEAD", "PUT", "DELETE"], include_in_schema=False,
+                   dependencies=[Depends(api_auth)])
+    def unknown(rest: str) -> Response:
+        raise ApiError(404, "no such API route (see /docs)")
+
+    # -- the page ----------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html",
+                            headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+    app.mount("/static", StaticFiles(directory=STATIC, follow_symlink=False), name="static")
+    return app
+
+
+# -- helpers (blocking; they run in the thread pool) --------------------------------------------
+
+def _query_errors(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """``fn`` with the query layer's one-line errors turned into API errors."""
+    def run() -> Any:
+        from vqa_pipeline.retrieval.search import QueryError
+
+        try:
+            return fn()
+        except QueryError as exc:
+            msg = str(exc)
+            raise ApiError(404 if "no index" in msg or "table" in msg else 400, msg) from None
+        except ValueError as exc:
+            raise ApiError(400, " ".join(str(exc).split())[:300]) from None
+    return run
+
+
+def _warm_up(db: Path, backend) -> None:
+    """Load the question encoder, the re-ranker and the answer model by answering one question on
+    the index itself (a real prompt: llama.cpp's first long prompt is slow), so the first user's
+    question is as fast as the rest."""
+    from vqa_pipeline.query import QueryError, ask, search
+
+    try:
+        search("warm up", k=1, db=db)
+        if backend is None or backend.small:  # a local model; a remote endpoint is not ours to warm
+            ask("what is said at the start?", db=db, backend=backend, extractive_only=backend is None)
+    except (QueryError, ValueError) as exc:
+        log.warning("warm-up failed: %s", exc)
+
+
+def _evidence(db: Path, ref: str) -> dict:
+    from vqa_pipeline.store import Store, StoreError
+    from vqa_pipeline.store.evidence import lines_for_video, resolve_video
+
+    try:
+        store = Store(db, create=False)
+        video = resolve_video(store, ref)
+        lines = lines_for_video(store, video["video_id"])
+    except StoreError as exc:
+        raise ApiError(404, str(exc)) from None
+    source = video.get("source") or ""
+    exists = bool(source) and os.path.isfile(source)
+    return {
+        "video_id": video["video_id"], "source": source, "lines": lines,
+        "name": Path(source).name, "duration": video.get("duration_s"), "status": video.get("status"),
+        "error": video.get("error") or None, "has_video": video.get("has_video"), "exists": exists,
+        "media": media_url(video["video_id"]) if exists and video.get("status") != "failed" else None,
+    }
+
+
+def _thumbnail(db: Path, window_id: str) -> bytes:
+    from vqa_pipeline.store.search import open_windows_table
+    from vqa_pipeline.store.tables import StoreError
+
+    if not VIDEO_ID_RE.match(window_id):
+        raise ApiError(404, "not a window id")
+    try:
+        table = open_windows_table(db)
+    except StoreError as exc:
+        raise ApiError(404, str(exc)) from None
+    if "thumb_jpeg" not in table.schema.names:
+        raise ApiError(404, "this index has no thumbnails (index with the thumbnails extractor)")
+    rows = table.search().where(f"window_id = '{window_id}'").select(["thumb_jpeg"]).limit(1).to_list()
+    data = rows[0].get("thumb_jpeg") if rows else None
+    if not data:
+        raise ApiError(404, f"no thumbnail for window {window_id}")
+    return bytes(data)
