@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "csv (start,end,kind,text), json (as --json)")
     p.add_argument("--kinds", default=None, metavar="KINDS",
                    help="only these kinds, comma-separated: speech (asr), ocr (on-screen text), sound (audio), "
-                   "visual, or all (default: speech for srt/vtt, all otherwise)")
+                   "visual, or all (default: speech for srt and vtt, all otherwise)")
     p.set_defaults(func=cmd_evidence)
 
     p = sub.add_parser("open", help="open an indexed file at a second in a player (mpv, vlc, ffplay, xdg-open)",
