@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from vqa_pipeline.extractors.base import EvidenceLine, Extractor, ExtractorOutput
 from vqa_pipeline.media.types import DecodedMedia, Keyframe
+from vqa_pipeline.models.detector_models import VERSION as HM_VERSION
 
 COUNT_TYPE = pa.struct([("label", pa.string()), ("count", pa.int32()), ("score", pa.float32())])
 BOX_TYPE = pa.struct([("t_s", pa.float32()), ("label", pa.string()), ("score", pa.float32()),
@@ -73,7 +74,7 @@ class Objects(Extractor):
     group = "objects"
     kind = "visual"
     modality = "video"
-    model_id = "nanodet-coco80"
+    model_id = f"nanodet-coco80-human-models-{HM_VERSION}"  # another package version: stale columns
     version = "1"
 
     def __init__(self, **options) -> None:

@@ -26,6 +26,7 @@ _EXTRACTORS: dict[str, str] = {
     "clap-htsat": "vqa_pipeline.extractors.full.clap:LaionClap",
     "videoprism-lvt": "vqa_pipeline.extractors.full.videoprism:VideoPrismLvt",
     "videoprism-tags": "vqa_pipeline.extractors.full.videoprism:VideoPrismTags",
+    "yolo": "vqa_pipeline.extractors.full.yolo:YoloObjects",
 }
 
 # A profile lists one entry per column group; a tuple lists that group's alternatives in order of
@@ -38,7 +39,7 @@ PROFILES: dict[str, tuple[str | tuple[str, ...], ...]] = {
         ("paddleocr", "rapidocr"),
         "yamnet",
         "visual-stats",
-        "nanodet",
+        ("yolo", "nanodet"),
         "clip-vit-b32",
         "clap-htsat",
         "videoprism-lvt",

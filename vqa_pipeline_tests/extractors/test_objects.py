@@ -168,7 +168,7 @@ def test_object_lines_are_searchable_by_bm25_and_by_text_vector(street_db):
     rows = sorted(store.windows.to_arrow().to_pylist(), key=lambda r: r["start_s"])
     texts = [r["evidence_text"] for r in rows]
     assert texts[:2] == [None, None] and texts[2] == "objects: 1 person; appears: person"
-    assert rows[2]["objects_model"] == "nanodet-coco80@1" and rows[2]["emb_text"] is not None
+    assert rows[2]["objects_model"] == "nanodet-coco80-human-models-3.0.4@1" and rows[2]["emb_text"] is not None
     from vqa_pipeline.store.search import fts_search
 
     hits = fts_search(store.windows, "person", limit=3)
