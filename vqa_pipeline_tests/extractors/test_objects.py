@@ -191,3 +191,12 @@ def test_only_plain_counting_questions_skip_the_ranker_threshold():
     assert is_plain_count("how many cars can you see")
     assert not is_plain_count("How many people attended the 1961 inauguration?")
     assert not is_plain_count("How many minutes should it bake?")
+
+
+def test_questions_about_detected_things_ask_for_visual_evidence():
+    from vqa_pipeline.answer.question import analyze
+
+    assert "visual" in analyze("When does the car appear?").kinds
+    assert "visual" in analyze("How many dogs are there?").kinds
+    # people are not a visual cue on their own: "how many people attended" is a speech question
+    assert analyze("How many people attended the 1961 inauguration?").kinds == frozenset()
