@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from vqa_pipeline.answer.pack import PackedLine
+from vqa_pipeline.answer.question import Question
 
 _OBJECTS = re.compile(r"^objects:\s*(?P<list>[^;]*)")
 _ITEM = re.compile(r"^(?P<n>\d+)\s+(?P<what>.+)$")
@@ -35,6 +36,19 @@ SYNONYMS = {
     "couch": ("couch", "couches", "sofa", "sofas"),
     "dining table": ("table", "tables", "dining table", "dining tables"),
 }
+
+
+def is_objects_line(line: PackedLine) -> bool:
+    return line.kind == "visual" and bool(_OBJECTS.match(line.text.strip()))
+
+
+def asks_what_is_seen(q: Question) -> bool:
+    """Whether a detector line may answer ``q``: it names visual evidence, counts things, or asks
+    when something appears. A question that only mentions a thing the detector names ("How does the
+    trailer describe the bird?", "Who wrote the book?") is about words, not about the picture."""
+    if "visual" in q.kinds or (q.answer_type == "count" and asked_label(q.text)):
+        return True
+    return bool(_WHEN.search(q.text) and (_APPEAR.search(q.text) or _DISAPPEAR.search(q.text)))
 
 
 def parse_objects(text: str) -> dict[str, int]:

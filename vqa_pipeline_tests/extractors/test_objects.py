@@ -195,9 +195,13 @@ def test_only_plain_counting_questions_skip_the_ranker_threshold():
 
 
 def test_questions_about_detected_things_ask_for_visual_evidence():
+    from vqa_pipeline.answer.counting import asks_what_is_seen
     from vqa_pipeline.answer.question import analyze
 
     assert "visual" in analyze("When does the car appear?").kinds
-    assert "visual" in analyze("How many dogs are there?").kinds
-    # people are not a visual cue on their own: "how many people attended" is a speech question
+    assert asks_what_is_seen(analyze("How many dogs are there?"))
+    assert asks_what_is_seen(analyze("When does the dog leave?"))
+    # a thing the detector names is not a visual question by itself
+    assert not asks_what_is_seen(analyze("How does the trailer describe the bird?"))
+    assert not asks_what_is_seen(analyze("Who wrote the book being read?"))
     assert analyze("How many people attended the 1961 inauguration?").kinds == frozenset()
