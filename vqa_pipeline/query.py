@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import logging
 import unicodedata
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from vqa_pipeline.retrieval.search import (
     clip_question,
     encode_question,
     fetch_span,
+    fetch_thumbnails,
     fetch_windows,
     make_filter,
     open_index,
@@ -41,7 +43,7 @@ from vqa_pipeline.retrieval.search import (
 from vqa_pipeline.store.errors import describe, is_lance_error
 from vqa_pipeline.store.tables import StoreError
 
-__all__ = ["Answer", "Citation", "QueryError", "SearchHit", "ask", "search"]
+__all__ = ["Answer", "Citation", "QueryError", "SearchHit", "ask", "search", "thumbnail"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class SearchHit:
         scores: per-model raw scores (cosine similarity per vector column, BM25 score for ``bm25``).
         evidence: the window's lines, ``[12.0-14.0s] asr: ...``, in time order.
         window_id: the window's id.
+        thumbnail: the window's small JPEG (``search(..., thumbnails=True)``), else ``None``.
     """
 
     video_id: str
@@ -69,6 +72,7 @@ class SearchHit:
     scores: dict[str, float] = field(default_factory=dict)
     evidence: list[str] = field(default_factory=list)
     window_id: str = ""
+    thumbnail: bytes | None = None
 
     def to_json(self) -> dict:
         """One element of ``hits`` in the ``vqa search --json`` contract."""
@@ -80,7 +84,13 @@ class SearchHit:
             "score": float(self.score),
             "scores": {m: float(s) for m, s in self.scores.items()},
             "evidence": list(self.evidence),
+            "thumbnail": jpeg_data_uri(self.thumbnail),
         }
+
+
+def jpeg_data_uri(jpeg: bytes | None) -> str | None:
+    """``data:image/jpeg;base64,...`` for a thumbnail (an ``<img src>`` as is), ``None`` for none."""
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii") if jpeg else None
 
 
 def search_to_json(question: str, hits: Sequence[SearchHit]) -> dict:
@@ -194,7 +204,7 @@ def _following(r: Retrieved):
 def search(question: str, k: int = 10, videos: Sequence[str] | None = None,
            time_range: tuple[float, float] | None = None, db: str | Path | None = None, *,
            fusion: FusionConfig | str | Path | None = None, rerank: bool = False,
-           strict_videos: bool = False) -> list[SearchHit]:
+           strict_videos: bool = False, thumbnails: bool = False) -> list[SearchHit]:
     """The ``k`` best windows for ``question``, best first.
 
     Args:
@@ -210,6 +220,8 @@ def search(question: str, k: int = 10, videos: Sequence[str] | None = None,
             re-ranker ``ask`` uses: question kind, answer type, e5 similarity); slower.
         strict_videos: a ``videos`` value naming no indexed video, or several, raises
             ``QueryError`` (listing near matches) instead of matching nothing.
+        thumbnails: also read each hit's small JPEG (``SearchHit.thumbnail``; the pictures are
+            not read otherwise).
 
     Raises:
         ValueError: empty question or ``k < 1``.
@@ -224,6 +236,7 @@ def search(question: str, k: int = 10, videos: Sequence[str] | None = None,
     if rerank:
         ranked, _, _ = _reranked(question, r)
         rows, scores = rerank_windows(r.rows, ranked, k)
+    pictures = fetch_thumbnails(r.table, [row["window_id"] for row in rows]) if thumbnails else {}
     hits = []
     for row in rows:
         wid = row["window_id"]
@@ -233,9 +246,27 @@ def search(question: str, k: int = 10, videos: Sequence[str] | None = None,
         hits.append(SearchHit(
             video_id=row["video_id"], source=row["source"], start=float(row["start_s"]), end=float(row["end_s"]),
             score=scores[wid], scores=dict(sorted(per_model.items())),
-            evidence=[ln.format() for ln in row_units(row)], window_id=wid,
+            evidence=[ln.format() for ln in row_units(row)], window_id=wid, thumbnail=pictures.get(wid),
         ))
     return hits
+
+
+def thumbnail(window_id: str, db: str | Path | None = None) -> bytes | None:
+    """The small JPEG of window ``window_id`` (``thumbnails`` extractor), or ``None`` when the window
+    is unknown, has no picture (audio only) or the index has no thumbnails yet.
+
+    Raises:
+        QueryError: no database, no or empty ``windows`` table, a damaged table.
+    """
+    db_path = Path(db) if db is not None else default_db()
+    try:
+        return fetch_thumbnails(open_index(db_path), [window_id]).get(window_id)
+    except StoreError as exc:
+        raise QueryError(str(exc)) from None
+    except (RuntimeError, OSError, ValueError) as exc:
+        if not is_lance_error(exc):
+            raise
+        raise QueryError(describe(exc, db_path, "windows")) from None
 
 
 def rerank_windows(rows: Sequence[dict], ranked, k: int) -> tuple[list[dict], dict[str, float]]:

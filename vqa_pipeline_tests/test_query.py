@@ -33,7 +33,8 @@ def test_search_json_matches_the_contract(db, sample):
     out = json.loads(json.dumps(search_to_json(q, hits)))
     assert set(out) == {"question", "hits"} and out["question"] == q
     for h in out["hits"]:
-        assert set(h) == {"video_id", "source", "start", "end", "score", "scores", "evidence"}
+        assert set(h) == {"video_id", "source", "start", "end", "score", "scores", "evidence", "thumbnail"}
+        assert h["thumbnail"] is None  # not asked for (and the sample table has no pictures)
         assert isinstance(h["video_id"], str) and Path(h["source"]).is_absolute()
         assert _is_num(h["start"]) and _is_num(h["end"]) and _is_num(h["score"])
         assert isinstance(h["scores"], dict) and all(isinstance(k, str) and _is_num(v) for k, v in h["scores"].items())
@@ -57,7 +58,8 @@ def test_ask_json_matches_the_contract(db, sample):
     a = ask(q, db=db, extractive_only=True)
     assert isinstance(a, Answer)
     out = json.loads(json.dumps(a.to_json()))
-    assert set(out) == {"question", "answer", "abstained", "citations", "evidence"}
+    assert set(out) == {"question", "answer", "abstained", "citations", "evidence", "answer_source"}
+    assert out["answer_source"] == "evidence" == a.answer_source  # --extractive: no model's words
     assert out["question"] == q and isinstance(out["answer"], str) and out["abstained"] is False
     assert out["citations"] == [{"video_id": sample.video_id("kitchen.mp4"), "source": out["citations"][0]["source"],
                                  "start": 10.2, "end": 11.8}]

@@ -42,7 +42,7 @@ from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, EvidencePack, Packed
 from vqa_pipeline.answer.prompt import build_prompt, clip, echoes_prompt
 from vqa_pipeline.answer.question import analyze
 from vqa_pipeline.answer.rerank import Ranks, Reranker, default_reranker
-from vqa_pipeline.answer.types import Answer, AnswerOptions
+from vqa_pipeline.answer.types import Answer, AnswerOptions, AnswerSource
 from vqa_pipeline.answer.units import pack_units, rank_units, ranks_from_priorities
 
 DEFAULT_ABSTAIN_THRESHOLD = 0.2
@@ -146,9 +146,10 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
     pack = pack_units(ranked, budget_tokens)
     evidence = tuple(pack.strings())
 
-    def done(text: str, abstained: bool, cited: Sequence[PackedLine] = ()) -> Answer:
+    def done(text: str, abstained: bool, cited: Sequence[PackedLine] = (),
+             source: AnswerSource = "evidence") -> Answer:
         return Answer(question, text, abstained, tuple(dict.fromkeys(citation_of(ln) for ln in cited)), evidence,
-                      "; ".join(notices) or None, options)
+                      "; ".join(notices) or None, options, source)
 
     if not ranked:
         return done(NO_EVIDENCE_TEXT, True)
@@ -200,7 +201,7 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
     if says_dont_know(text):
         if backend.small or extracted.typed:
             return fallback("the model could not phrase an answer; extractive answer")
-        return done(text, True)
+        return done(text, True, source="model")
     shown_text = " ".join(ln.text for ln in shown)
     if not numbers(strip_timecodes(text)) <= numbers(shown_text) and not (
             number_values(strip_timecodes(text)) <= number_values(shown_text)):
@@ -228,7 +229,7 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
     source = extracted.cited[0] if extracted.cited and (extracted.typed or backend.small) else None
     if source is not None and backend.small:
         text = f"{strip_timecodes(text)} {format_timecode(source.start_s, source.end_s)}"
-        return done(text, False, [source])
+        return done(text, False, [source], "model")
     candidates = [*([source] if source is not None else []), *shown, *(s.line for s in usable)]
     text, cited, dropped = check_citations(text, list(dict.fromkeys(candidates)))
     if dropped:
@@ -239,4 +240,4 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
     elif not cited:
         text = f"{strip_timecodes(text)} {format_timecode(grounded.start_s, grounded.end_s)}"
         cited = [grounded]
-    return done(text, False, cited)
+    return done(text, False, cited, "model")

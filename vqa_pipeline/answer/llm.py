@@ -122,7 +122,10 @@ def gemma_gguf_path() -> Path:
 def _load_llama(path: str, n_ctx: int, n_threads: int):
     from llama_cpp import Llama
 
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+    from vqa_pipeline.verbosity import is_verbose, route_llama_logs
+
+    route_llama_logs()  # its context setup logs past ``verbose=False``; shown with ``vqa -v`` only
+    return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=is_verbose())
 
 
 class LocalGemma(LLMBackend):

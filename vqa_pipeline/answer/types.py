@@ -1,13 +1,16 @@
 """Result types of the answer step: :class:`Citation` and :class:`Answer`.
 
-``to_json()`` gives exactly the shapes of the ``vqa ask --json`` contract in DESIGN.md; fields
-outside the contract (``notice``, ``options``) stay out of the JSON (the CLI prints the notice to
-stderr).
+``to_json()`` gives the shapes of the ``vqa ask --json`` contract in DESIGN.md plus the additive
+``answer_source``; fields outside the contract (``notice``, ``options``) stay out of the JSON (the
+CLI prints the notice to stderr).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+AnswerSource = Literal["model", "evidence"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,10 @@ class Answer:
         evidence: the evidence lines, ``kitchen.mp4 [10.2-11.8s] asr: ...``.
         notice: a one-line remark for the user (fallbacks, withheld lines), or ``None``.
         options: how it was produced.
+        answer_source: ``"model"`` when ``answer`` is the LLM's text (checked, its timecodes
+            possibly corrected); ``"evidence"`` when it was picked from the evidence lines instead:
+            ``--extractive``, the model's answer failed a check or echoed its prompt, the endpoint
+            failed, or the evidence was too weak to ask the model at all (an abstention).
     """
 
     question: str
@@ -59,6 +66,7 @@ class Answer:
     evidence: tuple[str, ...] = ()
     notice: str | None = None
     options: AnswerOptions = AnswerOptions()
+    answer_source: AnswerSource = "evidence"
 
     def to_json(self) -> dict:
         """The ``vqa ask --json`` object."""
@@ -68,4 +76,5 @@ class Answer:
             "abstained": bool(self.abstained),
             "citations": [c.to_json() for c in self.citations],
             "evidence": list(self.evidence),
+            "answer_source": self.answer_source,
         }

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from vqa_pipeline.cli.common import CliError, check_db_folder
 from vqa_pipeline.cli.index import cmd_index
+from vqa_pipeline.cli.jump import cmd_open
 from vqa_pipeline.cli.query import cmd_ask, cmd_doctor, cmd_evidence, cmd_search
 from vqa_pipeline.cli.tuning import cmd_eval, cmd_tune
 from vqa_pipeline.config import default_db_dir
@@ -28,13 +29,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vqa",
         description="Index videos and audio into time-coded evidence (LanceDB) and answer questions about them.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log details to stderr, the libraries' own (llama.cpp, Ray, LanceDB) included")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", type=Path, default=None,
-                       help=f"LanceDB folder (default: $VQA_DB or $VQA_HOME/lance; now {default_db_dir()})")
+                       help="LanceDB folder (default: $VQA_DB, else $VQA_HOME/lance; $VQA_HOME is .vqa in the "
+                       "current folder unless set)")
         p.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
+        verbose_option(p)
 
     p = sub.add_parser("index", help="index files and folders (recursive): windows, then every stale extractor",
                        description="Index video and audio files. Idempotent: unchanged files are skipped, "
@@ -42,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="media files or folders")
     common(p)
     p.add_argument("--profile", choices=["lite", "full"], default="lite",
-                   help="extractor profile: lite = bundled models (default), full = the seed's models where present")
+                   help="lite (default): the bundled CPU models, nothing downloaded; full: adds larger models "
+                   "meant for a GPU (Whisper large-v3, PaddleOCR, CLIP, CLAP, VideoPrism) from weights already "
+                   "on this machine (a local folder or the Hugging Face cache); one that is missing is skipped, "
+                   "or replaced by its lite model for speech and on-screen text (`vqa doctor` lists them)")
     p.add_argument("--window", type=float, default=2.0, help="window length in seconds, 1-8 (default 2)")
     p.add_argument("--stride", type=float, default=None, help="window stride in seconds (default: the length)")
     p.add_argument("--keyframe-every", type=float, default=2.0, metavar="S",
@@ -66,10 +73,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("evidence", help="print the time-coded evidence lines of an indexed video",
-                       description="VIDEO is a video id, the path of an indexed file, or a unique suffix of one.")
+                       description="VIDEO is a video id, the path of an indexed file, a unique suffix of one, "
+                       "or a unique file name without its extension (fire_drill).")
     p.add_argument("video", metavar="VIDEO")
     common(p)
+    p.add_argument("--format", choices=["text", "srt", "vtt", "csv", "json"], default=None,
+                   help="text (default), srt or vtt subtitles (speech, one cue per sentence), "
+                   "csv (start,end,kind,text), json (as --json)")
+    p.add_argument("--kinds", default=None, metavar="KINDS",
+                   help="only these kinds, comma-separated: speech (asr), ocr (on-screen text), sound (audio), "
+                   "visual, or all (default: speech for srt/vtt, all otherwise)")
     p.set_defaults(func=cmd_evidence)
+
+    p = sub.add_parser("open", help="open an indexed file at a second in a player (mpv, vlc, ffplay, xdg-open)",
+                       description="TARGET is VIDEO@TIME (fire_drill@12.5, /x/talk.mp4@1:02, VIDEO_ID@1:02:03) "
+                       "or a window id (its start). Prints the command and runs it when a player is installed.")
+    p.add_argument("target", metavar="TARGET")
+    common(p)
+    p.add_argument("--print", action="store_true", help="only print the command, do not run it")
+    p.add_argument("--player", choices=["mpv", "vlc", "ffplay", "xdg-open"], default=None,
+                   help="use this player (default: the first installed of mpv, vlc, ffplay, xdg-open)")
+    p.set_defaults(func=cmd_open)
 
     def query_options(p: argparse.ArgumentParser, k: int) -> None:
         p.add_argument("question", metavar="QUESTION")
@@ -77,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--k", type=int, default=k,
                        help=f"number of windows (default {k}; ask ranks the units of max(30, 3k) windows)")
         p.add_argument("--video", action="append", metavar="VIDEO",
-                       help="only this video (id, indexed path or unique suffix); repeatable")
+                       help="only this video (id, indexed path, unique suffix or file name stem); repeatable")
         p.add_argument("--time", nargs=2, type=float, metavar=("START", "END"),
                        help="only windows overlapping this time range, in seconds")
 
@@ -85,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     query_options(p, 10)
     p.add_argument("--rerank", action="store_true",
                    help="order the windows by their best evidence unit for the question (as `ask` does; slower)")
+    p.add_argument("--play", action="store_true", help="open the top hit in a player at its start (as `vqa open`)")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", help="answer a question from the evidence, citing timecodes")
@@ -100,11 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm-rerank", action="store_true",
                    help="with --llm-url: let the chat model pick the best of the top evidence units first")
     p.add_argument("--show-evidence", action="store_true", help="print the evidence pack too")
+    p.add_argument("--play", action="store_true", help="open the first citation in a player at its start (as `vqa open`)")
     p.set_defaults(func=cmd_ask)
 
     def eval_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--devset", action="append", required=True, type=Path, metavar="FILE",
-                       help="dev-set file (JSON Lines, see DESIGN.md); repeatable")
+                       help="dev-set file, JSON Lines with id, video, question, answer_any, relevant (as in "
+                       "data/sample/devset.jsonl); repeatable")
         common(p)
         p.add_argument("--skip-unknown", action="store_true",
                        help="skip questions naming videos that are not indexed (default: an error)")
@@ -133,16 +160,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tune the fusion only (default: then train the evidence re-ranker -> <db>/reranker.json)")
     p.set_defaults(func=cmd_tune)
 
-    p = sub.add_parser("doctor", help="list every extractor, whether it can load here, and why not; "
-                       "with --db, the health of an index's tables too")
+    p = sub.add_parser("doctor", help="list every extractor and the answer model, whether they can load here, "
+                       "and why not; with --db, an index's tables, their rows and health too")
     p.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
     p.add_argument("--db", dest="health_db", type=Path, default=None, metavar="DB",
                    help="also check this index: each table opens and reads, rows per video, the full-text "
                    "index (exit 1 when a problem is found; `vqa index --repair` fixes it)")
     p.add_argument("--deep", action="store_true", help="with --db: read every column of every table (slower)")
     p.add_argument("--load", action="store_true", help="actually load each available model (slower)")
+    p.add_argument("--llm-url", default=None,
+                   help="check this OpenAI-compatible endpoint as the answer model (default: the local Gemma 3 270M)")
+    p.add_argument("--llm-model", default=None, help="model name at --llm-url")
+    verbose_option(p)
     p.set_defaults(func=cmd_doctor)
     return parser
+
+
+def verbose_option(p: argparse.ArgumentParser) -> None:
+    """``-v`` after the subcommand too (``vqa ask -v ...``); SUPPRESS keeps ``vqa -v ask`` working."""
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="log details to stderr (as `vqa -v COMMAND`)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "db", "unset") is None:
         args.db = default_db_dir()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.verbose:  # libraries log too, here and in the processes we start (Ray)
+        from vqa_pipeline.verbosity import set_verbose
+
+        set_verbose(True)
     if not args.verbose:  # LanceDB's Rust warnings carry build paths; -v shows them
         os.environ.setdefault("LANCEDB_LOG", "error")
     try:

@@ -99,13 +99,13 @@ def _index_now(args: argparse.Namespace, store, names, options, settings):
     from vqa_pipeline.indexing.pipeline import index_paths
     from vqa_pipeline.store.fingerprint import save_listing
 
+    bar = IndexProgress(enabled=not args.quiet)
     runner = None
     if names != [] and not args.no_ray:
         from vqa_pipeline.indexing.ray_runner import RayOptions, RayRunner
 
         runner = RayRunner(RayOptions(address=args.ray_address),
-                           on_start=lambda: print("starting Ray for the extractors ...", file=sys.stderr))
-    bar = IndexProgress(enabled=not args.quiet)
+                           on_start=lambda: bar.say("vqa index: starting Ray for the extractors ..."))
     try:
         summary = index_paths(args.paths, store, options, profile=args.profile, runner=runner,
                               extractors=names, progress=bar, repair=args.repair)
@@ -121,25 +121,57 @@ def _index_now(args: argparse.Namespace, store, names, options, settings):
 
 
 class IndexProgress:
-    """A tqdm bar over files on stderr, with the current extractor in its postfix."""
+    """Progress on stderr, naming the file each event is about (several files are in flight: one
+    is decoded while the models work on the ones before it).
 
-    def __init__(self, enabled: bool = True) -> None:
+    On a terminal: a tqdm bar over files. Elsewhere (a log, a pipe): one line per finished file.
+    """
+
+    def __init__(self, enabled: bool = True, terminal: bool | None = None) -> None:
         self.enabled = enabled
+        self.terminal = sys.stderr.isatty() if terminal is None else terminal
         self.bar = None
+        self.total = 0
+        self.done = 0
+        self.names: dict[str, str] = {}  # video id -> file name
 
     def __call__(self, event: str, data: dict) -> None:
         if not self.enabled:
             return
-        from tqdm import tqdm
-
         if event == "found":
-            self.bar = tqdm(total=data["n"], unit="file", file=sys.stderr, dynamic_ncols=True, leave=False)
-        elif self.bar is not None and event == "extracted":
-            self.bar.set_postfix_str(f"{data['extractor']}: {data['outcome'][:40]}", refresh=True)
-        elif self.bar is not None and event == "file":
-            self.bar.update(1)
+            self.total = data["n"]
+            if self.terminal:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=self.total, unit="file", file=sys.stderr, dynamic_ncols=True, leave=False)
+        elif event == "start":
+            name = Path(data["path"]).name
+            self.names[data["video_id"]] = name
+            self._show(name, "reading")
+        elif event == "extracted":
+            name = self.names.get(data["video_id"], data["video_id"])
+            self._show(name, f"{data['extractor']}: {data['outcome'][:40]}")
+        elif event == "file":
+            self.done += 1
             o = data["outcome"]
-            self.bar.set_description_str(Path(o.path).name[:30])
+            if self.bar is not None:
+                self.bar.update(1)
+                self._show(Path(o.path).name, o.status)
+            elif not self.terminal:
+                what = f"failed: {o.error[:200]}" if o.status == "failed" else o.status
+                print(f"vqa index: {self.done}/{self.total} {Path(o.path).name}: {what}", file=sys.stderr, flush=True)
+
+    def say(self, line: str) -> None:
+        """A line on stderr that does not break the bar."""
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def _show(self, name: str, doing: str) -> None:
+        if self.bar is not None:
+            self.bar.set_description_str(name[:40], refresh=False)
+            self.bar.set_postfix_str(doing, refresh=True)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -1,4 +1,4 @@
-"""`vqa search`, `vqa ask`, `vqa evidence` and `vqa doctor`: reading the index."""
+"""`vqa search`, `vqa ask`, `vqa evidence` and `vqa doctor`: reading the index (``--play``: cli/jump.py)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,31 @@ from vqa_pipeline.cli.common import CliError, print_json
 
 
 def cmd_evidence(args: argparse.Namespace) -> int:
+    from vqa_pipeline.evidence_export import SUBTITLE_KINDS, only_kinds, parse_kinds
     from vqa_pipeline.store import Store, StoreError
     from vqa_pipeline.store.evidence import lines_for_video, resolve_video
 
+    fmt = "json" if args.json else (args.format or "text")
+    try:
+        kinds = parse_kinds(args.kinds)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     try:
         store = Store(args.db, create=False)
         video = resolve_video(store, args.video)
         lines = lines_for_video(store, video["video_id"])
     except StoreError as exc:
         raise CliError(str(exc)) from None
-    if args.json:
+    if fmt in ("srt", "vtt"):
+        return _print_subtitles(fmt, lines, SUBTITLE_KINDS if args.kinds is None else kinds, video)
+    lines = only_kinds(lines, kinds)
+    if fmt == "json":
         print_json({"video_id": video["video_id"], "source": video["source"], "lines": lines})
+        return 0
+    if fmt == "csv":
+        from vqa_pipeline.evidence_export import to_csv
+
+        sys.stdout.write(to_csv(lines))
         return 0
     print(f"{video['source']}  (video {video['video_id']}, {video.get('duration_s') or 0:.1f}s, {video['status']})")
     if video.get("error"):
@@ -29,6 +43,17 @@ def cmd_evidence(args: argparse.Namespace) -> int:
         print(f"[{ln['start']:.1f}-{ln['end']:.1f}s] {ln['kind']}: {ln['text']}")
     if not lines:
         print("  (no evidence lines yet: run `vqa index` with extractors)")
+    return 0
+
+
+def _print_subtitles(fmt: str, lines: list[dict], kinds, video: dict) -> int:
+    from vqa_pipeline.evidence_export import subtitle_cues, to_srt, to_vtt
+
+    cues = subtitle_cues(lines, kinds)
+    sys.stdout.write(to_srt(cues) if fmt == "srt" else to_vtt(cues))
+    if not cues:
+        what = "speech" if kinds == ("asr",) else "evidence of these kinds"
+        print(f"note: {video['source']} has no {what}; the subtitles are empty", file=sys.stderr)
     return 0
 
 
@@ -51,14 +76,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         # When available, the reason says where the weights were found.
         entry.update(available=bool(ok), reason=why or "ok")
         rows.append(entry)
+    model = _answer_model(args)
     health = _db_health(args) if args.health_db is not None else None
     if args.json:
-        print_json({"extractors": rows, **({"db": health.to_json()} if health is not None else {})})
+        print_json({"extractors": rows, "answer_model": model,
+                    **({"db": health.to_json()} if health is not None else {})})
     else:
+        from vqa_pipeline.answer.model_check import answer_model_lines
+
         for r in rows:
             mark = "ok " if r["available"] else "-- "
             print(f"{mark} {r['name']:18s} {r.get('group', '?'):10s} {','.join(r['profiles']) or '-':10s} "
                   f"{r.get('model', '')}" + ("" if r["reason"] == "ok" else f"  ({r['reason']})"))
+        for line in answer_model_lines(model):
+            print(line)
         if health is not None:
             for line in health_lines(health):
                 print(line)
@@ -67,6 +98,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
               "`vqa index --repair PATH... --db DB` repairs them", file=sys.stderr)
         return 1
     return 0
+
+
+def _answer_model(args: argparse.Namespace) -> dict:
+    """The model `vqa ask` would answer with (the same flags), and whether it can run here."""
+    from vqa_pipeline.answer.model_check import endpoint_report, local_model_report
+
+    if args.llm_url:
+        return endpoint_report(args.llm_url, args.llm_model)
+    return local_model_report(load=args.load)
 
 
 def _db_health(args: argparse.Namespace):
@@ -107,11 +147,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     try:
         hits = search(args.question, k=args.k, videos=args.video or None, db=args.db,
                       time_range=tuple(args.time) if args.time else None, rerank=args.rerank,
-                      strict_videos=True)
+                      strict_videos=True, thumbnails=args.json)
     except _query_errors() as exc:
         raise CliError(str(exc)) from None
     if args.json:
         print_json(search_to_json(args.question, hits))
+        _play_first(args, [(h.video_id, h.start) for h in hits], "hit")
         return 0
     if not hits:
         print("no matching windows")
@@ -120,7 +161,20 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"{i:2d}. {h.source} [{h.start:.1f}-{h.end:.1f}s]  score {h.score:.3f}  ({why})")
         for line in h.evidence[:6]:
             print(f"      {line}")
+    _play_first(args, [(h.video_id, h.start) for h in hits], "hit")
     return 0
+
+
+def _play_first(args: argparse.Namespace, moments: list[tuple[str, float]], what: str) -> None:
+    """``--play``: open the first of ``(video_id, second)`` in a player (nothing to open: a note)."""
+    if not getattr(args, "play", False):
+        return
+    if not moments:
+        print(f"note: no {what} to play", file=sys.stderr)
+        return
+    from vqa_pipeline.cli.jump import play_hit
+
+    play_hit(args.db, *moments[0], to_stderr=args.json)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -135,8 +189,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     if answer.notice:
         print(f"note: {answer.notice}", file=sys.stderr)
+    cited = [(c.video_id, c.start) for c in answer.citations]
     if args.json:
         print_json(answer.to_json())
+        _play_first(args, cited, "citation")
         return 0
     print(answer.answer)
     if answer.abstained:
@@ -146,4 +202,5 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.show_evidence or answer.abstained:
         for line in answer.evidence:
             print(f"  | {line}")
+    _play_first(args, cited, "citation")
     return 0

@@ -10,14 +10,18 @@ from vqa_pipeline.cli.common import CliError, print_json
 
 
 class _EvalProgress:
-    """tqdm bars on stderr for the per-question searches and the Optuna trials."""
+    """tqdm bars on stderr for the per-question searches and the Optuna trials; when stderr is not
+    a terminal, one line as each phase starts."""
 
     LABELS = {"search": "searching", "trial": "tuning", "cv": "cross-validating", "answer": "answering",
               "units": "re-ranker candidates"}
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, command: str = "eval", terminal: bool | None = None) -> None:
         self.enabled = enabled
+        self.command = command
+        self.terminal = sys.stderr.isatty() if terminal is None else terminal
         self.bars: dict[str, Any] = {}  # tqdm bars (tqdm is imported lazily)
+        self.phases: set[str] = set()
 
     def __call__(self, event: str, data: dict) -> None:
         if not self.enabled:
@@ -25,10 +29,15 @@ class _EvalProgress:
         from tqdm import tqdm
 
         key = f"{event}{data.get('fold', '')}"
+        unit = "trial" if event in ("trial", "cv") else "question"
+        desc = self.LABELS.get(event, event) + (f" fold {data['fold']}/{data['folds']}" if "fold" in data else "")
+        if not self.terminal:
+            if key not in self.phases:
+                self.phases.add(key)
+                print(f"vqa {self.command}: {desc}, {data['n']} {unit}s ...", file=sys.stderr, flush=True)
+            return
         bar = self.bars.get(key)
         if bar is None:
-            unit = "trial" if event in ("trial", "cv") else "question"
-            desc = self.LABELS.get(event, event) + (f" fold {data['fold']}/{data['folds']}" if "fold" in data else "")
             bar = self.bars[key] = tqdm(total=data["n"], unit=unit, desc=desc, file=sys.stderr,
                                         dynamic_ncols=True, leave=False)
         bar.update(data["done"] - bar.n)
@@ -90,7 +99,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from vqa_pipeline.tuning.run import run_rerank, run_tune
     from vqa_pipeline.tuning.study import TuneOptions
 
-    bar = _EvalProgress(enabled=not args.quiet)
+    bar = _EvalProgress(enabled=not args.quiet, command="tune")
     rerank = None
     try:
         options = TuneOptions(trials=args.trials, k=args.k, seed=args.seed, heldout_fraction=args.heldout)

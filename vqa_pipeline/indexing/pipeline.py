@@ -206,7 +206,9 @@ def index_paths(
         profile: extractor profile (``lite`` or ``full``); ``extractors`` overrides it by names
             (an empty list builds windows only).
         runner: where extractors run (``InlineRunner`` by default; the CLI passes a Ray runner).
-        progress: called with ``(event, data)`` for ``found``, ``file``, ``extracted``.
+        progress: called with ``(event, data)``: ``found`` ``{n}``; ``start`` ``{path, video_id}``
+            when a file's turn comes (before it is decoded); ``extracted`` ``{video_id, extractor,
+            outcome}``; ``file`` ``{outcome}`` when a file is finished; ``removed`` ``{outcome}``.
         max_in_flight: videos whose extraction may overlap (bounds memory: each holds its
             decoded keyframes and audio).
         prune: forget files recorded under the given folders that no longer exist (their video
@@ -283,6 +285,7 @@ def _index_paths(
                 finish(summary.files[-1])
                 continue
             plan = plan_file(f.path, files, videos, options.tag)
+            progress("start", {"path": str(plan.path), "video_id": plan.video_id})
             if plan.action == "index" and plan.video_id in seen_ids:
                 plan.action = "duplicate"  # the same bytes twice in this run
                 plan.error = indexer.sources.failed_now.get(plan.video_id, "")

@@ -15,6 +15,7 @@ from typing import Any
 
 from vqa_pipeline.indexing.heap import release_free_memory
 from vqa_pipeline.indexing.runners import ExtractionJob, ExtractionResult, LoadedExtractors, one_line, run_job
+from vqa_pipeline.verbosity import is_verbose
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,9 @@ def ensure_ray(address: str | None = None) -> None:
     ray.init(
         address=address,
         include_dashboard=False,
-        log_to_driver=False,
+        log_to_driver=is_verbose(),  # `vqa -v`: the workers' output and Ray's start-up lines too
         configure_logging=True,
-        logging_level=logging.WARNING,
+        logging_level=logging.INFO if is_verbose() else logging.WARNING,
         ignore_reinit_error=True,
     )
 

@@ -15,4 +15,5 @@ GROUP_ASSETS = {
     "visual": "visual",
     "text": "text_embeddings",
     "units": "evidence_units",
+    "thumb": "thumbnails",
 }

@@ -33,6 +33,7 @@ from vqa_pipeline.store.search import (
     SearchFilter,
     fetch_neighbours,
     fetch_span,
+    fetch_thumbnails,
     fetch_windows,
     fts_search,
     has_full_text,
@@ -55,7 +56,8 @@ over its returned list, so a config tuned on deeper lists would rank differently
 
 __all__ = [
     "BM25", "MAX_QUERY_CHARS", "MIN_CANDIDATES", "QueryEncoder", "QueryError", "SearchFilter", "candidate_depth",
-    "check_videos", "clip_question", "encode_question", "fetch_neighbours", "fetch_span", "fetch_windows", "make_filter", "open_index",
+    "check_videos", "clip_question", "encode_question", "fetch_neighbours", "fetch_span",
+    "fetch_thumbnails", "fetch_windows", "make_filter", "open_index",
     "resolve_videos", "row_vector_scores", "search_columns", "usable_vector_columns",
 ]
 

@@ -6,7 +6,8 @@ name a video the same way (:func:`match_videos`):
 1. a video id (``3f2a9c0d11aa22bb``);
 2. the path of an indexed file (``~/talks/intro.mp4``, resolved to an absolute path);
 3. a suffix of an indexed path at a path-component boundary (``intro.mp4``, ``talks/intro.mp4``;
-   ``ro.mp4`` does not match ``/x/intro.mp4``).
+   ``ro.mp4`` does not match ``/x/intro.mp4``);
+4. the file-name stem of an indexed path (``intro`` for ``/x/intro.mp4``), when nothing above matched.
 
 A reference that matches several videos is ambiguous; callers decide whether that is an error
 (``vqa evidence``), a dropped filter value (search) or a skipped question (dev sets).
@@ -44,7 +45,17 @@ def match_videos(ref: str, catalog: Catalog) -> list[str]:
     exact = sorted(vid for vid, sources in catalog.items() if absolute in set(sources))
     if exact:
         return exact
-    return sorted(vid for vid, sources in catalog.items() if any(source_matches(s, ref) for s in sources))
+    suffix = sorted(vid for vid, sources in catalog.items() if any(source_matches(s, ref) for s in sources))
+    if suffix or "/" in ref or "\\" in ref:
+        return suffix
+    return sorted(vid for vid, sources in catalog.items() if any(file_stem(s) == ref for s in sources))
+
+
+def file_stem(source: str) -> str:
+    """The file name of ``source`` without its last suffix (``/x/fire_drill.mp4`` -> ``fire_drill``)."""
+    name = source.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, _ = name.rpartition(".")
+    return stem if dot and stem else name
 
 
 class VideoRefError(LookupError):
@@ -78,7 +89,8 @@ def ref_problem(ref: str, ids: list[str], catalog: Catalog) -> str:
     """Why ``ref`` does not name one video (``ids``: what it matched), in one line."""
     if ids:
         names = ", ".join(sorted(next(iter(catalog[i]), i) for i in ids)[:4])
-        return f"{ref!r} matches {len(ids)} videos ({names}); give more of the path or the video id"
+        more = f" and {len(ids) - 4} more" if len(ids) > 4 else ""
+        return f"{ref!r} matches {len(ids)} videos ({names}{more}); give more of the path or the video id"
     near = near_matches(ref, catalog)
     hint = f"; did you mean {', '.join(near)}?" if near else f" ({len(catalog)} videos are indexed)"
     return f"no indexed video matches {ref!r}{hint}"

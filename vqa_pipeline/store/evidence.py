@@ -8,6 +8,9 @@ from vqa_pipeline.store.tables import Store, StoreError
 
 # Display order of kinds at the same time; other groups (concept tags of full models) come after.
 _KIND_ORDER = {g: i for i, g in enumerate(EVIDENCE_GROUPS)}
+# Groups whose (always empty) ``{group}_lines`` are no evidence: units are read from ``units``;
+# thumbnails are pictures.
+_NOT_EVIDENCE = frozenset({"units_lines", "thumb_lines"})
 
 
 def resolve_video(store: Store, ref: str) -> dict:
@@ -27,7 +30,8 @@ def resolve_video(store: Store, ref: str) -> dict:
 
 def line_groups(store: Store) -> list[str]:
     """Column groups that hold evidence lines in this index, in display order."""
-    groups = [n[: -len("_lines")] for n in store.windows.schema.names if n.endswith("_lines") and n != "units_lines"]
+    groups = [n[: -len("_lines")] for n in store.windows.schema.names
+              if n.endswith("_lines") and n not in _NOT_EVIDENCE]
     return sorted(groups, key=lambda g: (_KIND_ORDER.get(g, len(_KIND_ORDER)), g))
 
 

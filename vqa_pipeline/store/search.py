@@ -36,6 +36,8 @@ FTS_MODEL_TAG = "lance-fts-bm25:english-stem"
 """Provenance of BM25 scores (LanceDB's default tokenizer: English stemming)."""
 ANN_NPROBES = 20
 ANN_REFINE_FACTOR = 10
+THUMB_COLUMN = "thumb_jpeg"
+"""The thumbnails extractor's column (``extractors.thumbnails``); selected only by :func:`fetch_thumbnails`."""
 ROW_COLUMNS = ("window_id", "video_id", "source", "window_index", "start_s", "end_s")
 
 
@@ -218,6 +220,17 @@ def fetch_windows(table, window_ids: Sequence[str], vector_columns: Sequence[str
     cols = _line_columns(names) + [c for c in vector_columns if c in names]
     rows = table.search().where(f"window_id IN ({in_list})").select(cols).limit(None).to_arrow().to_pylist()
     return {r["window_id"]: r for r in rows}
+
+
+def fetch_thumbnails(table, window_ids: Sequence[str]) -> dict[str, bytes]:
+    """``{window_id: JPEG bytes}`` of the given windows that have a thumbnail (reads only that
+    column: the pictures are never loaded by the other fetches)."""
+    in_list = _in_list(window_ids)
+    if not in_list or THUMB_COLUMN not in table.schema.names:
+        return {}
+    rows = (table.search().where(f"window_id IN ({in_list})").select(["window_id", THUMB_COLUMN])
+            .limit(None).to_arrow().to_pydict())
+    return {w: b for w, b in zip(rows["window_id"], rows[THUMB_COLUMN]) if b}
 
 
 def fetch_span(table, video_id: str, start_s: float, end_s: float, limit: int | None = None) -> list[dict]:

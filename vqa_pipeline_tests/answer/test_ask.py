@@ -17,7 +17,7 @@ OVEN = "how hot should the oven be?"
 def test_extractive_answer_picks_the_number_and_cites_its_line(sample_db, sample):
     a = ask(OVEN, db=sample_db, extractive_only=True)
     assert not a.abstained
-    assert a.answer == "180 degrees [10.2-11.8s]"
+    assert a.answer == "180 degrees [10.2-11.8s]" and a.answer_source == "evidence"
     [c] = a.citations
     assert (c.video_id, c.start, c.end) == (sample.video_id("kitchen.mp4"), 10.2, 11.8)
     assert c.source.endswith("/kitchen.mp4")
@@ -29,6 +29,7 @@ def test_extractive_answer_picks_the_number_and_cites_its_line(sample_db, sample
 def test_unrelated_questions_abstain(sample_db, question):
     a = ask(question, db=sample_db, extractive_only=True)
     assert a.abstained and a.answer == ABSTAIN_TEXT and a.citations == ()
+    assert a.answer_source == "evidence"
     assert a.evidence  # the evidence looked at is still reported
 
 
@@ -41,6 +42,7 @@ def test_chat_answer_keeps_real_and_drops_invented_timecodes(sample_db, chat_ser
     chat_server.reply = "The oven is preheated to 180 degrees [10.2-11.8s] [42.0-44.0s]."
     a = ask(OVEN, db=sample_db, backend=OpenAIChat(chat_server.url, "m"))
     assert a.answer == "The oven is preheated to 180 degrees [10.2-11.8s]."
+    assert a.answer_source == "model" and a.to_json()["answer_source"] == "model"
     assert [(c.start, c.end) for c in a.citations] == [(10.2, 11.8)]
     assert "dropped 1 timecode" in a.notice
     assert a.options.backend.startswith("openai:m@")
@@ -70,6 +72,7 @@ def test_unsupported_chat_answers_fall_back_to_the_extracted_span(sample_db, cha
     a = ask(OVEN, db=sample_db, backend=OpenAIChat(chat_server.url, "m"))
     assert a.answer == "180 degrees [10.2-11.8s]"
     assert notice in a.notice and not a.abstained
+    assert a.answer_source == "evidence"  # the model's reply was replaced
 
 
 def test_chat_dont_know_is_overruled_when_the_evidence_holds_the_typed_answer(sample_db, chat_server):
@@ -88,12 +91,14 @@ def test_a_reply_that_repeats_the_prompt_is_no_abstention(sample_db, chat_server
     a = ask(q, db=sample_db, backend=OpenAIChat(chat_server.url, "m"))
     assert not a.abstained and a.answer == extractive.answer
     assert "repeated its prompt" in a.notice
+    assert a.answer_source == "evidence" and a.to_json()["answer_source"] == "evidence"
 
 
 def test_chat_model_may_abstain_on_an_untyped_question(sample_db, chat_server):
     chat_server.reply = "I don't know."
     a = ask("what does the lecturer say about light?", db=sample_db, backend=OpenAIChat(chat_server.url, "m"))
     assert a.abstained and a.answer == "I don't know." and a.citations == ()
+    assert a.answer_source == "model"  # the chat model's own words
 
 
 def test_endpoint_down_or_slow_gives_the_extracted_answer_with_notice(sample_db, chat_server):
@@ -102,6 +107,7 @@ def test_endpoint_down_or_slow_gives_the_extracted_answer_with_notice(sample_db,
     a = ask(OVEN, db=sample_db, backend=OpenAIChat(chat_server.url, "m", timeout_s=0.3))
     assert time.perf_counter() - t0 < 1.9
     assert a.answer == "180 degrees [10.2-11.8s]" and "too slow" in a.notice
+    assert a.answer_source == "evidence"
 
 
 def test_a_trickling_endpoint_gives_the_extracted_answer_within_the_deadline(sample_db, trickling_server):

@@ -14,6 +14,7 @@ EXPECTED = {
     "rapidocr": ("ocr", "ocr", "video", "rapidocr-ppocrv6"),
     "yamnet": ("audio", "audio", "audio", "yamnet-w8a8"),
     "visual-stats": ("visual", "visual", "video", "visual-stats"),
+    "thumbnails": ("thumb", "thumb", "video", "jpeg-thumb-160q70"),
     "e5-small": ("text", None, "text", "multilingual-e5-small-q4"),
     "evidence-units": ("units", "units", "text", "units-sentences-blocks"),
 }

@@ -33,7 +33,7 @@ def test_every_extractor_ran(indexed):
     _, outcome, _ = indexed
     assert outcome.status == "indexed"
     assert {k: v.split(" ")[0] for k, v in outcome.extractors.items()} == {
-        "whisper-base": "ok", "rapidocr": "ok", "yamnet": "ok", "visual-stats": "ok", "nanodet": "ok",
+        "whisper-base": "ok", "rapidocr": "ok", "yamnet": "ok", "visual-stats": "ok", "thumbnails": "ok", "nanodet": "ok",
         "e5-small": "ok", "evidence-units": "ok"}
 
 
@@ -111,7 +111,8 @@ def test_vqa_ask_answers_the_readme_question_with_a_citation(indexed):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
-    assert set(answer) == {"question", "answer", "abstained", "citations", "evidence"}
+    assert set(answer) == {"question", "answer", "abstained", "citations", "evidence", "answer_source"}
+    assert answer["answer_source"] in ("model", "evidence")
     assert "4" in answer["answer"] and not answer["abstained"]
     said = truth["speech"][2]
     assert any(c["source"].endswith("train_station.mp4") and c["start"] < said["end"] and c["end"] > said["start"]

@@ -1,0 +1,130 @@
+"""Opening an indexed file at a second in a local player (``vqa open``, ``--play``).
+
+A target is ``VIDEO@TIME`` (``fire_drill@12.5``, ``/x/talk.mp4@1:02``, ``3f2a...@1:02:03``) or a
+window id (``3f2a...-00006``: its start); VIDEO is any reference :mod:`vqa_pipeline.store.catalog`
+accepts. The command is built for the first player found on ``PATH``: ``mpv --start=S``,
+``vlc --start-time=S``, ``ffplay -ss S``, or ``xdg-open`` (which cannot seek) as a last resort.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from vqa_pipeline.store.evidence import resolve_video
+from vqa_pipeline.store.search import ID_PATTERN
+from vqa_pipeline.store.tables import Store, StoreError
+
+PLAYERS = ("mpv", "vlc", "ffplay", "xdg-open")
+"""Players in order of preference; all but ``xdg-open`` start at the given second."""
+_TIME = re.compile(r"^(?:(?:(\d+):)?(\d{1,2}):)?(\d+(?:\.\d*)?|\.\d+)s?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """An indexed file and where to start it (``window_id`` when the target named a window)."""
+
+    video_id: str
+    source: str
+    start: float
+    window_id: str | None = None
+
+
+def parse_time(text: str) -> float:
+    """Seconds from ``12.5``, ``12.5s``, ``1:02`` or ``1:02:03.5``.
+
+    Raises:
+        ValueError: anything else (one line).
+    """
+    m = _TIME.match(text.strip())
+    if not m:
+        raise ValueError(f"not a time: {text!r} (give seconds like 12.5, or 1:02, or 1:02:03)")
+    hours, minutes, seconds = m.groups()
+    if (minutes is not None and float(seconds) >= 60) or (hours is not None and int(minutes) >= 60):
+        raise ValueError(f"not a time: {text!r} (minutes and seconds after a ':' are under 60)")
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds)
+
+
+def split_target(ref: str) -> tuple[str, float | None]:
+    """``("fire_drill", 12.5)`` from ``fire_drill@12.5``; ``(ref, None)`` without a time."""
+    video, at, when = ref.strip().rpartition("@")
+    if not at or "/" in when or "\\" in when:  # no time, or an '@' inside a folder name
+        return ref.strip(), None
+    if not video:
+        raise ValueError(f"no video before '@' in {ref!r}")
+    return video, parse_time(when)
+
+
+def existing_source(video: dict) -> str:
+    """The first of a video's indexed files that still exists.
+
+    Raises:
+        StoreError: none of them exists any more.
+    """
+    sources = [video.get("source") or "", *(video.get("sources") or [])]
+    for s in dict.fromkeys(s for s in sources if s):
+        if Path(s).is_file():
+            return s
+    gone = next((s for s in sources if s), video.get("video_id", "?"))
+    raise StoreError(f"the indexed file {gone} no longer exists (moved or deleted since indexing; run `vqa index` again)")
+
+
+def resolve_target(store: Store, ref: str) -> Target:
+    """The file and second ``ref`` names (see the module docstring).
+
+    Raises:
+        StoreError: no such window or video, an ambiguous reference, a file gone since indexing.
+        ValueError: a malformed time.
+    """
+    video_ref, at = split_target(ref)
+    if at is None and ID_PATTERN.match(video_ref):
+        rows = (store.windows.search().where(f"window_id = '{video_ref}'").select(["video_id", "start_s"])
+                .limit(1).to_list())
+        if rows:
+            video = store.get_video(rows[0]["video_id"]) or {}
+            return Target(rows[0]["video_id"], existing_source(video), float(rows[0]["start_s"]), video_ref)
+    video = resolve_video(store, video_ref)
+    start = at or 0.0
+    duration = video.get("duration_s")
+    if duration and start > duration:
+        raise StoreError(f"{start:g}s is past the end of {video.get('source')} ({duration:.1f}s long)")
+    return Target(video["video_id"], existing_source(video), start)
+
+
+def seconds_arg(seconds: float) -> str:
+    """``12.5``, ``62``: at most millisecond precision, no exponent."""
+    return f"{max(seconds, 0.0):.3f}".rstrip("0").rstrip(".")
+
+
+def player_command(player: str, path: str, seconds: float) -> list[str]:
+    """The command line that opens ``path`` at ``seconds`` in ``player`` (one of :data:`PLAYERS`)."""
+    s = seconds_arg(seconds)
+    name = os.path.basename(player)
+    if name == "mpv":
+        return [player, f"--start={s}", path]
+    if name == "vlc":
+        return [player, f"--start-time={s}", path]
+    if name == "ffplay":
+        return [player, "-ss", s, path]
+    if name == "xdg-open":
+        return [player, path]
+    raise ValueError(f"unknown player {player!r}; known: {', '.join(PLAYERS)}")
+
+
+def find_player(preferred: str | None = None) -> str | None:
+    """The first of :data:`PLAYERS` on ``PATH`` (only ``preferred`` when given), or ``None``."""
+    for name in (preferred,) if preferred else PLAYERS:
+        if shutil.which(name):
+            return name
+    return None
+
+
+def launch(command: list[str]) -> int:
+    """Start ``command`` detached from this process (its own session, no terminal I/O); its pid."""
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    return proc.pid
