@@ -46,6 +46,9 @@ _KIND_CUES: dict[str, tuple[str, ...]] = {
     "visual": (
         r"\bcolou?r\b", r"\bscene\b", r"\bseen\b", r"\bvisible\b", r"\bappears?\b", r"\bmoving\b", r"\bmotion\b",
         r"\bbackground\b", r"\bbright\b", r"\bdark\b", r"\bpicture\b", r"\bimage\b",
+        # what the object detector says; a thing it names is not a cue by itself ("how does the trailer
+        # describe the bird?" is about words)
+        r"\bobjects?\b", r"\bin (?:the )?(?:frame|shot)\b",
     ),
 }
 _KIND_RES = {k: re.compile("|".join(v), re.IGNORECASE) for k, v in _KIND_CUES.items()}

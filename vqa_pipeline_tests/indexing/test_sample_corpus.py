@@ -33,7 +33,7 @@ def test_every_extractor_ran(indexed):
     _, outcome, _ = indexed
     assert outcome.status == "indexed"
     assert {k: v.split(" ")[0] for k, v in outcome.extractors.items()} == {
-        "whisper-base": "ok", "rapidocr": "ok", "yamnet": "ok", "visual-stats": "ok", "thumbnails": "ok",
+        "whisper-base": "ok", "rapidocr": "ok", "yamnet": "ok", "visual-stats": "ok", "thumbnails": "ok", "nanodet": "ok",
         "e5-small": "ok", "evidence-units": "ok"}
 
 
