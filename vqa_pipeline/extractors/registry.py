@@ -16,6 +16,7 @@ _EXTRACTORS: dict[str, str] = {
     "rapidocr": "vqa_pipeline.extractors.ocr:RapidOcr",
     "yamnet": "vqa_pipeline.extractors.sound_tags:Yamnet",
     "visual-stats": "vqa_pipeline.extractors.visual:VisualStats",
+    "people": "vqa_pipeline.extractors.people:People",
     "e5-small": "vqa_pipeline.extractors.text_embed:E5Small",
     "evidence-units": "vqa_pipeline.extractors.units:EvidenceUnits",
     # full profile: weights from the user's Hugging Face cache or local folders (extractors/full/)
@@ -31,7 +32,7 @@ _EXTRACTORS: dict[str, str] = {
 # preference: the first one whose availability() holds runs (resolve_extractors), so the full
 # profile falls back to the lite models where the seed's weights are not present.
 PROFILES: dict[str, tuple[str | tuple[str, ...], ...]] = {
-    "lite": ("whisper-base", "rapidocr", "yamnet", "visual-stats", "e5-small", "evidence-units"),
+    "lite": ("whisper-base", "rapidocr", "yamnet", "visual-stats", "people", "e5-small", "evidence-units"),
     "full": (
         ("whisper-large-v3", "whisper-base"),
         ("paddleocr", "rapidocr"),
