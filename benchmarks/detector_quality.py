@@ -218,7 +218,10 @@ def main() -> None:
                     "ms_per_frame_labelled": round(float(np.mean(ms[1:] if len(ms) > 1 else ms)), 1)}
     print(f"{len(labels)} labelled frames; {machine()}")
     print(f"calibrated on the tune half: presence threshold {presence}, count threshold {count}\n")
-    for name, (pt, ct) in {"calibrated": (presence, count), "fixed 0.5": (0.5, 0.5)}.items():
+    settings = {"calibrated": (presence, count)}
+    if (presence, count) != (0.5, 0.5):
+        settings["fixed 0.5"] = (0.5, 0.5)
+    for name, (pt, ct) in settings.items():
         for split in ("tune", "heldout", "all"):
             idx = [i for i, r in enumerate(labels) if split == "all" or r["split"] == split]
             s = score([labels[i] for i in idx], [dets[i] for i in idx], pt, ct)
