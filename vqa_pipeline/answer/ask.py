@@ -34,6 +34,7 @@ from vqa_pipeline.answer.citations import (
     strip_timecodes,
 )
 from vqa_pipeline.answer.compose import Context, compose, is_echo, labels_of, missing_names
+from vqa_pipeline.answer.counting import count_answer, is_plain_count
 from vqa_pipeline.answer.llm import LLMBackend, LLMError
 from vqa_pipeline.answer.llm_rerank import llm_rerank as reorder_by_llm
 from vqa_pipeline.answer.numbers import number_values
@@ -155,7 +156,11 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
     if n_flagged:
         notices.append(f"withheld {n_flagged} evidence line(s) that read like instructions to a model")
     usable = [s for s in ranked if not s.flagged]
-    if not usable or usable[0].score < abstain_threshold:
+    # a plain "how many <things> are seen?" that a detector line of the top units counts is answered
+    # from that line: its words ("people" vs "1 person") match the question too little for the ranker
+    counted = (q.answer_type == "count" and bool(usable) and is_plain_count(q.text)
+               and count_answer(q.text, [s.line for s in usable]) is not None)
+    if not usable or (usable[0].score < abstain_threshold and not counted):
         return done(ABSTAIN_TEXT, True)
     absent_names = missing_names(q, [s.line for s in usable])
     if absent_names:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vqa_pipeline.answer.citations import content_words, has_related, strip_timecodes
+from vqa_pipeline.answer.counting import appearance_answer, count_answer
 from vqa_pipeline.answer.numbers import number_values
 from vqa_pipeline.answer.pack import PackedLine, format_timecode
 from vqa_pipeline.answer.prompt import looks_like_instruction
@@ -252,6 +253,15 @@ def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None
             nxt = _next_unit(q, anchor.line, later)
             if nxt is not None:
                 return Composed(f"{clean_text(nxt.kind, nxt.text)} {_at(nxt)}", (nxt,), True)
+    if q.answer_type == "count":  # "how many people ...": the detector's count in the best window
+        counted = count_answer(q.text, [s.line for s in usable])
+        if counted is not None:
+            return Composed(f"{counted[0]} {_at(counted[1])}", (counted[1],), True)
+    if q.answer_type == "time":  # "when does the car appear?": the first window that saw it
+        pool = list(following(top.line, whole=True)) if following is not None else []
+        seen = appearance_answer(q.text, pool + [s.line for s in usable if s.line.video_id == top.line.video_id])
+        if seen is not None:
+            return Composed(f"{clean_text(seen.kind, seen.text)} {_at(seen)}", (seen,), True)
     if q.answer_type == "yes_no":
         support = _yes_no_support(q, usable)
         return Composed(f"{yes_or_no(q, support.line)} {_at(support.line)}", (support.line,), True)

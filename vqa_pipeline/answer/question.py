@@ -46,6 +46,9 @@ _KIND_CUES: dict[str, tuple[str, ...]] = {
     "visual": (
         r"\bcolou?r\b", r"\bscene\b", r"\bseen\b", r"\bvisible\b", r"\bappears?\b", r"\bmoving\b", r"\bmotion\b",
         r"\bbackground\b", r"\bbright\b", r"\bdark\b", r"\bpicture\b", r"\bimage\b",
+        # things the object detector names (people are left out: "how many people attended" is speech)
+        r"\bobjects?\b", r"\bcars?\b", r"\btrucks?\b", r"\bbus(?:es)?\b", r"\bbicycles?\b", r"\bbikes?\b",
+        r"\bmotorcycles?\b", r"\bdogs?\b", r"\bcats?\b", r"\bhorses?\b", r"\bbirds?\b", r"\bin (?:the )?(?:frame|shot)\b",
     ),
 }
 _KIND_RES = {k: re.compile("|".join(v), re.IGNORECASE) for k, v in _KIND_CUES.items()}

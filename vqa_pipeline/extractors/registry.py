@@ -16,6 +16,7 @@ _EXTRACTORS: dict[str, str] = {
     "rapidocr": "vqa_pipeline.extractors.ocr:RapidOcr",
     "yamnet": "vqa_pipeline.extractors.sound_tags:Yamnet",
     "visual-stats": "vqa_pipeline.extractors.visual:VisualStats",
+    "nanodet": "vqa_pipeline.extractors.objects:Objects",
     "people": "vqa_pipeline.extractors.people:People",
     "e5-small": "vqa_pipeline.extractors.text_embed:E5Small",
     "evidence-units": "vqa_pipeline.extractors.units:EvidenceUnits",
@@ -26,18 +27,20 @@ _EXTRACTORS: dict[str, str] = {
     "clap-htsat": "vqa_pipeline.extractors.full.clap:LaionClap",
     "videoprism-lvt": "vqa_pipeline.extractors.full.videoprism:VideoPrismLvt",
     "videoprism-tags": "vqa_pipeline.extractors.full.videoprism:VideoPrismTags",
+    "yolo": "vqa_pipeline.extractors.full.yolo:YoloObjects",
 }
 
 # A profile lists one entry per column group; a tuple lists that group's alternatives in order of
 # preference: the first one whose availability() holds runs (resolve_extractors), so the full
 # profile falls back to the lite models where the seed's weights are not present.
 PROFILES: dict[str, tuple[str | tuple[str, ...], ...]] = {
-    "lite": ("whisper-base", "rapidocr", "yamnet", "visual-stats", "people", "e5-small", "evidence-units"),
+    "lite": ("whisper-base", "rapidocr", "yamnet", "visual-stats", "nanodet", "people", "e5-small", "evidence-units"),
     "full": (
         ("whisper-large-v3", "whisper-base"),
         ("paddleocr", "rapidocr"),
         "yamnet",
         "visual-stats",
+        ("yolo", "nanodet"),
         "clip-vit-b32",
         "clap-htsat",
         "videoprism-lvt",

@@ -79,7 +79,8 @@ def decode(outputs: dict[str, np.ndarray], min_score: float = 0.3, iou: float = 
 
     ``outputs``: the six NanoDet outputs by name; matched to strides by their row counts.
     """
-    cls_by_hw, box_by_hw = {}, {}
+    cls_by_hw: dict[int, np.ndarray] = {}
+    box_by_hw: dict[int, np.ndarray] = {}
     for arr in outputs.values():
         (cls_by_hw if arr.shape[-1] == len(COCO80) else box_by_hw)[arr.shape[1]] = arr[0]
     found_cls, found_box, found_score = [], [], []

@@ -141,3 +141,22 @@ def build_clap_checkpoint(dest: Path, text_dir: Path, amodel: str = "HTSAT-tiny"
     path = dest / name
     torch.save({"epoch": 45, "state_dict": state}, str(path))
     return path
+
+
+def build_yolo_checkpoint(path: Path, seed: int = 0, arch: str = "yolov8n.yaml") -> Path:
+    """A random-weight ultralytics YOLO detector of the real architecture (``yolov8n`` from the
+    package's own model YAML; nothing downloaded), saved as a ``.pt`` weights file."""
+    import os
+
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    import torch
+    from ultralytics import YOLO
+
+    from vqa_pipeline.models.nanodet import COCO80
+
+    torch.manual_seed(seed)
+    model = YOLO(arch, task="detect")
+    model.model.names = dict(enumerate(COCO80))  # type: ignore[union-attr]  # as a real COCO checkpoint carries them
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(str(path))
+    return path
