@@ -5,7 +5,8 @@ Per sampled keyframe: BlazeFace counts faces, MoveNet Lightning estimates one bo
 samples, and action tags from the poses over time (standing / sitting / walking / raising a hand /
 waving), each by a documented rule in :mod:`vqa_pipeline.extractors.pose_actions`.
 
-Evidence line, only for windows where someone is seen: ``people: 2 faces; person raising a hand``.
+Evidence line (kind ``visual``), only for windows where someone is seen:
+``people: 2 faces; person raising a hand``.
 Columns: ``people_faces`` (int), ``people_tags`` (list of tags), ``people_pose`` (the window's best
 pose, 17 x (x, y, score) flattened, x and y as fractions of the frame's width and height).
 
@@ -46,13 +47,13 @@ def _thumb(rgb: np.ndarray) -> np.ndarray:
 
 
 def describe(faces: int, tags: list[str]) -> str:
-    """The evidence text of a window, e.g. ``2 faces; person standing, raising a hand``."""
+    """The evidence text of a window, e.g. ``people: 2 faces; person standing, raising a hand``."""
     parts = []
     if faces:
         parts.append(f"{faces} face" + ("s" if faces > 1 else ""))
     if tags:
         parts.append("person " + ", ".join(tags))
-    return "; ".join(parts)
+    return "people: " + "; ".join(parts) if parts else ""
 
 
 class People(Extractor):
@@ -64,7 +65,7 @@ class People(Extractor):
 
     name = "people"
     group = "people"
-    kind = "people"
+    kind = "visual"  # what is seen, like the objects lines; the text starts with "people:"
     modality = "video"
     model_id = "human-models-3.0.4/blazeface+movenet-lightning"
     version = "1"

@@ -96,7 +96,7 @@ def test_extract_writes_lines_and_columns_per_window(people):
     media = media_of([car, car, black, None])
     out = people.extract(media, {})
     texts = [[ln.format() for ln in lines] for lines in out.lines]
-    assert texts == [["[0.0-2.0s] people: 1 face"], ["[2.0-4.0s] people: 1 face"], [], []]
+    assert texts == [["[0.0-2.0s] visual: people: 1 face"], ["[2.0-4.0s] visual: people: 1 face"], [], []]
     assert out.columns["people_faces"] == [1, 1, 0, None]
     assert out.columns["people_tags"] == [[], [], [], None]
     pose = out.columns["people_pose"][0]
@@ -112,8 +112,8 @@ def test_walking_tag_and_line_from_consecutive_windows(people, monkeypatch):
     real_look = People.look
     monkeypatch.setattr(People, "look", lambda self, rgb: (real_look(self, rgb)[0], next(poses)))
     out = people.extract(media_of([frame("carphone_2.0s.jpg"), frame("vtest_42.0s.jpg")[:144, :176]]), {})
-    assert [ln.text for ln in out.lines[1]] == ["person walking"]
-    assert [ln.text for ln in out.lines[0]] == ["1 face; person standing"]
+    assert [ln.text for ln in out.lines[1]] == ["people: person walking"]
+    assert [ln.text for ln in out.lines[0]] == ["people: 1 face; person standing"]
 
 
 def test_no_video_track():
@@ -124,8 +124,9 @@ def test_no_video_track():
 
 
 def test_describe_and_registration():
-    assert describe(2, ["standing", "raising a hand"]) == "2 faces; person standing, raising a hand"
-    assert describe(1, []) == "1 face" and describe(0, ["walking"]) == "person walking" and describe(0, []) == ""
+    assert describe(2, ["standing", "raising a hand"]) == "people: 2 faces; person standing, raising a hand"
+    assert describe(1, []) == "people: 1 face" and describe(0, ["walking"]) == "people: person walking"
+    assert describe(0, []) == ""
     assert "people" in PROFILES["lite"]
     assert People().model_tag == "human-models-3.0.4/blazeface+movenet-lightning@1"
     assert not any(word in f.name for f in People().fields() for word in ("emotion", "age", "gender"))
@@ -154,7 +155,10 @@ def test_indexed_into_lancedb_and_recomputed_when_the_model_tag_changes(people, 
     rows = store.windows_for(vid, columns=["people_lines", "people_model", "people_faces"])
     assert [r["people_faces"] for r in rows] == [1, 1]
     assert all(r["people_model"] == "human-models-3.0.4/blazeface+movenet-lightning@1" for r in rows)
-    assert [ln["text"] for r in rows for ln in r["people_lines"]] == ["1 face", "1 face"]
+    assert [ln["text"] for r in rows for ln in r["people_lines"]] == ["people: 1 face", "people: 1 face"]
+    # the lines are evidence: in the window text that full-text search and answers read
+    texts = [r["evidence_text"] for r in store.windows_for(vid, columns=["evidence_text"])]
+    assert all("people: 1 face" in t for t in texts)
     monkeypatch.setattr(People, "version", "2")  # e.g. a rule changed: the stored column is stale
     index_paths([video], store, extractors=["people"])
     rows = store.windows_for(vid, columns=["people_model", "people_faces"])
