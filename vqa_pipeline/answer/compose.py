@@ -261,7 +261,7 @@ def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None
         pool = list(following(top.line, whole=True)) if following is not None else []
         seen = appearance_answer(q.text, pool + [s.line for s in usable if s.line.video_id == top.line.video_id])
         if seen is not None:
-            return Composed(f"{clean_text(seen.kind, seen.text)} {_at(seen)}", (seen,), True)
+            return Composed(f"{seen[0]} {_at(seen[1])}", (seen[1],), True)
     if q.answer_type == "yes_no":
         support = _yes_no_support(q, usable)
         return Composed(f"{yes_or_no(q, support.line)} {_at(support.line)}", (support.line,), True)

@@ -132,8 +132,9 @@ def count_answer(question: str, ranked: Sequence[PackedLine], top_n: int = 10) -
     return None
 
 
-def appearance_answer(question: str, lines: Sequence[PackedLine]) -> PackedLine | None:
-    """The window where the named class first appears (or last disappears), from ``lines`` of one video."""
+def appearance_answer(question: str, lines: Sequence[PackedLine]) -> tuple[str, PackedLine] | None:
+    """``("car appears", line)``: the window where the named class first appears (or, for
+    "disappear", last disappears), from ``lines`` of one video; None when no line says so."""
     if not _WHEN.search(question):
         return None
     gone = bool(_DISAPPEAR.search(question))
@@ -152,4 +153,4 @@ def appearance_answer(question: str, lines: Sequence[PackedLine]) -> PackedLine 
     if not hits:
         return None
     hits.sort(key=lambda ln: ln.start_s)
-    return hits[-1] if gone else hits[0]
+    return f"{label} {key}", hits[-1] if gone else hits[0]

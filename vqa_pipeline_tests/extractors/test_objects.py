@@ -120,9 +120,9 @@ def test_counting_and_appearance_rules():
     timeline = [_line("objects: 1 car; appears: car", 4), _line("objects: none; disappears: car", 8),
                 _line("objects: 1 car; appears: car", 12)]
     first = appearance_answer("When does the car appear?", timeline)
-    assert first is not None and first.start_s == 4
+    assert first is not None and first[0] == "car appears" and first[1].start_s == 4
     gone = appearance_answer("When does the car disappear?", timeline)
-    assert gone is not None and gone.start_s == 8
+    assert gone is not None and gone[0] == "car disappears" and gone[1].start_s == 8
     assert appearance_answer("When does the dog appear?", timeline) is None
 
 
@@ -181,7 +181,8 @@ def test_counting_and_when_questions_are_answered_from_the_detector(street_db):
     a = ask("How many people are in the street?", db=street_db, extractive_only=True)
     assert not a.abstained and a.answer in ("1 person [4.0-6.0s]", "1 person [6.0-8.0s]"), a.answer
     w = ask("When does the person appear?", db=street_db, extractive_only=True)
-    assert w.answer == "objects: 1 person; appears: person [4.0-6.0s]", w.answer
+    assert w.answer == "person appears [4.0-6.0s]", w.answer
+    assert w.citations[0].start == 4.0
 
 
 def test_only_plain_counting_questions_skip_the_ranker_threshold():
@@ -191,3 +192,12 @@ def test_only_plain_counting_questions_skip_the_ranker_threshold():
     assert is_plain_count("how many cars can you see")
     assert not is_plain_count("How many people attended the 1961 inauguration?")
     assert not is_plain_count("How many minutes should it bake?")
+
+
+def test_questions_about_detected_things_ask_for_visual_evidence():
+    from vqa_pipeline.answer.question import analyze
+
+    assert "visual" in analyze("When does the car appear?").kinds
+    assert "visual" in analyze("How many dogs are there?").kinds
+    # people are not a visual cue on their own: "how many people attended" is a speech question
+    assert analyze("How many people attended the 1961 inauguration?").kinds == frozenset()

@@ -23,17 +23,17 @@ def ray_runner():
 
 def test_ray_actors_match_inline_extraction(tmp_path, ray_runner):
     clip = make_clip(tmp_path / "c.mp4", duration_s=4.0, scenes=[(0.0, (0, 0, 200)), (2.0, (200, 0, 0))], tone_hz=1000)
-    names = ["visual-stats", "yamnet"]
+    names = ["visual-stats", "yamnet", "nanodet"]
     via_ray = index_paths([clip], Store(tmp_path / "ray"), extractors=names, runner=ray_runner)
     inline = index_paths([clip], Store(tmp_path / "inline"), extractors=names)
     assert via_ray.files[0].extractors == inline.files[0].extractors
     vid = via_ray.files[0].video_id
-    cols = ["visual_lines", "audio_lines", "audio_model"]
+    cols = ["visual_lines", "audio_lines", "audio_model", "objects_labels", "objects_model"]
     assert Store(tmp_path / "ray").windows_for(vid, cols) == Store(tmp_path / "inline").windows_for(vid, cols)
     # The actors stay up: a second video reuses the loaded models.
     clip2 = make_clip(tmp_path / "d.mp4", duration_s=2.0, tone_hz=500)
     s = index_paths([clip2], Store(tmp_path / "ray"), extractors=names, runner=ray_runner)
-    assert s.files[0].extractors == {"visual-stats": "ok", "yamnet": "ok"}
+    assert s.files[0].extractors == {"visual-stats": "ok", "yamnet": "ok", "nanodet": "ok"}
 
 
 def test_a_model_that_fails_to_load_is_reported_per_video(tmp_path, ray_runner):

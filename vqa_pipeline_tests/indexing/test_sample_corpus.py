@@ -33,8 +33,8 @@ def test_every_extractor_ran(indexed):
     _, outcome, _ = indexed
     assert outcome.status == "indexed"
     assert {k: v.split(" ")[0] for k, v in outcome.extractors.items()} == {
-        "whisper-base": "ok", "rapidocr": "ok", "yamnet": "ok", "visual-stats": "ok", "e5-small": "ok",
-        "evidence-units": "ok"}
+        "whisper-base": "ok", "rapidocr": "ok", "yamnet": "ok", "visual-stats": "ok", "nanodet": "ok",
+        "e5-small": "ok", "evidence-units": "ok"}
 
 
 def test_spoken_words_come_back_in_the_windows_where_they_are_said(indexed):

@@ -1,0 +1,40 @@
+"""What the lite object detector (NanoDet, ``nanodet``) costs per file: frames run, frames skipped as
+unchanged, seconds, and the real-time factor of the extractor alone.
+
+Usage:
+    python -m benchmarks.objects_cost FILE...      # e.g. the real clips of data/real/media
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from vqa_pipeline.extractors.objects import Objects
+from vqa_pipeline.media.decode import decode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+")
+    args = parser.parse_args()
+    ex = Objects()
+    ex.load()
+    total_media = total_s = 0.0
+    for path in args.files:
+        media = decode(path, "bench")
+        t0 = time.perf_counter()
+        out = ex.extract(media, {})
+        dt = time.perf_counter() - t0
+        total_media += media.info.duration_s
+        total_s += dt
+        seen = sorted({label for labels in out.columns["objects_labels"] if labels for label in labels})
+        print(json.dumps({"file": path.rsplit("/", 1)[-1], "media_s": round(media.info.duration_s, 2),
+                          "windows": len(media.windows), **out.stats, "classes": seen}))
+    print(json.dumps({"media_s": round(total_media, 2), "seconds": round(total_s, 3),
+                      "x_real_time": round(total_media / max(total_s, 1e-9), 1)}))
+
+
+if __name__ == "__main__":
+    main()
