@@ -18,6 +18,7 @@ _EXTRACTORS: dict[str, str] = {
     "visual-stats": "vqa_pipeline.extractors.visual:VisualStats",
     "nanodet": "vqa_pipeline.extractors.objects:Objects",
     "thumbnails": "vqa_pipeline.extractors.thumbnails:Thumbnails",
+    "people": "vqa_pipeline.extractors.people:People",
     "e5-small": "vqa_pipeline.extractors.text_embed:E5Small",
     "evidence-units": "vqa_pipeline.extractors.units:EvidenceUnits",
     # full profile: weights from the user's Hugging Face cache or local folders (extractors/full/)
@@ -34,7 +35,7 @@ _EXTRACTORS: dict[str, str] = {
 # preference: the first one whose availability() holds runs (resolve_extractors), so the full
 # profile falls back to the lite models where the seed's weights are not present.
 PROFILES: dict[str, tuple[str | tuple[str, ...], ...]] = {
-    "lite": ("whisper-base", "rapidocr", "yamnet", "visual-stats", "thumbnails", "nanodet", "e5-small",
+    "lite": ("whisper-base", "rapidocr", "yamnet", "visual-stats", "thumbnails", "nanodet", "people", "e5-small",
              "evidence-units"),
     "full": (
         ("whisper-large-v3", "whisper-base"),
@@ -43,6 +44,7 @@ PROFILES: dict[str, tuple[str | tuple[str, ...], ...]] = {
         "visual-stats",
         "thumbnails",
         ("yolo", "nanodet"),
+        "people",
         "clip-vit-b32",
         "clap-htsat",
         "videoprism-lvt",

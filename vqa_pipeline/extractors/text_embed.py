@@ -108,7 +108,7 @@ class E5Small(Extractor):
     version = "2"
     # vp_tags: VideoPrism concept tags, when the full profile has them; units: whole sentences and
     # on-screen blocks (v2 embeds those instead of each window's fragments).
-    requires = ("asr", "ocr", "audio", "visual", "objects", "vp_tags", "units")
+    requires = ("asr", "ocr", "audio", "visual", "objects", "people", "vp_tags", "units")
     # Questions use the e5 ``query:`` side for both (sound labels are embedded as passages too).
     query_columns = ("emb_text", "emb_audio_labels")
 

@@ -331,7 +331,7 @@ class EvidenceUnits(Extractor):
     modality = "text"
     model_id = "units-sentences-blocks"
     version = "2"
-    requires = ("asr", "ocr", "audio", "visual", "objects", "vp_tags")
+    requires = ("asr", "ocr", "audio", "visual", "objects", "people", "vp_tags")
 
     joined_columns = ("ocr_boxes", "units")
     """What :meth:`join_segments` reads of every window once a segmented video is extracted."""
@@ -355,7 +355,7 @@ class EvidenceUnits(Extractor):
         ocr = upstream.get("ocr")
         if ocr is not None:
             units += screen_units(windows, ocr_boxes(ocr.columns.get("ocr_boxes") or [None] * len(windows)))
-        for group in ("audio", "visual", "objects", "vp_tags"):
+        for group in ("audio", "visual", "objects", "people", "vp_tags"):
             out = upstream.get(group)
             if out is None:
                 continue

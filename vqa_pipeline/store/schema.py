@@ -77,8 +77,9 @@ WINDOWS_BASE_SCHEMA = pa.schema(WINDOW_BASE_FIELDS)
 
 # Column groups whose lines are evidence (shown, packed for answers, in `evidence_text`), in
 # display order, with the evidence kind their lines carry (VideoPrism concept tags and detected
-# objects are visual facts).
-GROUP_KINDS = {"asr": "asr", "ocr": "ocr", "audio": "audio", "visual": "visual", "objects": "visual", "vp_tags": "visual"}
+# objects, faces and action tags are visual facts).
+GROUP_KINDS = {"asr": "asr", "ocr": "ocr", "audio": "audio", "visual": "visual", "objects": "visual", "people": "visual",
+               "vp_tags": "visual"}
 EVIDENCE_GROUPS = tuple(GROUP_KINDS)
 
 

@@ -34,7 +34,8 @@ def test_class_attributes(name):
     for f in ex.fields():
         assert isinstance(f, pa.Field) and f.nullable
     assert set(list_extractors()) >= set(EXPECTED)
-    assert create_extractor("e5-small").requires == ("asr", "ocr", "audio", "visual", "objects", "vp_tags", "units")
+    assert create_extractor("e5-small").requires == ("asr", "ocr", "audio", "visual", "objects", "people", "vp_tags",
+                                                     "units")
 
 
 def _check(ex, media, out: ExtractorOutput):
