@@ -17,13 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 EXTENSIONS = ("md", "json", "jsonl", "db", "yaml", "yml", "py", "sh", "toml", "gguf", "txt", "csv", "mp4", "wav")
 _PATH = re.compile(r"^(?:~|\.{1,2})?/?[\w.-]+(?:/[\w.-]*)+$|^[\w.-]+\.(?:" + "|".join(EXTENSIONS) + r")$")
 _PLACEHOLDER = re.compile(r"[$<>{}*]|://|\.\.\.|(?:^|/)[A-Z][A-Z_]+(?:/|$)")
+_ROUTE = re.compile(r"^/(?:api|media)(?:/|$)")  # vqa serve's URL paths, not files
 
 
 def path_tokens(text: str) -> list[str]:
     """Tokens of a help text that name a file or folder, placeholders (``<db>/fusion.json``,
     ``$VQA_HOME/lance``, ``PATH``) left out."""
     tokens = (t.strip("()[]{},;:'\"`").rstrip(".") for t in text.split())
-    return [t for t in tokens if t and _PATH.match(t) and not _PLACEHOLDER.search(t)]
+    return [t for t in tokens if t and _PATH.match(t) and not _PLACEHOLDER.search(t) and not _ROUTE.match(t)]
 
 
 def missing_paths(text: str) -> list[str]:
