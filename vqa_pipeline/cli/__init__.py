@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="a local web page and JSON API over the index, with a player (models stay loaded)",
                        description="Serve /api/search, /api/ask, /api/evidence, /api/videos, the indexed files "
-                       "(/api/media, with range requests) and a web page at /. The OpenAPI schema is at /openapi.json.")
+                       "(/api/media, with range requests) and a web page at /. API docs at /docs (OpenAPI: /openapi.json).")
     p.add_argument("--db", type=Path, default=None,
                    help="LanceDB folder (default: $VQA_DB, else $VQA_HOME/lance; $VQA_HOME is .vqa in the "
                    "current folder unless set)")

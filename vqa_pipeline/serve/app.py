@@ -29,10 +29,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from swagger_ui_bundle import swagger_ui_path
 
 from vqa_pipeline.serve.hosts import host_name, is_loopback
 from vqa_pipeline.serve.limits import Busy, Limiter
@@ -104,7 +106,9 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
             on_ready()
         yield
 
-    app = FastAPI(title="vqa serve", version="1",
+    # docs_url=None: FastAPI's own /docs page loads Swagger UI from a CDN, blank offline; ours below
+    # serves the same UI from the swagger-ui-bundle package.
+    app = FastAPI(title="vqa serve", version="1", docs_url=None, redoc_url=None,
                   description="Search and ask an index of videos; stream the cited files.", lifespan=lifespan)
     app.state.db = db
     app.state.limiter = heavy
@@ -289,7 +293,15 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
         return FileResponse(STATIC / "index.html", media_type="text/html",
                             headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="vqa serve: API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
+
     app.mount("/static", StaticFiles(directory=STATIC, follow_symlink=False), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
     return app
 
 

@@ -136,6 +136,10 @@ def test_openapi_and_page(server):
             "/api/thumbnail/{window_id}"} <= set(paths)
     status, headers, body = http(server.url + "/docs")
     assert status == 200 and b"swagger" in body.lower()
+    # the API docs work offline: Swagger UI comes from this server, not a CDN
+    assert b"cdn." not in body and b"/docs-assets/swagger-ui-bundle.js" in body
+    status, headers, body = http(server.url + "/docs-assets/swagger-ui-bundle.js")
+    assert status == 200 and b"SwaggerUIBundle" in body
     status, headers, body = http(server.url + "/")
     assert status == 200 and headers["content-type"].startswith("text/html")
     assert b'id="question"' in body and b"/static/app.js" in body
