@@ -6,6 +6,9 @@
 #   VQA_SOURCE_DIR=~/clips VQA_PROFILE=full bash scripts/dagster.sh dev
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The project's instance (scripts/dagster.yaml) is refreshed in the default DAGSTER_HOME; a DAGSTER_HOME
+# you set keeps the dagster.yaml it has (it gets the project's one only when it has none).
+own_home=${DAGSTER_HOME:+1}
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.vqa/dagster}"
 export VQA_DEPLOYMENT="${VQA_DEPLOYMENT:-local}"
 export VQA_HOME="${VQA_HOME:-$PWD/.vqa}"
@@ -15,7 +18,9 @@ export VQA_PROFILE="${VQA_PROFILE:-lite}"
 export VQA_DEVSET="${VQA_DEVSET:-$PWD/data/sample/devset.jsonl}"
 export HF_HUB_OFFLINE=1
 mkdir -p "$DAGSTER_HOME"
-[ -f "$DAGSTER_HOME/dagster.yaml" ] || sed "s#base_dir: .vqa/dagster#base_dir: $DAGSTER_HOME#" dagster.yaml > "$DAGSTER_HOME/dagster.yaml"
+if [ -z "$own_home" ] || [ ! -f "$DAGSTER_HOME/dagster.yaml" ]; then
+  sed "s#base_dir: .vqa/dagster#base_dir: $DAGSTER_HOME#" scripts/dagster.yaml > "$DAGSTER_HOME/dagster.yaml"
+fi
 cmd=${1:-dev}; shift || true
 case "$cmd" in
   asset|job) exec .venv/bin/dagster "$cmd" "$1" -m vqa_pipeline.orchestration.definitions "${@:2}" ;;
