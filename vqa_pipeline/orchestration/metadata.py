@@ -7,6 +7,7 @@ import base64
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -22,7 +23,7 @@ def rounded(value: float, digits: int = SIGNIFICANT_DIGITS) -> float:
     return round(value, digits - 1 - math.floor(math.log10(abs(value))))
 
 
-def rounded_floats(metadata: Mapping[str, object]) -> dict[str, object]:
+def rounded_floats(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """``metadata`` with every plain float rounded (other values, and ``MetadataValue``s, kept)."""
     return {k: rounded(v) if isinstance(v, float) else v for k, v in metadata.items()}
 
@@ -32,7 +33,7 @@ def file_names(paths: Iterable[str | Path]) -> str:
     return ", ".join(dict.fromkeys(Path(p).name for p in paths))
 
 
-def file_metadata(row: Mapping | None, paths: Sequence[str | Path] = ()) -> dict[str, object]:
+def file_metadata(row: Mapping | None, paths: Sequence[str | Path] = ()) -> dict[str, Any]:
     """``file`` (name), ``path`` and ``duration_s`` of a video, first in every per-video asset's metadata.
 
     Args:
@@ -43,7 +44,7 @@ def file_metadata(row: Mapping | None, paths: Sequence[str | Path] = ()) -> dict
     sources = [str(p) for p in (row.get("sources") or [])] or [str(p) for p in paths]
     if row.get("source") and str(row["source"]) not in sources:
         sources.insert(0, str(row["source"]))
-    out: dict[str, object] = {"file": file_names(sources) or "(unknown)"}
+    out: dict[str, Any] = {"file": file_names(sources) or "(unknown)"}  # Dagster's raw metadata values
     if sources:
         out["path"] = dg.MetadataValue.path(sources[0])
     out["duration_s"] = rounded(float(row.get("duration_s") or 0.0))
