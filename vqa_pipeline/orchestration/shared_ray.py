@@ -115,10 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with shared_ray() as address:
             child = subprocess.Popen(args, env={**os.environ, **auth_env(), ENV_RAY_ADDRESS: address})
-            try:
-                return child.wait()
-            except KeyboardInterrupt:  # Ctrl-C reached the child too; let it shut down first
-                return child.wait()
+            # A SIGTERM goes on to the command; the Ray stops once the command has exited.
+            signal.signal(signal.SIGTERM, lambda signum, _frame: child.send_signal(signum))
+            while True:
+                try:
+                    return child.wait()
+                except KeyboardInterrupt:  # Ctrl-C reached the command too; let it shut down first
+                    continue
     except SharedRayError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
