@@ -4,8 +4,13 @@
 #   bash scripts/dagster.sh dev                         # the UI on http://127.0.0.1:3000
 #   bash scripts/dagster.sh asset materialize --select videos,windows --partition <video id>
 #   VQA_SOURCE_DIR=~/clips VQA_PROFILE=full bash scripts/dagster.sh dev
+# `dev` keeps one Ray up while it runs (stopped when it exits), so the runs reuse the extractors'
+# loaded models instead of starting a Ray per run; VQA_SHARED_RAY=0 turns that off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The project's instance (scripts/dagster.yaml) is refreshed in the default DAGSTER_HOME; a DAGSTER_HOME
+# you set keeps the dagster.yaml it has (it gets the project's one only when it has none).
+own_home=${DAGSTER_HOME:+1}
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.vqa/dagster}"
 export VQA_DEPLOYMENT="${VQA_DEPLOYMENT:-local}"
 export VQA_HOME="${VQA_HOME:-$PWD/.vqa}"
@@ -15,9 +20,16 @@ export VQA_PROFILE="${VQA_PROFILE:-lite}"
 export VQA_DEVSET="${VQA_DEVSET:-$PWD/data/sample/devset.jsonl}"
 export HF_HUB_OFFLINE=1
 mkdir -p "$DAGSTER_HOME"
-[ -f "$DAGSTER_HOME/dagster.yaml" ] || sed "s#base_dir: .vqa/dagster#base_dir: $DAGSTER_HOME#" dagster.yaml > "$DAGSTER_HOME/dagster.yaml"
+if [ -z "$own_home" ] || [ ! -f "$DAGSTER_HOME/dagster.yaml" ]; then
+  sed "s#base_dir: .vqa/dagster#base_dir: $DAGSTER_HOME#" scripts/dagster.yaml > "$DAGSTER_HOME/dagster.yaml"
+fi
 cmd=${1:-dev}; shift || true
 case "$cmd" in
   asset|job) exec .venv/bin/dagster "$cmd" "$1" -m vqa_pipeline.orchestration.definitions "${@:2}" ;;
+  dev)
+    if [ "$VQA_DEPLOYMENT" = local ] && [ -z "${VQA_RAY_ADDRESS:-}" ] && [ "${VQA_SHARED_RAY:-1}" != 0 ]; then
+      exec .venv/bin/python -m vqa_pipeline.orchestration.shared_ray -- .venv/bin/dagster dev "$@"
+    fi
+    exec .venv/bin/dagster dev "$@" ;;
   *) exec .venv/bin/dagster "$cmd" "$@" ;;
 esac

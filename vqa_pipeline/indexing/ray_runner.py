@@ -33,6 +33,9 @@ class RayOptions:
             small machine (the models' own thread pools share the cores).
         num_gpus: extractor name -> GPUs per actor (overrides the extractor's own default).
         threads_per_actor: intra-op threads of each actor's model (the ``threads`` extractor option).
+        shared_actors: on a Ray that outlives this process (``address`` set): named, detached actors that
+            a later run with the same settings reuses, models already loaded; ``close`` leaves them
+            running (they stop with that Ray). Off: the actors are this runner's own.
     """
 
     address: str | None = None
@@ -41,6 +44,19 @@ class RayOptions:
     num_gpus: Mapping[str, float] = field(default_factory=dict)
     threads_per_actor: int = 1
     extractor_options: Mapping[str, dict] = field(default_factory=dict)
+    shared_actors: bool = False
+
+
+SHARED_NAMESPACE = "vqa-extractors"
+
+
+def shared_actor_name(name: str, opts: Mapping, threads: int, num_cpus: float, gpus: float, index: int) -> str:
+    """The name of a shared actor: one per extractor and settings, so other settings never reuse it."""
+    import hashlib
+    import json
+
+    key = json.dumps([name, dict(opts), threads, num_cpus, gpus], sort_keys=True, default=str)
+    return f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}-{index}"
 
 
 def ensure_ray(address: str | None = None) -> None:
@@ -55,7 +71,9 @@ def ensure_ray(address: str | None = None) -> None:
     warnings.filterwarnings("ignore", message="lancedb fork support is experimental")
     # A local cluster with token auth (Ray's default) is what we want; its notice is noise here.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-    address = address or os.environ.get(ENV_RAY_ADDRESS) or None
+    # "local" rather than None: ray.init(None) joins the cluster named in /tmp/ray/ray_current_cluster,
+    # which any `ray start` on the machine writes and leaves behind, stale, when that Ray stops.
+    address = address or os.environ.get(ENV_RAY_ADDRESS) or os.environ.get("RAY_ADDRESS") or "local"
     ray.init(
         address=address,
         include_dashboard=False,
@@ -119,12 +137,16 @@ class RayRunner:
                 log.warning("extractor %s asks for %s GPU but the Ray cluster has none; running on CPU", name, gpus)
                 gpus = 0
             opts = dict(self.options.extractor_options.get(name, {}))
-            self._pools[name] = [
-                self._remote_cls.options(num_cpus=self.options.num_cpus_per_actor, num_gpus=gpus).remote(
-                    name, opts, self.options.threads_per_actor
-                )
-                for _ in range(max(1, self.options.actors_per_extractor))
-            ]
+            o = self.options
+            self._pools[name] = []
+            for i in range(max(1, o.actors_per_extractor)):
+                placement: dict = {"num_cpus": o.num_cpus_per_actor, "num_gpus": gpus}
+                if o.shared_actors:
+                    # The running actor of an earlier run when there is one: its model is loaded.
+                    placement.update(name=shared_actor_name(name, opts, o.threads_per_actor, o.num_cpus_per_actor,
+                                                            gpus, i),
+                                     namespace=SHARED_NAMESPACE, lifetime="detached", get_if_exists=True)
+                self._pools[name].append(self._remote_cls.options(**placement).remote(name, opts, o.threads_per_actor))
             self._rr[name] = 0
         pool = self._pools[name]
         self._rr[name] = (self._rr[name] + 1) % len(pool)
@@ -153,7 +175,10 @@ class RayRunner:
         try:
             return ray.get(done[0])
         except Exception as exc:  # actor died (out of memory, segfault in a model library)
-            self._pools.pop(job.extractor, None)  # start a fresh actor for the next job
+            # Start a fresh actor for the next job (a dead shared actor's name is free again).
+            for actor in self._pools.pop(job.extractor, []):
+                if self.options.shared_actors:
+                    self._ray.kill(actor)
             return ExtractionResult(job.extractor, job.media.video_id, None, error=f"worker crashed: {one_line(exc)}",
                                     segment=job.media.segment)
 
@@ -163,7 +188,8 @@ class RayRunner:
     def close(self) -> None:
         if self._ray is None:
             return
-        for pool in self._pools.values():
-            for actor in pool:
-                self._ray.kill(actor)
+        if not self.options.shared_actors:
+            for pool in self._pools.values():
+                for actor in pool:
+                    self._ray.kill(actor)
         self._pools.clear()

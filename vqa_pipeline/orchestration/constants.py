@@ -4,6 +4,8 @@ INDEXING_GROUP = "indexing"
 EXTRACTION_GROUP = "extraction"
 PARTITION_NAME = "videos"
 PATHS_TAG = "vqa/paths"
+# The file name(s) of a run's video, shown in the runs list beside the partition's content hash.
+FILE_TAG = "vqa/file"
 VIDEOS_ASSET = "videos"
 WINDOWS_ASSET = "windows"
 

@@ -3,7 +3,8 @@
 
 import dagster as dg
 
-from vqa_pipeline.orchestration.constants import EXTRACTION_GROUP, INDEXING_GROUP, PARTITION_NAME, PATHS_TAG
+from vqa_pipeline.orchestration.constants import EXTRACTION_GROUP, FILE_TAG, INDEXING_GROUP, PARTITION_NAME, PATHS_TAG
+from vqa_pipeline.orchestration.metadata import file_names
 from vqa_pipeline.orchestration.partitions import video_partitions
 from vqa_pipeline.orchestration.resources import VqaSettings
 
@@ -42,4 +43,9 @@ def reindex_schedule(context: dg.ScheduleEvaluationContext, settings: VqaSetting
     if not stale:
         return dg.SkipReason(f"all {len(keys)} videos are up to date")
     day = context.scheduled_execution_time.strftime("%Y%m%d") if context.scheduled_execution_time else "now"
-    return [dg.RunRequest(run_key=f"reindex-{vid}-{day}", partition_key=vid, tags={PATHS_TAG: ""}) for vid in stale]
+    videos = settings.store().video_records()
+    return [
+        dg.RunRequest(run_key=f"reindex-{vid}-{day}", partition_key=vid,
+                      tags={PATHS_TAG: "", FILE_TAG: file_names((videos.get(vid) or {}).get("sources") or [])})
+        for vid in stale
+    ]

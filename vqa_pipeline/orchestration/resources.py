@@ -13,7 +13,8 @@ Environment variables:
     VQA_PROFILE: extractor profile, ``lite`` or ``full``.
     VQA_DEVSET: dev-set file(s) of the evaluation assets (``os.pathsep``-separated).
     VQA_RAY_ADDRESS: the Ray cluster; required by the ``cluster`` deployment (``local`` starts a
-        Ray per run, or joins this address when it is set).
+        Ray per run, or joins this address when it is set: ``scripts/dagster.sh dev`` sets it to a
+        Ray it keeps up for the session, see ``shared_ray``).
 """
 
 import os
@@ -79,6 +80,12 @@ class ExtractionRuntime(dg.ConfigurableResource):
                                     f"per run (or joins {ENV_RAY_ADDRESS} when that is set).")
     num_cpus_per_actor: float = Field(default=0.0, description="CPUs each extractor actor reserves (0 lets every "
                                       "extractor share a small machine).")
+    keep_actors: bool = Field(default=True, description="On a Ray that outlives the run (an address is set): "
+                              "leave the extractor actors, models loaded, for the next run instead of loading "
+                              "every model again per run.")
+
+    def address(self) -> str | None:
+        return self.ray_address or os.environ.get(ENV_RAY_ADDRESS) or None
 
     def runner(self):
         from vqa_pipeline.indexing.runners import InlineRunner
@@ -87,7 +94,9 @@ class ExtractionRuntime(dg.ConfigurableResource):
             return InlineRunner()
         from vqa_pipeline.indexing.ray_runner import RayOptions, RayRunner
 
-        return RayRunner(RayOptions(address=self.ray_address, num_cpus_per_actor=self.num_cpus_per_actor))
+        address = self.address()
+        return RayRunner(RayOptions(address=address, num_cpus_per_actor=self.num_cpus_per_actor,
+                                    shared_actors=self.keep_actors and address is not None))
 
 
 class ClusterRuntime(ExtractionRuntime):
@@ -96,6 +105,8 @@ class ClusterRuntime(ExtractionRuntime):
     ray_address: str | None = Field(default=dg.EnvVar(ENV_RAY_ADDRESS), description="Ray cluster address "
                                     f"(``ray://head:10001``, ``auto``). Default: env {ENV_RAY_ADDRESS}.")
     num_cpus_per_actor: float = Field(default=1.0, description="CPUs each extractor actor reserves.")
+    # Actors that reserve a CPU each would hold the cluster's CPUs between runs.
+    keep_actors: bool = Field(default=False, description="Leave the extractor actors up for the next run.")
 
 
 class TuningSettings(dg.ConfigurableResource):

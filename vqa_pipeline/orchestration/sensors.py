@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from vqa_pipeline.orchestration.constants import PARTITION_NAME, PATHS_TAG
+from vqa_pipeline.orchestration.constants import FILE_TAG, PARTITION_NAME, PATHS_TAG
+from vqa_pipeline.orchestration.metadata import file_names
 from vqa_pipeline.orchestration.partitions import video_partitions
 from vqa_pipeline.orchestration.resources import VqaSettings
 from vqa_pipeline.orchestration.source_scan import FolderScan, decode_cursor, encode_cursor, known_files, scan_folder
@@ -21,11 +22,12 @@ class PartitionChanges:
 
 
 def partition_changes(scan: FolderScan, existing: set[str], windowing_tag: str) -> PartitionChanges:
-    """Partitions to add (and run, with their paths in a tag) and to delete, after ``scan``."""
+    """Partitions to add (and run, with their paths and file names in tags) and to delete, after ``scan``."""
     by_id = scan.by_id()
     new = sorted(set(by_id) - existing)
     requests = [
-        dg.RunRequest(run_key=f"{vid}-{windowing_tag}", partition_key=vid, tags={PATHS_TAG: json.dumps(by_id[vid])})
+        dg.RunRequest(run_key=f"{vid}-{windowing_tag}", partition_key=vid,
+                      tags={PATHS_TAG: json.dumps(by_id[vid]), FILE_TAG: file_names(by_id[vid])})
         for vid in new
     ]
     return PartitionChanges(requests, new, sorted(existing - set(by_id)))

@@ -14,7 +14,7 @@ import pytest
 
 from vqa_pipeline.orchestration.assets.extraction import build_extraction_assets
 from vqa_pipeline.orchestration.assets.indexing import videos, windows
-from vqa_pipeline.orchestration.constants import PATHS_TAG
+from vqa_pipeline.orchestration.constants import FILE_TAG, PATHS_TAG
 from vqa_pipeline.orchestration.jobs import index_video_job
 from vqa_pipeline.orchestration.resources import ExtractionRuntime, VqaSettings
 from vqa_pipeline.orchestration.sensors import build_new_videos_sensor
@@ -103,6 +103,9 @@ def test_a_bad_file_is_recorded_as_failed_and_the_run_succeeds(runs, folder, nam
     assert store.count_windows(vid) == 0
     observed = _observed(result)["windows"]["error"].value
     assert observed.startswith(path + ": ") and reason in observed
+    # The run and the records the UI lists name the file, not only its content hash.
+    assert result.dagster_run.tags[FILE_TAG] == name
+    assert mats["videos"]["file"].value == name and _observed(result)["windows"]["file"].value == name
     if failed_in == "videos":
         assert mats["videos"]["status"].value == "failed"
         assert mats["videos"]["error"].value == f"{path}: {row['error']}"

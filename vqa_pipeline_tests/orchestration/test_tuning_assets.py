@@ -1,5 +1,6 @@
 """The evaluation assets on a small real index: `devset`, `fusion_weights`, `reranker`, `retrieval_report`."""
 
+import base64
 import json
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from vqa_pipeline.orchestration.assets.tuning import (
     retrieval_report,
 )
 from vqa_pipeline.orchestration.definitions import defs
+from vqa_pipeline.orchestration.metadata import rounded
 from vqa_pipeline.orchestration.resources import VqaSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,7 +81,15 @@ def test_fusion_weights_and_report_materialize_with_metrics_and_plot(index, monk
             assert 0.0 <= rep[f"{system}/{metric}"].value <= 1.0
     md = rep["report"].value
     assert "| `fused_tuned` |" in md and "data:image/png;base64," in md
-    assert Path(rep["plot"].value).is_file() and Path(rep["plot"].value).read_bytes()[:4] == b"\x89PNG"
+    # The chart itself in the metadata (an inline image the UI renders), and its file beside it.
+    assert isinstance(rep["plot"], dg.MarkdownMetadataValue)
+    assert rep["plot"].value.startswith("![retrieval report](data:image/png;base64,iVBORw0KGgo")  # PNG magic
+    png = Path(rep["plot_path"].value)
+    assert png.is_file() and png.read_bytes()[:4] == b"\x89PNG"
+    assert base64.b64decode(rep["plot"].value.split(",", 1)[1].rstrip(")")) == png.read_bytes()
+    # Figures rounded to 4 significant digits, on every evaluation asset.
+    floats = [(k, n, v.value) for k, m in mats.items() for n, v in m.items() if isinstance(v, dg.FloatMetadataValue)]
+    assert len(floats) > 20 and all(v == rounded(v) for _, _, v in floats), floats
 
 
 def test_a_dev_set_naming_videos_not_indexed_fails_the_devset_asset(index, tmp_path):

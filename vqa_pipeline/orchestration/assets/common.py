@@ -7,7 +7,8 @@ from pathlib import Path
 import dagster as dg
 
 from vqa_pipeline.indexing.plan import FilePlan, plan_file
-from vqa_pipeline.orchestration.constants import PATHS_TAG
+from vqa_pipeline.orchestration.constants import FILE_TAG, PATHS_TAG
+from vqa_pipeline.orchestration.metadata import file_names
 from vqa_pipeline.orchestration.resources import VqaSettings
 from vqa_pipeline.orchestration.source_scan import known_files, scan_folder
 from vqa_pipeline.store import Store
@@ -36,3 +37,9 @@ def plans_for(context: dg.AssetExecutionContext, settings: VqaSettings, store: S
     if mismatched:
         raise dg.Failure(f"{mismatched[0].path} changed since it was scanned; the sensor will pick up the new version")
     return plans
+
+
+def tag_run_with_file(context: dg.AssetExecutionContext, paths: list[Path]) -> None:
+    """Give the run the video's file name tag when it has none (a run started from the UI or the CLI)."""
+    if paths and not (context.run_tags or {}).get(FILE_TAG):
+        context.instance.add_run_tags(context.run_id, {FILE_TAG: file_names(paths)})

@@ -15,6 +15,7 @@ from vqa_pipeline.extractors.registry import PROFILES, get_extractor_class, prof
 from vqa_pipeline.media.types import MediaError
 from vqa_pipeline.orchestration.assets.common import partition_paths
 from vqa_pipeline.orchestration.constants import EXTRACTION_GROUP, GROUP_ASSETS, WINDOWS_ASSET
+from vqa_pipeline.orchestration.metadata import evidence_preview, file_metadata, rounded
 from vqa_pipeline.orchestration.partitions import video_partitions
 from vqa_pipeline.orchestration.resources import ExtractionRuntime, VqaSettings
 from vqa_pipeline.orchestration.video_steps import extract_video, failure_line
@@ -81,15 +82,16 @@ def _not_indexed_reason(row: dict | None) -> str:
     return "the video has no windows (materialize `windows` first)"
 
 
-def _metadata(ex, rec, outcome: dict[str, str], stale: dict[str, str], n_windows: int) -> dict:
+def _metadata(ex, rec, outcome: dict[str, str], stale: dict[str, str], row: dict) -> dict:
     return {
+        **file_metadata(row),
         "extractor": ex.name,
         "model": ex.model_tag,
         "status": rec.status if rec else "not run",
         "note": (rec.error if rec else "") or "",
         "ran_now": ex.name in outcome and not outcome[ex.name].startswith("skipped"),
-        "seconds": round(rec.seconds, 3) if rec else 0.0,
-        "rows": n_windows,
+        "seconds": rounded(rec.seconds, 3) if rec else 0.0,
+        "rows": row.get("n_windows") or 0,
         "stale_reason": stale.get(ex.name, "up to date"),
     }
 
@@ -98,7 +100,9 @@ def build_extraction_assets(profiles: Sequence[str] = tuple(PROFILES)) -> dg.Ass
     """A multi-asset with one asset per column group of ``profiles`` (asr, ocr, audio_events, ...).
 
     Outputs are yielded in dependency order (Dagster requires it of a multi-asset), only for the
-    groups that the configured profile uses and that ran or were up to date.
+    groups that the configured profile uses and that ran or were up to date. `evidence_units` (or,
+    without it, the last one) carries a preview of the video's evidence lines, read once every
+    group has run.
     """
     groups = column_groups(profiles)
 
@@ -129,6 +133,7 @@ def build_extraction_assets(profiles: Sequence[str] = tuple(PROFILES)) -> dg.Ass
         records = store.extraction_records(vid)
         in_profile = {get_extractor_class(n).group for alts in profile_alternatives(settings.profile) for n in alts}
         skipped: dict[str, list[str]] = {}
+        results: list[tuple[str, dict]] = []
         for g in groups:
             ex = active.get(g.key)
             if g.key not in selected:
@@ -137,10 +142,15 @@ def build_extraction_assets(profiles: Sequence[str] = tuple(PROFILES)) -> dg.Ass
                 why = "no model available here" if g.group in in_profile else f"not in profile {settings.profile!r}"
                 skipped.setdefault(why, []).append(g.key)
                 continue
-            rec = records.get((vid, ex.group))
-            yield dg.MaterializeResult(
-                asset_key=g.key, metadata=_metadata(ex, rec, outcome, stale, row.get("n_windows") or 0)
-            )
+            results.append((g.key, _metadata(ex, records.get((vid, ex.group)), outcome, stale, row)))
+        if results:
+            from vqa_pipeline.store.evidence import lines_for_video
+
+            keys = [k for k, _ in results]
+            at = keys.index(GROUP_ASSETS["units"]) if GROUP_ASSETS["units"] in keys else -1
+            results[at][1]["evidence_preview"] = evidence_preview(lines_for_video(store, vid))
+        for key, metadata in results:
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata)
         for why, keys in skipped.items():
             context.log.info(f"skipped ({why}): {', '.join(keys)}")
         for name, why in missing.items():

@@ -4,17 +4,17 @@ Not partitioned: they read the whole index (every video partition of the extract
 `fusion_weights` writes ``<db>/fusion.json`` and `reranker` ``<db>/reranker.json``, which queries
 load automatically;
 `retrieval_report` writes ``<state>/reports/retrieval_report.{png,md,json}`` and shows the table and
-the chart in the asset's metadata.
+the chart in the asset's metadata. Figures in the metadata are rounded to 4 significant digits.
 """
 
 
-import base64
 from pathlib import Path
 from typing import cast
 
 import dagster as dg
 
 from vqa_pipeline.orchestration.constants import GROUP_ASSETS
+from vqa_pipeline.orchestration.metadata import image_markdown, rounded, rounded_floats
 from vqa_pipeline.orchestration.resources import TuningSettings, VqaSettings
 
 EVALUATION_GROUP = "evaluation"
@@ -107,7 +107,7 @@ def fusion_weights(context: dg.AssetExecutionContext, settings: VqaSettings,
             metadata[f"default_heldout_ndcg@{result.k}"] = float(result.default_heldout)
     for m in models:
         metadata[f"weight/{m}"] = float(eff[m])
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata=rounded_floats(metadata))
 
 
 @dg.asset(group_name=EVALUATION_GROUP, deps=[fusion_weights, GROUP_ASSETS["units"]], kinds={"numpy"})
@@ -131,7 +131,7 @@ def reranker(context: dg.AssetExecutionContext, settings: VqaSettings, tuning: T
         "path": dg.MetadataValue.path(str(result.path)),
         "abstain_threshold": float(result.model.abstain_threshold or 0.0),
         "examples": int(cast(int, result.model.info.get("examples", 0))),  # a count (tuning/reranking.py)
-        "weights": dg.MetadataValue.json(dict(result.model.weights)),
+        "weights": dg.MetadataValue.json({k: rounded(v) for k, v in result.model.weights.items()}),
         "scores": dg.MetadataValue.md("\n".join(rows)),
     }
     for split, scores in (("dev", result.dev), ("heldout", result.heldout)):
@@ -139,7 +139,7 @@ def reranker(context: dg.AssetExecutionContext, settings: VqaSettings, tuning: T
             if scores.get(name, {}).get("n"):
                 metadata[f"{split}/{name}/ndcg@10"] = float(scores[name]["ndcg@10"])
                 metadata[f"{split}/{name}/mrr"] = float(scores[name]["mrr"])
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata=rounded_floats(metadata))
 
 
 @dg.asset(group_name=EVALUATION_GROUP, deps=[fusion_weights, reranker], kinds={"matplotlib"})
@@ -161,17 +161,19 @@ def retrieval_report(context: dg.AssetExecutionContext, settings: VqaSettings,
     for note in report.notes:
         context.log.warning(note)
     paths = write_report(report, tuning.reports_path())
-    png = base64.b64encode(paths["png"].read_bytes()).decode("ascii")
+    plot = image_markdown(paths["png"].read_bytes(), "retrieval report")
     md = [markdown_table(report), "", answers_markdown(report.answers)]
     cv = (report.tuning or {}).get("cv")
     if cv:
         md += ["", f"{cv['folds']}-fold cross-validation of the tuning ({cv['n']} questions, out-of-fold): "
                + ", ".join(f"{k} {v:.3f}" for k, v in cv["tuned"].items())]
     md += [""] + [f"- {n}" for n in report.notes]
-    md += ["", f"![retrieval report](data:image/png;base64,{png})"]
+    md += ["", plot.value]
     metadata: dict = {
         "report": dg.MetadataValue.md("\n".join(md)),
-        "plot": dg.MetadataValue.path(str(paths["png"])),
+        # The chart itself (Dagster's UI renders data: images in markdown), and where its file is.
+        "plot": plot,
+        "plot_path": dg.MetadataValue.path(str(paths["png"])),
         "report_json": dg.MetadataValue.path(str(paths["json"])),
         "n_heldout": report.n.get("heldout", 0),
         "n_all": report.n.get("all", 0),
@@ -185,7 +187,7 @@ def retrieval_report(context: dg.AssetExecutionContext, settings: VqaSettings,
         for key in ("answer_accuracy", "citation_accuracy", "absent_abstained"):
             if report.answers.get(key) is not None:
                 metadata[key] = float(report.answers[key])
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata=rounded_floats(metadata))
 
 
 tuning_assets = [devset, fusion_weights, reranker, retrieval_report]
