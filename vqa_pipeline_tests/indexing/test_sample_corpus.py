@@ -34,6 +34,7 @@ def test_every_extractor_ran(indexed):
     assert outcome.status == "indexed"
     assert {k: v.split(" ")[0] for k, v in outcome.extractors.items()} == {
         "whisper-base": "ok", "rapidocr": "ok", "yamnet": "ok", "visual-stats": "ok", "thumbnails": "ok", "nanodet": "ok",
+        "people": "ok",
         "e5-small": "ok", "evidence-units": "ok"}
 
 
