@@ -35,6 +35,7 @@ from vqa_pipeline.extractors import face_pose_models as fpm
 from vqa_pipeline.extractors import pose_actions
 from vqa_pipeline.extractors.base import EvidenceLine, Extractor, ExtractorOutput
 from vqa_pipeline.media.types import DecodedMedia
+from vqa_pipeline.models.detector_models import VERSION as HM_VERSION
 
 FACE_MODEL = "blazeface"
 POSE_MODEL = "movenet-lightning"
@@ -67,7 +68,7 @@ class People(Extractor):
     group = "people"
     kind = "visual"  # what is seen, like the objects lines; the text starts with "people:"
     modality = "video"
-    model_id = "human-models-3.0.4/blazeface+movenet-lightning"
+    model_id = f"human-models-{HM_VERSION}/blazeface+movenet-lightning"  # another package version: stale columns
     version = "1"
 
     def fields(self) -> list[pa.Field]:

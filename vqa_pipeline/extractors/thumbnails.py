@@ -58,6 +58,11 @@ class Thumbnails(Extractor):
     model_id = "jpeg-thumb-160q70"
     version = "1"
 
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        # Another size or quality makes the stored thumbnails stale: the tag names both.
+        self.model_id = f"jpeg-thumb-{int(options.get('width', 160))}q{int(options.get('quality', 70))}"
+
     def fields(self) -> list[pa.Field]:
         return [pa.field(THUMB_COLUMN, pa.binary(), nullable=True)]
 

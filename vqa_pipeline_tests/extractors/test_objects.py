@@ -14,6 +14,7 @@ from PIL import Image
 from vqa_pipeline.answer.counting import appearance_answer, asked_label, count_answer, parse_objects
 from vqa_pipeline.answer.pack import PackedLine
 from vqa_pipeline.extractors.objects import Objects
+from vqa_pipeline.extractors.registry import create_extractor
 from vqa_pipeline.media.types import DecodedMedia, Keyframe, MediaInfo, Window, WindowingOptions
 from vqa_pipeline_tests.models.conftest import BIKES_FRAME, installed
 
@@ -205,3 +206,15 @@ def test_questions_about_detected_things_ask_for_visual_evidence():
     assert not asks_what_is_seen(analyze("How does the trailer describe the bird?"))
     assert not asks_what_is_seen(analyze("Who wrote the book being read?"))
     assert analyze("How many people attended the 1961 inauguration?").kinds == frozenset()
+
+
+def test_the_yolo_tag_names_the_weights_content(tmp_path, monkeypatch):
+    """New weights saved under the same file name make the stored objects columns stale."""
+    monkeypatch.delenv("VQA_DETECTOR_WEIGHTS", raising=False)
+    a, b = tmp_path / "a" / "best.pt", tmp_path / "b" / "best.pt"
+    for path, data in ((a, b"one checkpoint"), (b, b"another checkpoint")):
+        path.parent.mkdir()
+        path.write_bytes(data)
+    tag_a = create_extractor("yolo", weights=str(a)).model_tag
+    assert tag_a.startswith("yolo-best.pt-") and tag_a != create_extractor("yolo", weights=str(b)).model_tag
+    assert tag_a == create_extractor("yolo", weights=str(a)).model_tag

@@ -64,3 +64,9 @@ def test_never_enlarged_and_aspect_kept():
 def test_in_both_profiles():
     for profile in ("lite", "full"):
         assert "thumbnails" in PROFILES[profile]
+
+
+def test_the_tag_names_the_width_and_quality():
+    """Other thumbnail settings make the stored column stale, so the tag must change with them."""
+    assert create_extractor("thumbnails").model_tag == "jpeg-thumb-160q70@1"
+    assert create_extractor("thumbnails", width=320, quality=85).model_tag == "jpeg-thumb-320q85@1"

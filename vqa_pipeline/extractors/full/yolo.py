@@ -24,6 +24,29 @@ from vqa_pipeline.models.nanodet import Detection
 
 ENV_WEIGHTS = "VQA_DETECTOR_WEIGHTS"
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def weights_digest(path: Path) -> str:
+    """``-`` and the first 12 hex digits of the file's sha256 (``""`` when it is not a readable file).
+
+    Hashed once per process per (path, size, mtime): the tag is computed whenever the extractor is built.
+    """
+    import hashlib
+
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        if key not in _DIGESTS:
+            h = hashlib.sha256()
+            with path.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            _DIGESTS[key] = h.hexdigest()[:12]
+        return f"-{_DIGESTS[key]}"
+    except OSError:
+        return ""
+
 
 class YoloObjects(Objects):
     """COCO (or the checkpoint's own) objects per window from a local YOLO ``.pt`` file."""
@@ -39,8 +62,8 @@ class YoloObjects(Objects):
         super().__init__(**options)
         self._device = "cpu"
         raw = options.get("weights") or os.environ.get(ENV_WEIGHTS)
-        if raw:  # the tag names the weights: another file makes the stored columns stale
-            self.model_id = f"yolo-{Path(str(raw)).name}"
+        if raw:  # the tag names the weights: another file (or new weights under the same name) makes the columns stale
+            self.model_id = f"yolo-{Path(str(raw)).name}{weights_digest(Path(str(raw)))}"
 
     def weights(self) -> Path:
         src = explicit_path(self.options, "weights", ENV_WEIGHTS)
