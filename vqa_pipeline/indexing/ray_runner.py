@@ -50,12 +50,17 @@ class RayOptions:
 SHARED_NAMESPACE = "vqa-extractors"
 
 
-def shared_actor_name(name: str, opts: Mapping, threads: int, num_cpus: float, gpus: float, index: int) -> str:
-    """The name of a shared actor: one per extractor and settings, so other settings never reuse it."""
+def shared_actor_name(name: str, opts: Mapping, threads: int, num_cpus: float, gpus: float, index: int, *,
+                      model_tag: str) -> str:
+    """The name of a shared actor: one per extractor, settings, model and package version, so a run with
+    other settings, or after an upgrade, never reuses an actor holding another model."""
     import hashlib
     import json
 
-    key = json.dumps([name, dict(opts), threads, num_cpus, gpus], sort_keys=True, default=str)
+    from vqa_pipeline import __version__
+
+    key = json.dumps([name, dict(opts), threads, num_cpus, gpus, model_tag, __version__], sort_keys=True,
+                     default=str)
     return f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}-{index}"
 
 
@@ -130,7 +135,7 @@ class RayRunner:
     def _actor(self, name: str):
         self._start()
         if name not in self._pools:
-            from vqa_pipeline.extractors.registry import get_extractor_class
+            from vqa_pipeline.extractors.registry import create_extractor, get_extractor_class
 
             gpus = self.options.num_gpus.get(name, get_extractor_class(name).num_gpus)
             if gpus and not self._ray.cluster_resources().get("GPU"):
@@ -139,12 +144,14 @@ class RayRunner:
             opts = dict(self.options.extractor_options.get(name, {}))
             o = self.options
             self._pools[name] = []
+            # the configured model's tag (building the extractor loads nothing; only load() does)
+            tag = create_extractor(name, **opts).model_tag if o.shared_actors else ""
             for i in range(max(1, o.actors_per_extractor)):
                 placement: dict = {"num_cpus": o.num_cpus_per_actor, "num_gpus": gpus}
                 if o.shared_actors:
                     # The running actor of an earlier run when there is one: its model is loaded.
                     placement.update(name=shared_actor_name(name, opts, o.threads_per_actor, o.num_cpus_per_actor,
-                                                            gpus, i),
+                                                            gpus, i, model_tag=tag),
                                      namespace=SHARED_NAMESPACE, lifetime="detached", get_if_exists=True)
                 self._pools[name].append(self._remote_cls.options(**placement).remote(name, opts, o.threads_per_actor))
             self._rr[name] = 0

@@ -67,3 +67,19 @@ def test_a_long_file_goes_to_the_actors_segment_by_segment(tmp_path, ray_runner,
     cols = ["window_id", "start_s", "visual_lines", "visual_cut", "audio_lines", "audio_tags"]
     assert Store(tmp_path / "ray").windows_for(f.video_id, cols) == Store(tmp_path / "inline").windows_for(f.video_id, cols)
     assert ray_runner.pending() == 0 and not ray_runner._media_refs  # every segment's object-store copy released
+
+
+def test_a_shared_actor_is_named_by_its_model_and_the_package_version(monkeypatch):
+    """After an upgrade (another model tag or package version) a run must not reuse an actor holding the
+    old model while recording the new tag."""
+    import vqa_pipeline
+    from vqa_pipeline.indexing.ray_runner import shared_actor_name
+
+    def name(tag: str) -> str:
+        return shared_actor_name("nanodet", {"threshold": 0.4}, 1, 0.0, 0.0, 0, model_tag=tag)
+
+    base = name("nanodet-coco80-human-models-3.0.4@1")
+    assert base == name("nanodet-coco80-human-models-3.0.4@1") and base.startswith("nanodet-") and base.endswith("-0")
+    assert name("nanodet-coco80-human-models-3.0.5@1") != base
+    monkeypatch.setattr(vqa_pipeline, "__version__", "99.0.0")
+    assert name("nanodet-coco80-human-models-3.0.4@1") != base
