@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,10 +34,23 @@ class SharedRayError(RuntimeError):
 
 
 def auth_env() -> dict[str, str]:
-    """Ray's token authentication with a token of this session: the runs get it from the environment."""
+    """Ray's token authentication: the environment's token, or a new one (the caller passes it on)."""
     token = os.environ.get(ENV_RAY_TOKEN) or secrets.token_hex(24)
-    os.environ.setdefault(ENV_RAY_TOKEN, token)
     return {"RAY_AUTH_MODE": "token", ENV_RAY_TOKEN: token}
+
+
+def _die_with_parent() -> None:
+    """In the Ray head's process (before exec): SIGTERM it when the wrapper dies, even by SIGKILL (Linux).
+
+    The head runs in a session of its own, so no terminal signal reaches it; without this a killed
+    wrapper would leave it, and its detached actors with their models loaded, running.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
 
 
 def _free_port() -> int:
@@ -51,11 +64,12 @@ def _ray_cli() -> str:
 
 
 @contextmanager
-def shared_ray(timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
+def shared_ray(timeout_s: float = START_TIMEOUT_S, auth: Mapping[str, str] | None = None) -> Iterator[str]:
     """A Ray head on this machine for the duration of the block; yields its address (``127.0.0.1:PORT``).
 
     Only the processes of this head are stopped at the end (its own process group), never any
-    other Ray on the machine.
+    other Ray on the machine. ``auth`` is the head's :func:`auth_env` (the processes that join it
+    need the same token); by default that of the environment, or a new one.
 
     Raises:
         SharedRayError: Ray did not start within ``timeout_s``.
@@ -69,7 +83,7 @@ def shared_ray(timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
                "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={tmp}"]
         with log_path.open("w") as log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                    env={**os.environ, **auth_env()})
+                                    preexec_fn=_die_with_parent, env={**os.environ, **(auth or auth_env())})
         try:
             _wait_started(proc, log_path, timeout_s)
             yield f"127.0.0.1:{port}"
@@ -104,24 +118,32 @@ def _stop(proc: subprocess.Popen) -> None:
             continue
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through shared_ray's finally: the head stops
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a command (after ``--``) with a shared Ray up and ``VQA_RAY_ADDRESS`` pointing at it."""
+    # Before anything starts: a SIGTERM/SIGHUP/SIGINT while Ray starts must still stop the head.
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, _exit_on_signal)
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--"]:
         args = args[1:]
     if not args:
         print("usage: python -m vqa_pipeline.orchestration.shared_ray -- COMMAND ...", file=sys.stderr)
         return 2
+    auth = auth_env()
+    os.environ.update(auth)  # the head, the command and its runs share one token
     try:
-        with shared_ray() as address:
-            child = subprocess.Popen(args, env={**os.environ, **auth_env(), ENV_RAY_ADDRESS: address})
-            # A SIGTERM goes on to the command; the Ray stops once the command has exited.
-            signal.signal(signal.SIGTERM, lambda signum, _frame: child.send_signal(signum))
-            while True:
-                try:
-                    return child.wait()
-                except KeyboardInterrupt:  # Ctrl-C reached the command too; let it shut down first
-                    continue
+        with shared_ray(auth=auth) as address:
+            child = subprocess.Popen(args, env={**os.environ, ENV_RAY_ADDRESS: address})
+            # SIGTERM/SIGHUP go on to the command; the Ray stops once the command has exited. Ctrl-C
+            # reached the command too (same process group): let it shut down first.
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, lambda signum, _frame: child.send_signal(signum))
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            return child.wait()
     except SharedRayError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
