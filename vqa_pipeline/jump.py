@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,14 +50,36 @@ def parse_time(text: str) -> float:
     return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds)
 
 
-def split_target(ref: str) -> tuple[str, float | None]:
-    """``("fire_drill", 12.5)`` from ``fire_drill@12.5``; ``(ref, None)`` without a time."""
+def split_target(ref: str, is_video: Callable[[str], bool] | None = None) -> tuple[str, float | None]:
+    """``("fire_drill", 12.5)`` from ``fire_drill@12.5``; ``(ref, None)`` without a time.
+
+    An ``@`` may be part of a file name (``talk@2x.mp4``): when what follows the last ``@`` is not a
+    time and ``is_video`` says the whole reference names a video (always, without ``is_video``), the
+    whole reference is the video.
+
+    Raises:
+        ValueError: no video before the ``@``; a malformed time after it (when the whole is no video).
+    """
     video, at, when = ref.strip().rpartition("@")
     if not at or "/" in when or "\\" in when:  # no time, or an '@' inside a folder name
         return ref.strip(), None
+    try:
+        seconds = parse_time(when)
+    except ValueError:
+        if is_video is None or is_video(ref.strip()):
+            return ref.strip(), None
+        raise
     if not video:
         raise ValueError(f"no video before '@' in {ref!r}")
-    return video, parse_time(when)
+    return video, seconds
+
+
+def _names_a_video(store: Store, ref: str) -> bool:
+    try:
+        resolve_video(store, ref)
+    except StoreError:
+        return False
+    return True
 
 
 def existing_source(video: dict) -> str:
@@ -80,7 +103,7 @@ def resolve_target(store: Store, ref: str) -> Target:
         StoreError: no such window or video, an ambiguous reference, a file gone since indexing.
         ValueError: a malformed time.
     """
-    video_ref, at = split_target(ref)
+    video_ref, at = split_target(ref, is_video=lambda r: _names_a_video(store, r))
     if at is None and ID_PATTERN.match(video_ref):
         rows = (store.windows.search().where(f"window_id = '{video_ref}'").select(["video_id", "start_s"])
                 .limit(1).to_list())

@@ -25,6 +25,14 @@ def test_targets_split_at_the_last_at_sign():
     assert split_target("/x/me@home/talk.mp4") == ("/x/me@home/talk.mp4", None)
 
 
+def test_an_at_sign_in_a_file_name_without_a_time():
+    assert split_target("talk@2x.mp4") == ("talk@2x.mp4", None)
+    assert split_target("talk@2x.mp4@1:02") == ("talk@2x.mp4", 62.0)
+    assert split_target("talk@2x", is_video=lambda ref: ref == "talk@2x") == ("talk@2x", None)
+    with pytest.raises(ValueError, match="not a time: 'soon'"):  # no such video: the time was the mistake
+        split_target("fire_drill@soon", is_video=lambda ref: False)
+
+
 def test_player_command_lines_start_at_the_second():
     assert player_command("mpv", "/v/a b.mp4", 12.5) == ["mpv", "--start=12.5", "/v/a b.mp4"]
     assert player_command("vlc", "/v/a.mp4", 62) == ["vlc", "--start-time=62", "/v/a.mp4"]
