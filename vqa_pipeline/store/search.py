@@ -194,9 +194,9 @@ def hybrid_search(table, text: str, vector: np.ndarray, column: str, limit: int)
         return []
     q = (table.search(query_type="hybrid", vector_column_name=column, fts_columns=FTS_COLUMN)
          .vector(vector).text(text).distance_type("cosine").rerank(RRFReranker())
-         .where(f"{column} IS NOT NULL", prefilter=True).limit(limit))
+         .where(f"{column} IS NOT NULL", prefilter=True).select(["window_id"]).limit(limit))
     try:
-        rows = q.to_arrow()  # no select(): with one, Lance warns about unprojected score columns
+        rows = q.to_arrow()
     except Exception as exc:  # noqa: BLE001 - a question the FTS parser rejects has no hybrid result
         log.info("hybrid search failed: %s", exc)
         return []
