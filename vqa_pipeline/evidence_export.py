@@ -110,8 +110,13 @@ def to_srt(cues: Sequence[Cue]) -> str:
                    for i, c in enumerate(cues, 1))
 
 
+def _vtt_escaped(text: str) -> str:
+    # WebVTT cue text is markup: '&' and '<' start entities and tags, '>' is escaped too (the spec's own).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def to_vtt(cues: Sequence[Cue]) -> str:
-    return "WEBVTT\n\n" + "".join(f"{_stamp(c.start, '.')} --> {_stamp(c.end, '.')}\n{_wrapped(c.text)}\n\n"
+    return "WEBVTT\n\n" + "".join(f"{_stamp(c.start, '.')} --> {_stamp(c.end, '.')}\n{_vtt_escaped(_wrapped(c.text))}\n\n"
                                   for c in cues)
 
 

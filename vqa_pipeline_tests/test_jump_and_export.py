@@ -2,7 +2,7 @@
 
 import pytest
 
-from vqa_pipeline.evidence_export import parse_kinds, speech_sentences, subtitle_cues, to_csv, to_srt, to_vtt
+from vqa_pipeline.evidence_export import Cue, parse_kinds, speech_sentences, subtitle_cues, to_csv, to_srt, to_vtt
 from vqa_pipeline.jump import parse_time, player_command, split_target
 
 
@@ -66,6 +66,13 @@ def test_cues_labels_overlaps_and_formats():
     assert to_srt(cues[:1]) == "1\n00:00:01,000 --> 00:00:03,000\nFirst sentence here.\n\n"
     assert to_vtt(cues[:1]) == "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\nFirst sentence here.\n\n"
     assert to_srt([]) == "" and to_vtt([]) == "WEBVTT\n\n"
+
+
+def test_vtt_cue_text_is_escaped():
+    """'<', '&' and '>' are markup in WebVTT cue text: a line about <b> or R&D must show as written."""
+    cue = Cue(1.0, 3.0, "a<b & c>d <b>R&D</b> -->")
+    assert to_vtt([cue]).split("\n")[3] == "a&lt;b &amp; c&gt;d &lt;b&gt;R&amp;D&lt;/b&gt; -&gt;"
+    assert to_srt([cue]).split("\n")[2] == "a<b & c>d <b>R&D</b> ->"  # SRT: as written
     assert to_csv([line(1, 2.5, 'say "hi", then go')]) == 'start,end,kind,text\n1.000,2.500,asr,"say ""hi"", then go"\n'
     assert parse_kinds("all") is None and parse_kinds("asr,speech") == ("asr",)
     with pytest.raises(ValueError, match="unknown evidence kind 'smell'"):
