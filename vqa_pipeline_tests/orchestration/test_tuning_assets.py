@@ -80,7 +80,7 @@ def test_fusion_weights_and_report_materialize_with_metrics_and_plot(index, monk
         for metric in ("ndcg@10", "recall@5", "recall@10", "mrr"):
             assert 0.0 <= rep[f"{system}/{metric}"].value <= 1.0
     md = rep["report"].value
-    assert "| `fused_tuned` |" in md and "data:image/png;base64," in md
+    assert "| `fused_tuned` |" in md and "data:image/png;base64," not in md  # the chart is stored once, in plot
     # The chart itself in the metadata (an inline image the UI renders), and its file beside it.
     assert isinstance(rep["plot"], dg.MarkdownMetadataValue)
     assert rep["plot"].value.startswith("![retrieval report](data:image/png;base64,iVBORw0KGgo")  # PNG magic

@@ -168,7 +168,7 @@ def retrieval_report(context: dg.AssetExecutionContext, settings: VqaSettings,
         md += ["", f"{cv['folds']}-fold cross-validation of the tuning ({cv['n']} questions, out-of-fold): "
                + ", ".join(f"{k} {v:.3f}" for k, v in cv["tuned"].items())]
     md += [""] + [f"- {n}" for n in report.notes]
-    md += ["", plot.value]
+    md += ["", "The chart: the `plot` entry."]  # stored once (base64 PNG), not in both entries
     metadata: dict = {
         "report": dg.MetadataValue.md("\n".join(md)),
         # The chart itself (Dagster's UI renders data: images in markdown), and where its file is.
