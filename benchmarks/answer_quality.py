@@ -4,7 +4,8 @@ For every dev-set question (DESIGN.md format) it calls ``vqa_pipeline.query.ask`
 answer accuracy, citation accuracy (per question: at least one citation on the right video and
 relevant to a gold span) and abstention, as defined once in ``vqa_pipeline/tuning/answers.py``.
 Each backend is scored: ``extractive`` (no LLM) and ``local`` (Gemma 3 270M) by default;
-``--llm-url URL --llm-model NAME`` adds an OpenAI-compatible endpoint.
+``--llm-url URL --llm-model NAME`` adds an OpenAI-compatible endpoint. ``--scope-video`` asks each
+question about its own video only (``vqa ask --video``), which separates finding the video from answering.
 A question's kind comes from its optional ``kind`` key, else from the ``--kinds`` sidecar. When the dev
 set's lines carry a ``split`` key (data/real), the tables are repeated per split; ``--split NAME`` asks
 only that split's questions.
@@ -65,6 +66,8 @@ def main() -> None:
                     help="seconds per endpoint request (a small CPU server needs long ones)")
     ap.add_argument("--llm-rerank", action="store_true",
                     help="with --llm-url: also run the endpoint with the chat model's re-rank (backend 'endpoint+rerank')")
+    ap.add_argument("--scope-video", action="store_true",
+                    help="ask each question about its own video only (as `vqa ask --video NAME`), not the whole index")
     ap.add_argument("--out", type=Path, help="write every answer as JSON lines here")
     ap.add_argument("--rescore", type=Path, metavar="ANSWERS",
                     help="score the answers of an earlier --out file (e.g. from an older commit) instead of asking")
@@ -118,7 +121,8 @@ def main() -> None:
             ask("warm up", db=args.db, **kw)  # model loads are not part of the latency
             for i, item in enumerate(items, 1):
                 t0 = time.perf_counter()
-                a = ask(item["question"], db=args.db, **kw).to_json()
+                scope = {"videos": [item["video"]]} if args.scope_video else {}
+                a = ask(item["question"], db=args.db, **scope, **kw).to_json()
                 times.append(time.perf_counter() - t0)
                 answers.append(a)
                 print(f"\r{backend}: {i}/{len(items)}", end="", file=sys.stderr)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vqa_pipeline.answer.citations import content_words, has_related, strip_timecodes
-from vqa_pipeline.answer.counting import appearance_answer, count_answer
+from vqa_pipeline.answer.counting import appearance_answer, count_answer, detector_says_present
 from vqa_pipeline.answer.numbers import number_values
 from vqa_pipeline.answer.pack import PackedLine, format_timecode
 from vqa_pipeline.answer.prompt import looks_like_instruction
@@ -60,6 +60,8 @@ def yes_or_no(q: Question, line: PackedLine) -> str:
     both must be negated alike ("open on Sundays" vs "closed on Sundays" is a no).
     """
     text = line.text
+    if detector_says_present(q.text, text):  # "objects: 1 car" says yes to "is there a car …?"
+        return "Yes"
     unit_words = set(content_words(text))
     words = [w for w in q.words if w not in _AUX]
     if not words:
@@ -79,6 +81,9 @@ def _yes_no_support(q: Question, usable: Sequence[ScoredUnit], top_n: int = 5) -
     """The unit a yes/no question is about: among the best units, the one holding most of the
     question's words other than names (names mostly say which recording: "the Kestrel Museum")."""
     head = usable[:top_n]
+    for s in head:  # a detector line counting the asked thing answers "is there a car …?" outright
+        if detector_says_present(q.text, s.line.text):
+            return s
     names = set(content_words(" ".join(re.findall(r"\b[A-Z][\w'’]*", q.text.split(" ", 1)[-1]))))
     key = [w for w in q.words if w not in _AUX and w not in names] or [w for w in q.words if w not in _AUX]
 

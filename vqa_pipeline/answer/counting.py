@@ -22,6 +22,10 @@ _HOW_MANY = re.compile(r"\bhow many\s+(?P<what>[a-z][a-z ]*?)(?:\s+(?:are|is|wer
 _APPEAR = re.compile(r"\b(?:appears?|show(?:s)? up|first (?:seen|visible|shown)|comes? (?:in|into view)|enters?|"
                      r"arrives?)\b", re.IGNORECASE)
 _DISAPPEAR = re.compile(r"\b(?:disappears?|leaves?|gone|vanish(?:es)?|last (?:seen|visible)|goes? away)\b", re.IGNORECASE)
+# "is there a car …?", "are there any people …?", "does a dog appear …?", "is a bicycle visible …?"
+_PRESENCE = re.compile(r"^\s*(?:is|are|was|were)\s+there\b|^\s*(?:is|are|was|were|does|do|did|can|could)\b.*\b(?:"
+                       r"appears?|show(?:s)? up|visible|seen|see|in (?:the )?(?:frame|shot|picture))\b", re.IGNORECASE)
+_NOT = re.compile(r"\b(?:not|no|never|without)\b|n't\b", re.IGNORECASE)
 _WHEN = re.compile(r"^\s*(?:when|at what (?:time|point|moment))\b", re.IGNORECASE)
 
 SYNONYMS = {
@@ -43,10 +47,12 @@ def is_objects_line(line: PackedLine) -> bool:
 
 
 def asks_what_is_seen(q: Question) -> bool:
-    """Whether a detector line may answer ``q``: it names visual evidence, counts things, or asks
-    when something appears. A question that only mentions a thing the detector names ("How does the
+    """Whether a detector line may answer ``q``: it names visual evidence, counts things, asks
+    whether a thing is there, or asks when something appears. A question that only mentions a thing the detector names ("How does the
     trailer describe the bird?", "Who wrote the book?") is about words, not about the picture."""
     if "visual" in q.kinds or (q.answer_type == "count" and asked_label(q.text)):
+        return True
+    if _PRESENCE.search(q.text) and named_label(q.text):  # "is there a car …?", "does a dog appear?"
         return True
     return bool(_WHEN.search(q.text) and (_APPEAR.search(q.text) or _DISAPPEAR.search(q.text)))
 
@@ -144,6 +150,18 @@ def count_answer(question: str, ranked: Sequence[PackedLine], top_n: int = 10) -
 
             return f"{n} {plural(label, n)}", line
     return None
+
+
+def detector_says_present(question: str, text: str) -> bool:
+    """Whether the detector line ``text`` answers the yes/no presence question ``question`` with a yes:
+    the question asks whether a thing is there or seen ("is there a car …?", "does a dog appear?"),
+    not negated, and the line counts that thing. Word overlap cannot see that ``objects: 1 car``
+    answers "is there a car in the street video?" (the video's words are not in the line). A line
+    that does not count the thing says nothing either way: the detector looks at sparse keyframes."""
+    if not _PRESENCE.search(question) or _NOT.search(question):
+        return False
+    label = named_label(question)
+    return bool(label) and parse_objects(text).get(label, 0) > 0
 
 
 def appearance_answer(question: str, lines: Sequence[PackedLine]) -> tuple[str, PackedLine] | None:
