@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +143,19 @@ def test_a_mistyped_path_creates_no_database(tmp_path):
     assert out.returncode == 1
     assert out.stderr.strip() == f"vqa index: no such file or folder: {tmp_path / 'no-such-folder'}"
     assert not db.exists()
+
+
+def test_doctor_on_a_folder_without_an_index_says_so(small_db, tmp_path):
+    """`vqa doctor --db $VQA_HOME` (not $VQA_HOME/lance): no index there, and where one is."""
+    shutil.copytree(small_db, tmp_path / "lance")
+    reason = f"no index in {tmp_path} (did you mean {tmp_path / 'lance'}?)"
+    out = vqa("doctor", "--db", tmp_path)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.strip() == f"vqa doctor: {reason}"
+    out = vqa("doctor", "--db", tmp_path, "--json")
+    assert out.returncode == 1 and json.loads(out.stdout) == {"error": reason}
+    (tmp_path / "empty").mkdir()
+    out = vqa("doctor", "--db", tmp_path / "empty")
+    assert out.returncode == 1 and out.stderr.strip() == f"vqa doctor: no index in {tmp_path / 'empty'}"
+    out = vqa("doctor", "--db", tmp_path / "lance")  # the index itself is still checked
+    assert "no index" not in out.stderr and "table windows" in out.stdout

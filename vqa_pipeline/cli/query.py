@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from vqa_pipeline.cli.common import CliError, print_json
@@ -60,6 +61,8 @@ def _print_subtitles(fmt: str, lines: list[dict], kinds, video: dict) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from vqa_pipeline.extractors.registry import PROFILES, get_extractor_class, list_extractors, profile_alternatives
 
+    if args.health_db is not None:
+        _check_holds_index(args.health_db)
     rows = []
     for name in list_extractors():
         profiles = [p for p in PROFILES if any(name in alts for alts in profile_alternatives(p))]
@@ -107,6 +110,24 @@ def _answer_model(args: argparse.Namespace) -> dict:
     if args.llm_url:
         return endpoint_report(args.llm_url, args.llm_model)
     return local_model_report(load=args.load)
+
+
+def _check_holds_index(db: Path) -> None:
+    """An existing folder without a single table is no index (say $VQA_HOME instead of
+    $VQA_HOME/lance): one line, rather than every table "missing" and "no problem found"."""
+    from vqa_pipeline.store.fingerprint import is_local
+
+    folder = Path(db)
+    if not is_local(db) or not folder.is_dir() or _holds_index(folder):
+        return
+    hint = f" (did you mean {folder / 'lance'}?)" if _holds_index(folder / "lance") else ""
+    raise CliError(f"no index in {folder}{hint}")
+
+
+def _holds_index(folder: Path) -> bool:
+    from vqa_pipeline.store.fingerprint import TABLES
+
+    return any((folder / f"{name}.lance").is_dir() for name in TABLES)
 
 
 def _db_health(args: argparse.Namespace):
