@@ -26,11 +26,15 @@ def cmd_evidence(args: argparse.Namespace) -> int:
         lines = lines_for_video(store, video["video_id"])
     except StoreError as exc:
         raise CliError(str(exc)) from None
+    gone = _file_missing(video["source"])
+    if gone:  # the evidence outlives the file; say so on stderr, whatever the format
+        print(f"note: {video['source']} is no longer on disk", file=sys.stderr)
     if fmt in ("srt", "vtt"):
         return _print_subtitles(fmt, lines, SUBTITLE_KINDS if args.kinds is None else kinds, video)
     lines = only_kinds(lines, kinds)
     if fmt == "json":
-        print_json({"video_id": video["video_id"], "source": video["source"], "lines": lines})
+        print_json({"video_id": video["video_id"], "source": video["source"], "lines": lines,
+                    **({"file_missing": True} if gone else {})})
         return 0
     if fmt == "csv":
         from vqa_pipeline.evidence_export import to_csv
@@ -45,6 +49,11 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     if not lines:
         print("  (no evidence lines yet: run `vqa index` with extractors)")
     return 0
+
+
+def _file_missing(source: str) -> bool:
+    """A local indexed file that is gone (moved or deleted since it was indexed)."""
+    return bool(source) and "://" not in source and not Path(source).is_file()
 
 
 def _print_subtitles(fmt: str, lines: list[dict], kinds, video: dict) -> int:
