@@ -78,6 +78,7 @@ class SearchHit:
         """One element of ``hits`` in the ``vqa search --json`` contract."""
         return {
             "video_id": self.video_id,
+            "window_id": self.window_id,  # what `vqa open` and /api/thumbnail take
             "source": self.source,
             "start": float(self.start),
             "end": float(self.end),

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +143,45 @@ def test_a_mistyped_path_creates_no_database(tmp_path):
     assert out.returncode == 1
     assert out.stderr.strip() == f"vqa index: no such file or folder: {tmp_path / 'no-such-folder'}"
     assert not db.exists()
+
+
+def test_doctor_on_a_folder_without_an_index_says_so(small_db, tmp_path):
+    """`vqa doctor --db $VQA_HOME` (not $VQA_HOME/lance): no index there, and where one is."""
+    shutil.copytree(small_db, tmp_path / "lance")
+    reason = f"no index in {tmp_path} (did you mean {tmp_path / 'lance'}?)"
+    out = vqa("doctor", "--db", tmp_path)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.strip() == f"vqa doctor: {reason}"
+    out = vqa("doctor", "--db", tmp_path, "--json")
+    assert out.returncode == 1 and json.loads(out.stdout) == {"error": reason}
+    (tmp_path / "empty").mkdir()
+    out = vqa("doctor", "--db", tmp_path / "empty")
+    assert out.returncode == 1 and out.stderr.strip() == f"vqa doctor: no index in {tmp_path / 'empty'}"
+    out = vqa("doctor", "--db", tmp_path / "lance")  # the index itself is still checked
+    assert "no index" not in out.stderr and "table windows" in out.stdout
+
+
+def test_list_columns_line_up_and_evidence_notes_a_deleted_file(tmp_path):
+    long_name = "a recording with a rather long file name, 2026-11-30 (final).mp4"
+    (tmp_path / "media").mkdir()
+    make_clip(tmp_path / "media" / "short.mp4", duration_s=2.0, tone_hz=300)
+    make_clip(tmp_path / "media" / long_name, duration_s=2.0, tone_hz=600)
+    db = tmp_path / "db"
+    assert vqa("index", tmp_path / "media", "--db", db, "--windows-only", "-q").returncode == 0
+    rows = vqa("list", "--db", db).stdout.splitlines()
+    assert len(rows) == 2 and {r.split(" ", 1)[0] for r in rows} == {"short.mp4", "a"}
+    # the columns after the name start at the same place on every row: the path, the status
+    assert len({r.index(str(tmp_path / "media")) for r in rows}) == 1
+    assert len({r.index(" indexed ") for r in rows}) == 1
+
+    (tmp_path / "media" / "short.mp4").unlink()
+    gone = tmp_path / "media" / "short.mp4"
+    out = vqa("evidence", "short", "--db", db)
+    assert out.returncode == 0 and out.stderr.strip() == f"note: {gone} is no longer on disk"
+    assert out.stdout.startswith(f"{gone}  (video ")
+    out = vqa("evidence", "short", "--db", db, "--json")
+    assert out.returncode == 0 and out.stderr.strip() == f"note: {gone} is no longer on disk"
+    data = json.loads(out.stdout)
+    assert data["source"] == str(gone) and data["file_missing"] is True
+    out = vqa("evidence", long_name, "--db", db, "--json")
+    assert out.returncode == 0 and out.stderr == "" and "file_missing" not in json.loads(out.stdout)

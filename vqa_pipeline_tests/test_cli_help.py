@@ -77,3 +77,15 @@ def test_help_runs_as_a_command(command):
     assert out.returncode == 0 and out.stdout.startswith(f"usage: vqa {command}") and out.stderr == ""
     assert "-v, --verbose" in out.stdout
     assert not missing_paths(out.stdout)
+
+
+def test_search_and_ask_say_what_they_do():
+    """Both have a description, and each one's --k speaks of that command only."""
+    helps = all_helps()
+    for cmd, says in (("search", "Search the indexed windows for QUESTION"),
+                      ("ask", "Answer QUESTION from the indexed evidence")):
+        text = " ".join(helps[f"vqa {cmd}"].split())
+        assert says in text
+        k_help = text.split("--k K ", 1)[1].split(" --video", 1)[0]
+        assert f"default {10 if cmd == 'search' else 5}" in k_help
+    assert "ask" not in helps["vqa search"].split("--k K", 1)[1].split("--video", 1)[0]

@@ -33,7 +33,9 @@ def test_search_json_matches_the_contract(db, sample):
     out = json.loads(json.dumps(search_to_json(q, hits)))
     assert set(out) == {"question", "hits"} and out["question"] == q
     for h in out["hits"]:
-        assert set(h) == {"video_id", "source", "start", "end", "score", "scores", "evidence", "thumbnail"}
+        assert set(h) == {"video_id", "window_id", "source", "start", "end", "score", "scores", "evidence",
+                          "thumbnail"}
+        assert isinstance(h["window_id"], str) and h["window_id"]
         assert h["thumbnail"] is None  # not asked for (and the sample table has no pictures)
         assert isinstance(h["video_id"], str) and Path(h["source"]).is_absolute()
         assert _is_num(h["start"]) and _is_num(h["end"]) and _is_num(h["score"])
@@ -41,6 +43,7 @@ def test_search_json_matches_the_contract(db, sample):
         assert isinstance(h["evidence"], list) and all(isinstance(e, str) for e in h["evidence"])
     best = out["hits"][0]
     assert (best["video_id"], best["start"], best["end"]) == (sample.video_id("kitchen.mp4"), 10.0, 12.0)
+    assert best["window_id"] == hits[0].window_id and len({h["window_id"] for h in out["hits"]}) == 3
     assert best["evidence"] == ["[10.2-11.8s] asr: preheat the oven to 180 degrees"]
     assert {"emb_text", "bm25"} <= set(best["scores"])
     assert [h["score"] for h in out["hits"]] == sorted((h["score"] for h in out["hits"]), reverse=True)

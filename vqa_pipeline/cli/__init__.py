@@ -96,25 +96,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use this player (default: the first installed of mpv, vlc, ffplay, xdg-open)")
     p.set_defaults(func=cmd_open)
 
-    def query_options(p: argparse.ArgumentParser, k: int) -> None:
+    def query_options(p: argparse.ArgumentParser, k: int, k_help: str) -> None:
         p.add_argument("question", metavar="QUESTION")
         common(p)
-        p.add_argument("--k", type=int, default=k,
-                       help=f"number of windows (default {k}; ask ranks the units of max(30, 3k) windows)")
+        p.add_argument("--k", type=int, default=k, help=k_help)
         p.add_argument("--video", action="append", metavar="VIDEO",
                        help="only this video (id, indexed path, unique suffix or file name stem); repeatable")
         p.add_argument("--time", nargs=2, type=float, metavar=("START", "END"),
                        help="only windows overlapping this time range, in seconds")
 
-    p = sub.add_parser("search", help="the best-matching windows for a question, with per-model scores")
-    query_options(p, 10)
+    p = sub.add_parser("search", help="the best-matching windows for a question, with per-model scores",
+                       description="Search the indexed windows for QUESTION: each model's vector column and "
+                       "the full-text (BM25) index rank the windows, and the rankings are fused (with the "
+                       "index's tuned fusion if `vqa tune` made one). Prints the best windows first, each "
+                       "with its file, time range, score, per-model scores and evidence lines.")
+    query_options(p, 10, "number of windows to return (default 10)")
     p.add_argument("--rerank", action="store_true",
                    help="order the windows by their best evidence unit for the question (as `ask` does; slower)")
     p.add_argument("--play", action="store_true", help="open the top hit in a player at its start (as `vqa open`)")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("ask", help="answer a question from the evidence, citing timecodes")
-    query_options(p, 5)
+    p = sub.add_parser("ask", help="answer a question from the evidence, citing timecodes",
+                       description="Answer QUESTION from the indexed evidence: the windows are searched as "
+                       "`vqa search` does, their evidence units (sentences, on-screen text, sounds) are "
+                       "ranked for the question, and the answer model (the local Gemma 3 270M, --llm-url, or "
+                       "--extractive for none) answers from the best ones, citing file and time range. "
+                       "With too little evidence it says so rather than guess.")
+    query_options(p, 5, "number of windows (default 5); the evidence units of the best max(30, 3k) "
+                  "windows are ranked for the answer")
     p.add_argument("--llm-url", default=None,
                    help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server); default: the local Gemma 3 270M")
     p.add_argument("--llm-model", default=None, help="model name at --llm-url")

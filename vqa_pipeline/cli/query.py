@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from vqa_pipeline.cli.common import CliError, print_json
@@ -25,11 +26,15 @@ def cmd_evidence(args: argparse.Namespace) -> int:
         lines = lines_for_video(store, video["video_id"])
     except StoreError as exc:
         raise CliError(str(exc)) from None
+    gone = _file_missing(video["source"])
+    if gone:  # the evidence outlives the file; say so on stderr, whatever the format
+        print(f"note: {video['source']} is no longer on disk", file=sys.stderr)
     if fmt in ("srt", "vtt"):
         return _print_subtitles(fmt, lines, SUBTITLE_KINDS if args.kinds is None else kinds, video)
     lines = only_kinds(lines, kinds)
     if fmt == "json":
-        print_json({"video_id": video["video_id"], "source": video["source"], "lines": lines})
+        print_json({"video_id": video["video_id"], "source": video["source"], "lines": lines,
+                    **({"file_missing": True} if gone else {})})
         return 0
     if fmt == "csv":
         from vqa_pipeline.evidence_export import to_csv
@@ -46,6 +51,11 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     return 0
 
 
+def _file_missing(source: str) -> bool:
+    """A local indexed file that is gone (moved or deleted since it was indexed)."""
+    return bool(source) and "://" not in source and not Path(source).is_file()
+
+
 def _print_subtitles(fmt: str, lines: list[dict], kinds, video: dict) -> int:
     from vqa_pipeline.evidence_export import subtitle_cues, to_srt, to_vtt
 
@@ -60,6 +70,8 @@ def _print_subtitles(fmt: str, lines: list[dict], kinds, video: dict) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from vqa_pipeline.extractors.registry import PROFILES, get_extractor_class, list_extractors, profile_alternatives
 
+    if args.health_db is not None:
+        _check_holds_index(args.health_db)
     rows = []
     for name in list_extractors():
         profiles = [p for p in PROFILES if any(name in alts for alts in profile_alternatives(p))]
@@ -107,6 +119,24 @@ def _answer_model(args: argparse.Namespace) -> dict:
     if args.llm_url:
         return endpoint_report(args.llm_url, args.llm_model)
     return local_model_report(load=args.load)
+
+
+def _check_holds_index(db: Path) -> None:
+    """An existing folder without a single table is no index (say $VQA_HOME instead of
+    $VQA_HOME/lance): one line, rather than every table "missing" and "no problem found"."""
+    from vqa_pipeline.store.fingerprint import is_local
+
+    folder = Path(db)
+    if not is_local(db) or not folder.is_dir() or _holds_index(folder):
+        return
+    hint = f" (did you mean {folder / 'lance'}?)" if _holds_index(folder / "lance") else ""
+    raise CliError(f"no index in {folder}{hint}")
+
+
+def _holds_index(folder: Path) -> bool:
+    from vqa_pipeline.store.fingerprint import TABLES
+
+    return any((folder / f"{name}.lance").is_dir() for name in TABLES)
 
 
 def _db_health(args: argparse.Namespace):

@@ -70,10 +70,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     if not rows:
         print(f"no videos in {args.db}")
+    # Columns as wide as their longest value, so a long file name does not push its row out of line.
+    name_w = max((len(r["name"]) for r in rows), default=0)
+    status_w = max((len(r["status"]) for r in rows), default=0)
+    id_w = max((len(r["video_id"] or "-") for r in rows), default=0)
     for r in rows:
         dur = f"{r['duration']:8.1f}s" if r["duration"] is not None else "        -"
         gone = "" if r["exists"] else "  (file missing)"
-        print(f"{r['name']:32s} {dur}  {r['status']:8s} {r['video_id'] or '-':16s}  {r['source']}{gone}")
+        print(f"{r['name']:{name_w}s} {dur}  {r['status']:{status_w}s} {r['video_id'] or '-':{id_w}s}  "
+              f"{r['source']}{gone}")
         if r["error"]:
             print(f"    reason: {r['error']}")
     return 0
