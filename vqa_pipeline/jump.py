@@ -14,10 +14,10 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from vqa_pipeline.store.evidence import resolve_video
 from vqa_pipeline.store.search import ID_PATTERN
+from vqa_pipeline.store.sources import live_source_of
 from vqa_pipeline.store.tables import Store, StoreError
 
 PLAYERS = ("mpv", "vlc", "ffplay", "xdg-open")
@@ -82,18 +82,13 @@ def _names_a_video(store: Store, ref: str) -> bool:
     return True
 
 
-def existing_source(video: dict) -> str:
-    """The first of a video's indexed files that still exists.
+def existing_source(store: Store, video: dict) -> str:
+    """The first of a video's indexed files that is still there, unchanged since indexing.
 
     Raises:
-        StoreError: none of them exists any more.
+        StoreError: none is (:class:`vqa_pipeline.store.sources.SourceGone`, with the reason).
     """
-    sources = [video.get("source") or "", *(video.get("sources") or [])]
-    for s in dict.fromkeys(s for s in sources if s):
-        if Path(s).is_file():
-            return s
-    gone = next((s for s in sources if s), video.get("video_id", "?"))
-    raise StoreError(f"the indexed file {gone} no longer exists (moved or deleted since indexing; run `vqa index` again)")
+    return live_source_of(store, video).source
 
 
 def resolve_target(store: Store, ref: str) -> Target:
@@ -109,13 +104,13 @@ def resolve_target(store: Store, ref: str) -> Target:
                 .limit(1).to_list())
         if rows:
             video = store.get_video(rows[0]["video_id"]) or {}
-            return Target(rows[0]["video_id"], existing_source(video), float(rows[0]["start_s"]), video_ref)
+            return Target(rows[0]["video_id"], existing_source(store, video), float(rows[0]["start_s"]), video_ref)
     video = resolve_video(store, video_ref)
     start = at or 0.0
     duration = video.get("duration_s")
     if duration and start > duration:
         raise StoreError(f"{start:g}s is past the end of {video.get('source')} ({duration:.1f}s long)")
-    return Target(video["video_id"], existing_source(video), start)
+    return Target(video["video_id"], existing_source(store, video), start)
 
 
 def seconds_arg(seconds: float) -> str:

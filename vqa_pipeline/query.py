@@ -27,6 +27,7 @@ from vqa_pipeline.extractors.text_embed import E5Small
 from vqa_pipeline.retrieval.fuse import FusedRanking, FusionConfig, fuse, index_fusion
 from vqa_pipeline.retrieval.retrievers import index_retrievers
 from vqa_pipeline.retrieval.search import (
+    IndexUnavailable,
     QueryError,
     candidate_depth,
     clip_question,
@@ -43,7 +44,7 @@ from vqa_pipeline.retrieval.search import (
 from vqa_pipeline.store.errors import describe, is_lance_error
 from vqa_pipeline.store.tables import StoreError
 
-__all__ = ["Answer", "Citation", "QueryError", "SearchHit", "ask", "list_videos", "search", "thumbnail"]
+__all__ = ["Answer", "Citation", "IndexUnavailable", "QueryError", "SearchHit", "ask", "list_videos", "search", "thumbnail"]
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +147,11 @@ def retrieve(question: str, k: int, videos, time_range, db, fusion, n_rows: int 
     try:
         return _retrieve(question, k, videos, time_range, db_path, fusion, n_rows, strict_videos)
     except StoreError as exc:
-        raise QueryError(str(exc)) from None
+        raise IndexUnavailable(str(exc)) from None
     except (RuntimeError, OSError, ValueError) as exc:
         if not is_lance_error(exc):
             raise
-        raise QueryError(describe(exc, db_path, "windows")) from None
+        raise IndexUnavailable(describe(exc, db_path, "windows")) from None
 
 
 def _retrieve(question: str, k: int, videos, time_range, db_path: Path, fusion, n_rows: int | None,
@@ -263,11 +264,11 @@ def thumbnail(window_id: str, db: str | Path | None = None) -> bytes | None:
     try:
         return fetch_thumbnails(open_index(db_path), [window_id]).get(window_id)
     except StoreError as exc:
-        raise QueryError(str(exc)) from None
+        raise IndexUnavailable(str(exc)) from None
     except (RuntimeError, OSError, ValueError) as exc:
         if not is_lance_error(exc):
             raise
-        raise QueryError(describe(exc, db_path, "windows")) from None
+        raise IndexUnavailable(describe(exc, db_path, "windows")) from None
 
 
 def rerank_windows(rows: Sequence[dict], ranked, k: int) -> tuple[list[dict], dict[str, float]]:
@@ -329,8 +330,8 @@ def list_videos(db: str | Path | None = None) -> list[dict]:
 
     One dict per video: ``video_id``, ``source`` (the indexed path), ``name`` (its file name),
     ``duration`` (seconds or ``None``), ``status`` (``indexed``, ``failed``, ...), ``error`` (the
-    one-line reason or ``None``), ``windows``, ``has_video`` and ``exists`` (whether the file is
-    still there).
+    one-line reason or ``None``), ``windows``, ``has_video`` and ``exists`` (whether one of its
+    indexed files is still there, unchanged: :mod:`vqa_pipeline.store.sources`).
     Files recorded as failed in the ``files`` table without a video row are listed too (no id).
 
     Raises:
@@ -347,11 +348,11 @@ def list_videos(db: str | Path | None = None) -> list[dict]:
         except StoreError:  # an index written before the files table existed
             files = {}
     except StoreError as exc:
-        raise QueryError(str(exc)) from None
+        raise IndexUnavailable(str(exc)) from None
     except (RuntimeError, OSError, ValueError) as exc:
         if not is_lance_error(exc):
             raise
-        raise QueryError(describe(exc, db_path, "videos")) from None
+        raise IndexUnavailable(describe(exc, db_path, "videos")) from None
     out = []
     for v in videos.values():
         source = v.get("source") or ""
@@ -360,12 +361,22 @@ def list_videos(db: str | Path | None = None) -> list[dict]:
             "duration": float(v["duration_s"]) if v.get("duration_s") is not None else None,
             "status": v.get("status") or "unknown", "error": v.get("error") or None,
             "windows": int(v.get("n_windows") or 0), "has_video": v.get("has_video"),
-            "exists": bool(source) and Path(source).is_file(),
+            "exists": _live(v, files),
         })
     for path, f in files.items():
         if f.get("status") == "failed" and f.get("video_id") not in videos:
             out.append({"video_id": None, "source": path, "name": Path(path).name, "duration": None,
                         "status": "failed", "error": f.get("error") or None, "windows": 0,
-                        "has_video": None, "exists": Path(path).is_file()})
+                        "has_video": None, "exists": _live({"source": path}, files)})
     out.sort(key=lambda r: (r["name"].casefold(), r["source"]))
     return out
+
+
+def _live(video: dict, files: dict) -> bool:
+    from vqa_pipeline.store.sources import SourceGone, live_source
+
+    try:
+        live_source(video, files)
+    except SourceGone:
+        return False
+    return True

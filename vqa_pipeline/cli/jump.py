@@ -30,10 +30,11 @@ def play_hit(db, video_id: str, seconds: float, print_only: bool = False, to_std
     from vqa_pipeline.store import Store, StoreError
 
     try:
-        video = Store(db, create=False).get_video(video_id)
+        store = Store(db, create=False)
+        video = store.get_video(video_id)
         if video is None:
             raise StoreError(f"video {video_id} is not in the index at {db}")
-        target = Target(video_id, existing_source(video), seconds)
+        target = Target(video_id, existing_source(store, video), seconds)
     except StoreError as exc:
         raise CliError(str(exc)) from None
     open_at(target, print_only=print_only, out=sys.stderr if to_stderr else sys.stdout)

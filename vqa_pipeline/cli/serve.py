@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import re
 import socket
 import sys
+import urllib.parse
 
 from vqa_pipeline.cli.common import CliError, print_json
+
+LIMIT_CONCURRENCY = 256
+"""Open connections and requests at once; beyond it uvicorn answers 503 at once (a slow client
+holding many connections cannot exhaust the process). Above the 32 queued questions plus media."""
+KEEP_ALIVE_S = 5
+"""An idle kept-alive connection is closed after this many seconds."""
+
+
+class RedactToken(logging.Filter):
+    """Access-log lines with ``token=...`` in the query string logged as ``token=***``."""
+
+    _TOKEN = re.compile(r"((?:^|[?&])token=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._TOKEN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        return True
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from vqa_pipeline.serve.hosts import is_loopback
 
+    if args.token is not None and not args.token.strip():
+        raise CliError("--token is empty: give a token that clients must send, or leave --token out")
     if not is_loopback(args.host) and not args.token:
         raise CliError(f"--host {args.host} lets other machines connect: give --token T (every request must "
                        "carry it), or bind 127.0.0.1")
@@ -40,7 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     port = sock.getsockname()[1]
     shown = f"[{args.host.strip('[]')}]" if family == socket.AF_INET6 else args.host
-    url = f"http://{shown}:{port}/" + (f"#token={args.token}" if args.token else "")
+    url = f"http://{shown}:{port}/" + (f"#token={urllib.parse.quote(args.token, safe='')}" if args.token else "")
 
     def ready() -> None:
         print(f"vqa serve: {url}  (index {args.db}; Ctrl-C stops)", flush=True)
@@ -49,7 +71,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(args.db, args.token, llm_url=args.llm_url, llm_model=args.llm_model,
                      extractive=args.extractive, on_ready=ready)
     config = uvicorn.Config(app, log_level="debug" if args.verbose else "warning", access_log=args.verbose,
-                            timeout_graceful_shutdown=3)
+                            timeout_graceful_shutdown=3, limit_concurrency=LIMIT_CONCURRENCY,
+                            timeout_keep_alive=KEEP_ALIVE_S)
+    logging.getLogger("uvicorn.access").addFilter(RedactToken())  # uvicorn sets its loggers up in Config
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown: the normal way to stop

@@ -19,8 +19,7 @@ import pyarrow as pa
 
 from vqa_pipeline.extractors.base import Extractor, ExtractorOutput
 from vqa_pipeline.media.types import DecodedMedia, Keyframe
-
-THUMB_COLUMN = "thumb_jpeg"
+from vqa_pipeline.store.schema import THUMB_COLUMN
 
 
 def make_thumbnail(jpeg: bytes, width: int = 160, quality: int = 70) -> bytes:

@@ -66,6 +66,10 @@ class QueryError(Exception):
     """A query that cannot run (no database, no table, bad arguments). ``str(err)`` is one line."""
 
 
+class IndexUnavailable(QueryError):
+    """The index cannot be read: no database, no or an empty table, a damaged one (not the question's fault)."""
+
+
 def candidate_depth(k: int) -> int:
     """Per-retriever candidate depth for ``k`` hits (the same for ``vqa search`` and tuning)."""
     return max(MIN_CANDIDATES, 5 * k)
@@ -90,7 +94,7 @@ def open_index(db: str | Path):
     try:
         return open_windows_table(db)
     except StoreError as exc:
-        raise QueryError(str(exc)) from None
+        raise IndexUnavailable(str(exc)) from None
 
 
 

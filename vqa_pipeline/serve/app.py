@@ -19,9 +19,9 @@ loopback name are answered (a web page elsewhere cannot reach the API through DN
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
-import os
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,14 +31,18 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from swagger_ui_bundle import swagger_ui_path
 
+from vqa_pipeline.serve.errors import ApiError
 from vqa_pipeline.serve.hosts import host_name, is_loopback
 from vqa_pipeline.serve.limits import Busy, Limiter
-from vqa_pipeline.serve.media import VIDEO_ID_RE, MediaError, resolve_media
+from vqa_pipeline.serve.media import open_media
+from vqa_pipeline.serve.ranged import FdResponse
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +51,14 @@ MAX_QUESTION_CHARS = 2000
 """Longer questions are refused (413): nobody types more, and every character costs encoder time."""
 MAX_BODY_BYTES = 64 * 1024
 DRAIN_BYTES = 8 * 2**20
+DRAIN_S = 5.0
+"""An oversized body is read (and dropped) up to DRAIN_BYTES for at most DRAIN_S seconds before the 413,
+so a client still sending sees the answer rather than a broken pipe; a slow sender cannot hold us longer."""
 MAX_K = 100
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
+BEARER = HTTPBearer(auto_error=False, description="the --token given to `vqa serve`")
+"""Declares the scheme in OpenAPI (so /docs can send the token); the check itself is ours (one-line errors)."""
+QUERY_TOKEN_PREFIXES = ("/api/media/", "/media/", "/api/thumbnail/")
+"""Paths that also take ``?token=`` (``<video src>``, ``<img src>`` cannot send a header)."""
 
 
 QuestionParam = Annotated[str | None, Query(description="the question")]
@@ -111,12 +116,10 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
     app = FastAPI(title="vqa serve", version="1", docs_url=None, redoc_url=None,
                   description="Search and ask an index of videos; stream the cited files.", lifespan=lifespan)
     app.state.db = db
-    app.state.limiter = heavy
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
+        return error(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -126,46 +129,56 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
         return JSONResponse({"error": f"invalid request: {where or 'input'}: {first.get('msg', 'bad value')}"},
                             status_code=422)
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        # Requests for another host name while no token protects us: DNS rebinding; refused.
-        if token is None and not is_loopback(host_name(request.headers.get("host", ""))):
-            return JSONResponse({"error": "this server answers only on 127.0.0.1/localhost (start it with --token "
-                                          "to serve other names)"}, status_code=403)
-        length = request.headers.get("content-length")
-        if request.method == "POST" and not (length and length.isdigit()):
-            # a chunked body of unknown size would be read into memory whole before it is checked
-            return JSONResponse({"error": "a POST needs a Content-Length"}, status_code=411,
-                                headers={"Connection": "close"})
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            # Read (and drop) a moderately large body first: a client still sending when we answer
-            # and close sees a broken pipe instead of this answer. Beyond DRAIN_BYTES, just close.
-            if int(length) <= DRAIN_BYTES:
-                async for _ in request.stream():
-                    pass
-            return JSONResponse({"error": f"request body over {MAX_BODY_BYTES // 1024} KB"}, status_code=413,
-                                headers={"Connection": "close"})
-        return await call_next(request)
-
-    def authorized(request: Request, allow_query: bool = False) -> None:
+    def check_token(request: Request, given: str | None) -> None:
         if token is None:
             return
-        given = ""
-        auth = request.headers.get("authorization", "")
-        if auth[:7].lower() == "bearer ":
-            given = auth[7:].strip()
-        elif allow_query:
+        if not given and request.url.path.startswith(QUERY_TOKEN_PREFIXES):
             given = request.query_params.get("token", "")
         if not given:
             raise ApiError(401, "a token is required (Authorization: Bearer <token>)")
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise ApiError(401, "wrong token")
 
-    def api_auth(request: Request) -> None:
-        authorized(request)
+    def header_token(request: Request) -> str:
+        auth = request.headers.get("authorization", "")
+        return auth[7:].strip() if auth[:7].lower() == "bearer " else ""
 
-    def media_auth(request: Request) -> None:
-        authorized(request, allow_query=True)
+    def error(exc: ApiError, **headers: str) -> JSONResponse:
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers or None)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        # Requests for another host name while no token protects us: DNS rebinding; refused.
+        if token is None and not is_loopback(host_name(request.headers.get("host", ""))):
+            return JSONResponse({"error": "this server answers only on 127.0.0.1/localhost (start it with --token "
+                                          "to serve other names)"}, status_code=403)
+        path = request.url.path
+        if path.startswith(("/api/", "/media/")) or path in ("/api", "/media"):
+            try:  # the token first: nothing of a request without it is read
+                check_token(request, header_token(request))
+            except ApiError as exc:
+                return error(exc, Connection="close")
+        length = request.headers.get("content-length")
+        if request.method == "POST" and not (length and length.isdigit()):
+            # a chunked body of unknown size would be read into memory whole before it is checked
+            return JSONResponse({"error": "a POST needs a Content-Length"}, status_code=411,
+                                headers={"Connection": "close"})
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            if int(length) <= DRAIN_BYTES:
+                try:
+                    await asyncio.wait_for(_drain(request), DRAIN_S)
+                except (TimeoutError, OSError, ClientDisconnect):
+                    pass
+            return JSONResponse({"error": f"request body over {MAX_BODY_BYTES // 1024} KB"}, status_code=413,
+                                headers={"Connection": "close"})
+        return await call_next(request)
+
+    def api_auth(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
+        check_token(request, creds.credentials if creds else None)
+
+    media_auth = api_auth  # the same check; check_token takes ?token= on the media and thumbnail paths
 
     async def heavy_call(fn: Callable[[], Any]) -> Any:
         try:
@@ -195,12 +208,13 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
         k = k_of(body.k, 10)
         hits = await heavy_call(_query_errors(lambda: search(q, k=k, videos=body.video or None, db=db,
                                                              time_range=body.time, rerank=body.rerank,
-                                                             strict_videos=True)))
+                                                             strict_videos=True, thumbnails=True)))
         out = []
         for h in hits:
             d = h.to_json()
+            # a URL only where the window has a picture (audio only, or indexed without thumbnails: null)
             d.update(window_id=h.window_id, name=Path(h.source).name, media=media_url(h.video_id, h.start),
-                     thumbnail=f"/api/thumbnail/{h.window_id}")
+                     thumbnail=f"/api/thumbnail/{h.window_id}" if h.thumbnail else None)
             out.append(d)
         return {"question": q, "hits": out}
 
@@ -249,7 +263,7 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
 
         rows = _query_errors(lambda: list_videos(db))()
         for r in rows:
-            r["media"] = media_url(r["video_id"]) if r["video_id"] and r["status"] != "failed" else None
+            r["media"] = media_url(r["video_id"]) if r["video_id"] and r["exists"] and r["status"] != "failed" else None
         return {"videos": rows}
 
     @app.get("/api/evidence/{video:path}", dependencies=[Depends(api_auth)], tags=["videos"],
@@ -261,26 +275,32 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
              summary="the window's keyframe as JPEG (404 when the index has none)",
              response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
     def thumbnail(window_id: str) -> Response:
-        data = _thumbnail(db, window_id)
+        from vqa_pipeline.query import thumbnail
+        from vqa_pipeline.store.search import ID_PATTERN
+
+        data = _query_errors(lambda: thumbnail(window_id, db))() if ID_PATTERN.fullmatch(window_id) else None
+        if not data:
+            raise ApiError(404, f"no thumbnail for window {window_id[:80]}")
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
-    def media(video_id: str) -> FileResponse:
+    def media(video_id: str, request: Request) -> Response:
         from vqa_pipeline.store import Store, StoreError
 
         try:
-            mf = resolve_media(Store(db, create=False), video_id)
+            mf = open_media(Store(db, create=False), video_id)
         except StoreError as exc:
             raise ApiError(404, str(exc)) from None
-        except MediaError as exc:
-            raise ApiError(exc.status, str(exc)) from None
-        # FileResponse answers Range requests itself (206, Content-Range, 416 for bad ranges). No
-        # file name in the headers: a name may hold any character, and playing needs none.
-        return FileResponse(mf.path, media_type=mf.media_type, headers={"Cache-Control": "private, no-transform"})
+        # Sent from the descriptor open_media checked, never reopened by name. No file name in the
+        # headers: a name may hold any character, and playing needs none.
+        return FdResponse(mf.fd, mf.stat.st_size, mf.stat.st_mtime, mf.media_type, request.headers.get("range"),
+                          head=request.method == "HEAD", headers={"Cache-Control": "private, no-transform"})
 
     for path in ("/api/media/{video_id}", "/media/{video_id}"):
         app.add_api_route(path, media, methods=["GET", "HEAD"], dependencies=[Depends(media_auth)], tags=["media"],
                           summary="the indexed source file (HTTP range requests; indexed sources only)",
-                          response_class=FileResponse, include_in_schema=path.startswith("/api"))
+                          response_class=Response, include_in_schema=path.startswith("/api"),
+                          responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "the requested range"},
+                                     416: {"description": "the range is past the end of the file"}})
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "HEAD", "PUT", "DELETE"], include_in_schema=False,
                    dependencies=[Depends(api_auth)])
@@ -310,13 +330,14 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
 def _query_errors(fn: Callable[[], Any]) -> Callable[[], Any]:
     """``fn`` with the query layer's one-line errors turned into API errors."""
     def run() -> Any:
-        from vqa_pipeline.retrieval.search import QueryError
+        from vqa_pipeline.retrieval.search import IndexUnavailable, QueryError
 
         try:
             return fn()
-        except QueryError as exc:
-            msg = str(exc)
-            raise ApiError(404 if "no index" in msg or "table" in msg else 400, msg) from None
+        except IndexUnavailable as exc:
+            raise ApiError(404, str(exc)) from None
+        except QueryError as exc:  # a bad argument: an unknown video, a bad time range
+            raise ApiError(400, str(exc)) from None
         except ValueError as exc:
             raise ApiError(400, " ".join(str(exc).split())[:300]) from None
     return run
@@ -339,6 +360,7 @@ def _warm_up(db: Path, backend) -> None:
 def _evidence(db: Path, ref: str) -> dict:
     from vqa_pipeline.store import Store, StoreError
     from vqa_pipeline.store.evidence import lines_for_video, resolve_video
+    from vqa_pipeline.store.sources import live_source_of
 
     try:
         store = Store(db, create=False)
@@ -347,7 +369,11 @@ def _evidence(db: Path, ref: str) -> dict:
     except StoreError as exc:
         raise ApiError(404, str(exc)) from None
     source = video.get("source") or ""
-    exists = bool(source) and os.path.isfile(source)
+    try:
+        live_source_of(store, video)
+        exists = True
+    except StoreError:
+        exists = False
     return {
         "video_id": video["video_id"], "source": source, "lines": lines,
         "name": Path(source).name, "duration": video.get("duration_s"), "status": video.get("status"),
@@ -356,20 +382,6 @@ def _evidence(db: Path, ref: str) -> dict:
     }
 
 
-def _thumbnail(db: Path, window_id: str) -> bytes:
-    from vqa_pipeline.store.search import open_windows_table
-    from vqa_pipeline.store.tables import StoreError
-
-    if not VIDEO_ID_RE.match(window_id):
-        raise ApiError(404, "not a window id")
-    try:
-        table = open_windows_table(db)
-    except StoreError as exc:
-        raise ApiError(404, str(exc)) from None
-    if "thumb_jpeg" not in table.schema.names:
-        raise ApiError(404, "this index has no thumbnails (index with the thumbnails extractor)")
-    rows = table.search().where(f"window_id = '{window_id}'").select(["thumb_jpeg"]).limit(1).to_list()
-    data = rows[0].get("thumb_jpeg") if rows else None
-    if not data:
-        raise ApiError(404, f"no thumbnail for window {window_id}")
-    return bytes(data)
+async def _drain(request: Request) -> None:
+    async for _ in request.stream():
+        pass

@@ -27,11 +27,6 @@ class Limiter:
         self._admitted = 0
         self._sem: asyncio.Semaphore | None = None  # created inside the server's event loop
 
-    @property
-    def admitted(self) -> int:
-        """Requests running or queued now."""
-        return self._admitted
-
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         if self._sem is None:

@@ -82,6 +82,10 @@ GROUP_KINDS = {"asr": "asr", "ocr": "ocr", "audio": "audio", "visual": "visual",
                "vp_tags": "visual"}
 EVIDENCE_GROUPS = tuple(GROUP_KINDS)
 
+THUMB_COLUMN = "thumb_jpeg"
+"""The ``windows`` column of each window's small JPEG (written by ``extractors.thumbnails``, read by
+``store.search.fetch_thumbnails``); never evidence text."""
+
 
 def group_fields(group: str, extra: list[pa.Field]) -> list[pa.Field]:
     """Columns of one model group: its lines, its model tag, and its extra columns."""

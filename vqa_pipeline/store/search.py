@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from vqa_pipeline.store.errors import describe, is_damage
-from vqa_pipeline.store.schema import EVIDENCE_GROUPS
+from vqa_pipeline.store.schema import EVIDENCE_GROUPS, THUMB_COLUMN
 from vqa_pipeline.store.search_index import FTS_COLUMN, ensure_fts_index
 from vqa_pipeline.store.tables import StoreError
 from vqa_pipeline.vectors import l2_normalize
@@ -31,13 +31,11 @@ from vqa_pipeline.vectors import l2_normalize
 log = logging.getLogger(__name__)
 
 TABLE_NAME = "windows"
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")  # \Z: "$" would accept a final newline
 FTS_MODEL_TAG = "lance-fts-bm25:english-stem"
 """Provenance of BM25 scores (LanceDB's default tokenizer: English stemming)."""
 ANN_NPROBES = 20
 ANN_REFINE_FACTOR = 10
-THUMB_COLUMN = "thumb_jpeg"
-"""The thumbnails extractor's column (``extractors.thumbnails``); selected only by :func:`fetch_thumbnails`."""
 ROW_COLUMNS = ("window_id", "video_id", "source", "window_index", "start_s", "end_s")
 
 

@@ -35,7 +35,7 @@ from vqa_pipeline.store.schema import (
     group_fields,
 )
 
-_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,80}$")
+_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,80}\Z")  # \Z: "$" would accept a final newline
 
 log = logging.getLogger(__name__)
 

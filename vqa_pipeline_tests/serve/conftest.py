@@ -4,7 +4,8 @@ The index: the sample ``windows`` table (three videos x ten 2 s windows, real e5
 ``retrieval/sample_windows.py``) plus ``videos`` and ``files`` rows as the indexer writes them, each
 pointing at a real H.264 clip on disk. Some windows carry a JPEG in ``thumb_jpeg``. Extra videos:
 ``gone.mp4`` (deleted after indexing), ``swapped.mp4`` (for a test that replaces it by a symlink),
-``big.bin.mp4`` (16 MB, to cut a stream in the middle) and a file that failed to index.
+``big.bin.mp4`` (16 MB, to cut a stream in the middle), a file that failed to index, and
+``moved.mp4`` (two indexed copies: the first deleted since, the second still there).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +46,14 @@ def _jpeg(color: tuple[int, int, int]) -> bytes:
 
 
 def _record(store, path: Path, vid: str, *, status: str = "indexed", error: str = "", duration: float | None = CLIP_S,
-            size: int | None = None, windows: int = 10) -> None:
+            size: int | None = None, windows: int = 10, copies: tuple[Path, ...] = ()) -> None:
     st = path.stat() if path.exists() else None
     size = size if size is not None else (st.st_size if st else 0)
+    for copy in copies:  # further indexed paths of the same content, each with its files row
+        store.upsert_files([{"path": str(copy), "size_bytes": size, "mtime_ns": copy.stat().st_mtime_ns,
+                             "video_id": vid, "status": "indexed", "error": "", "seen_at": "2026-11-30T00:00:00Z"}])
     store.upsert_videos([{
-        "video_id": vid, "content_hash": vid * 4, "source": str(path), "sources": [str(path)],
+        "video_id": vid, "content_hash": vid * 4, "source": str(path), "sources": [str(path), *map(str, copies)],
         "duration_s": duration, "has_video": True, "has_audio": True, "n_windows": windows, "status": status,
         "error": error, "size_bytes": size, "indexed_at": "2026-11-30T00:00:00Z",
     }])
@@ -105,6 +110,13 @@ def served_index(tmp_path_factory) -> Index:
     _record(store, broken, ids["broken.mp4"], status="failed", error="not a media file (no audio or video stream)",
             duration=None, windows=0)
 
+    # indexed at two paths; the first (the recorded `source`) deleted since: the second is served
+    make_clip(media / "moved.mp4", duration_s=2.0, fps=5.0, size=(64, 48), scenes=[(0.0, (10, 200, 10))])
+    os.link(media / "moved.mp4", media / "moved-copy.mp4")
+    ids["moved.mp4"] = "0000dddd000moved"
+    _record(store, media / "moved.mp4", ids["moved.mp4"], duration=2.0, windows=1, copies=(media / "moved-copy.mp4",))
+    (media / "moved.mp4").unlink()
+
     secret = root / "secret.txt"
     secret.write_text(SECRET + "\n")
     (media / "link-to-secret.mp4").symlink_to(secret)
@@ -142,7 +154,7 @@ def start_server(db: Path, *extra: str, timeout_s: float = 240.0) -> Server:
     assert m, line
     token = None
     if "#token=" in line:
-        token = line.split("#token=", 1)[1].split()[0]
+        token = urllib.parse.unquote(line.split("#token=", 1)[1].split()[0])
     return Server(f"http://127.0.0.1:{m.group(1)}", proc, token)
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import urllib.parse
+
+import pytest
 
 from vqa_pipeline_tests.retrieval.sample_windows import window_of
 from vqa_pipeline_tests.serve.conftest import REPO, http, vqa_cmd
@@ -161,3 +164,104 @@ def test_vqa_list(served_index):
     out = subprocess.run(vqa_cmd("list", "--db", served_index.db.parent / "nothing"), cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1 and "no index" in out.stderr
+
+
+def test_thumbnail_is_null_where_the_window_has_no_picture(server):
+    status, data = get_json(server, f"/api/search?q={q(OVEN)}&k=15")
+    assert status == 200
+    names = {h["name"] for h in data["hits"]}
+    assert "kitchen.mp4" in names and names - {"kitchen.mp4"}  # both kinds among the hits
+    for h in data["hits"]:
+        if h["name"] == "kitchen.mp4":  # the fixture gives only the kitchen windows a JPEG
+            assert h["thumbnail"] == f"/api/thumbnail/{h['window_id']}"
+        else:
+            assert h["thumbnail"] is None, h
+
+
+def test_an_unknown_video_is_a_bad_request_whatever_its_name(server):
+    # "table" in the message once made this a 404 (the "no table" case)
+    status, data = get_json(server, f"/api/search?q={q(OVEN)}&video=table_tennis")
+    assert status == 400 and "table_tennis" in data["error"]
+
+
+def test_a_video_whose_first_copy_is_gone_is_served_from_another(server, served_index):
+    vid = served_index.ids["moved.mp4"]
+    data = (served_index.media / "moved-copy.mp4").read_bytes()
+    status, _, body = http(server.url + f"/api/media/{vid}")
+    assert status == 200 and body == data
+    status, videos = get_json(server, "/api/videos")
+    by_name = {v["name"]: v for v in videos["videos"]}
+    assert by_name["moved.mp4"]["exists"] is True and by_name["moved.mp4"]["media"] == f"/api/media/{vid}"
+    # a video with no usable file gets no media link (the page says why instead)
+    assert by_name["gone.mp4"]["exists"] is False and by_name["gone.mp4"]["media"] is None
+    status, ev = get_json(server, "/api/evidence/moved.mp4")
+    assert status == 200 and ev["exists"] is True and ev["media"] == f"/api/media/{vid}"
+    # `vqa open` picks the same copy
+    out = subprocess.run(vqa_cmd("open", "--db", served_index.db, "--print", "--json", f"{vid}@1"), cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["source"] == str(served_index.media / "moved-copy.mp4")
+
+
+def test_a_file_changed_since_indexing_is_not_listed_as_there(served_index, tmp_path):
+    from vqa_pipeline.store.sources import SourceGone, live_source
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"x" * 100)
+    video = {"video_id": "v1", "source": str(clip), "sources": [str(clip)], "size_bytes": 100}
+    files = {str(clip): {"size_bytes": 100, "mtime_ns": clip.stat().st_mtime_ns}}
+    assert live_source(video, files).real == clip
+    clip.write_bytes(b"y" * 101)
+    with pytest.raises(SourceGone, match="changed after it was indexed"):
+        live_source(video, files)
+    clip.unlink()
+    clip.mkdir()
+    with pytest.raises(SourceGone, match="no longer a regular file"):
+        live_source(video, files)
+
+
+def test_ids_with_a_trailing_newline_are_no_ids(server, served_index):
+    from vqa_pipeline.serve.media import VIDEO_ID_RE
+    from vqa_pipeline.store.search import ID_PATTERN
+
+    vid = served_index.ids["kitchen.mp4"]
+    assert VIDEO_ID_RE.fullmatch(vid) and ID_PATTERN.match(vid)
+    assert not VIDEO_ID_RE.fullmatch(vid + "\n") and not ID_PATTERN.match(vid + "\n")
+    status, data = get_json(server, f"/api/media/{vid}%0A")
+    assert status == 404 and "not a video id" in data["error"]
+
+
+def test_media_ranges_read_from_the_checked_descriptor(server, served_index, tmp_path):
+    vid = served_index.ids["kitchen.mp4"]
+    data = (served_index.media / "kitchen.mp4").read_bytes()
+    url = server.url + f"/api/media/{vid}"
+    status, headers, body = http(url, headers={"Range": "bytes=1000-"})
+    assert status == 206 and body == data[1000:] and headers["content-range"] == f"bytes 1000-{len(data) - 1}/{len(data)}"
+    status, headers, body = http(url, headers={"Range": f"bytes=5-{len(data) + 100}"})
+    assert status == 206 and body == data[5:]
+    status, headers, body = http(url, headers={"Range": f"bytes={len(data)}-"})
+    assert status == 416 and headers["content-range"] == f"bytes */{len(data)}" and body == b""
+    for ignored in ("bytes=0-1,5-9", "items=0-9", "bytes=9-1"):  # several ranges, another unit, invalid: all of it
+        status, _, body = http(url, headers={"Range": ignored})
+        assert status == 200 and body == data, ignored
+    status, headers, body = http(url, method="HEAD", headers={"Range": "bytes=0-99"})
+    assert status == 206 and body == b"" and headers["content-length"] == "100"
+    # a file replaced by another of the same size and time is not the checked one
+    from vqa_pipeline.serve.media import same_file
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"1" * 10)
+    b.write_bytes(b"2" * 10)
+    os.utime(b, ns=(a.stat().st_atime_ns, a.stat().st_mtime_ns))
+    assert same_file(a.stat(), a.stat()) and not same_file(a.stat(), b.stat())
+
+
+def test_openapi_declares_the_bearer_token(server):
+    status, _, body = http(server.url + "/openapi.json")
+    spec = json.loads(body)
+    schemes = spec["components"]["securitySchemes"]
+    assert status == 200 and list(schemes.values()) == [{"type": "http", "scheme": "bearer",
+                                                         "description": "the --token given to `vqa serve`"}]
+    name = next(iter(schemes))
+    for path in ("/api/search", "/api/videos", "/api/media/{video_id}", "/api/thumbnail/{window_id}"):
+        assert spec["paths"][path]["get"]["security"] == [{name: []}], path

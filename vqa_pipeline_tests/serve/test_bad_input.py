@@ -113,6 +113,27 @@ def test_a_huge_question_is_refused_clearly(server):
     assert status == 200 and b"180 degrees" in body
 
 
+def raw_exchange(server, request: bytes, timeout: float = 60) -> bytes:
+    """Send ``request`` (possibly incomplete) and read the answer until the server closes."""
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_an_oversized_body_is_refused_without_waiting_for_it(server):
+    """A client announcing 1 MB and sending 100 bytes (a slow sender) gets its 413 within the
+    server's drain limit (seconds), not whenever it sends the rest; the socket timeout (60 s) is
+    the generous bound."""
+    answer = raw_exchange(server, b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                  b"Content-Length: 1000000\r\n\r\n" + b"{" * 100)
+    assert answer.startswith(b"HTTP/1.1 413") and b"request body over 64 KB" in answer
+    assert server.alive()
+
+
 def test_200_concurrent_requests_are_bounded_and_the_server_survives(server):
     def one(i: int) -> int:
         status, _, _ = http(server.url + f"/api/search?q={OVEN}&k={1 + i % 5}", timeout=300)
@@ -157,9 +178,9 @@ def test_a_non_local_host_needs_a_token(served_index):
 
 @pytest.fixture(scope="module")
 def token_server(served_index):
-    token = "t0k-" + os.urandom(8).hex()
+    token = "t0k-" + os.urandom(8).hex() + "#&/+=%"  # characters a URL fragment must escape
     s = start_server(served_index.db, "--host", "0.0.0.0", "--token", token, "--extractive")
-    assert s.token == token  # the printed URL carries it for the page
+    assert s.token == token  # the printed URL carries it (percent-encoded) for the page
     yield s
     stop_server(s)
 
@@ -180,15 +201,47 @@ def test_token_is_checked_on_every_api_and_media_request(token_server, served_in
         status, _, _ = http(url + path, headers={"Authorization": f"Bearer {token}"})
         assert status == 200, path
     # media (for <video src>) and thumbnails take ?token=; the JSON API does not
-    status, _, body = http(url + f"/api/media/{vid}?token={token}", headers={"Range": "bytes=0-9"})
+    status, _, body = http(url + f"/api/media/{vid}?token={urllib.parse.quote(token, safe='')}",
+                           headers={"Range": "bytes=0-9"})
     assert status == 206 and body == (served_index.media / "kitchen.mp4").read_bytes()[:10]
     status, _, _ = http(url + f"/api/media/{vid}?token=wrong")
     assert status == 401
-    status, _, _ = http(url + f"/api/videos?token={token}")
+    status, _, _ = http(url + f"/api/videos?token={urllib.parse.quote(token, safe='')}")
     assert status == 401
+    # the token is checked before anything else: an oversized body without it is a 401, unread
+    answer = raw_exchange(token_server, b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                        b"Content-Length: 1000000\r\n\r\n" + b"{" * 100)
+    assert answer.startswith(b"HTTP/1.1 401") and b"a token is required" in answer
     # the page itself holds no data and loads without one
     status, _, body = http(url + "/")
     assert status == 200 and b'id="question"' in body
+
+
+def test_an_empty_token_is_refused(served_index):
+    out = subprocess.run(vqa_cmd("serve", "--db", served_index.db, "--token", ""), cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "vqa serve: --token is empty: give a token that clients must send, or leave --token out"]
+
+
+def test_the_access_log_does_not_record_the_token():
+    """uvicorn's access-log record (its own format and arguments) as `vqa serve -v` filters it."""
+    import logging
+
+    from uvicorn.logging import AccessFormatter
+
+    from vqa_pipeline.cli.serve import RedactToken
+
+    def line(path: str) -> str:
+        record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                                   ("127.0.0.1:5000", "GET", path, "1.1", 206), None)
+        assert RedactToken().filter(record)
+        return AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False).format(record)
+
+    assert line("/api/media/abc?token=s3cret&x=1") == '127.0.0.1:5000 - "GET /api/media/abc?token=***&x=1 HTTP/1.1" 206 Partial Content'
+    assert line("/api/thumbnail/w?a=1&token=s3cret") == '127.0.0.1:5000 - "GET /api/thumbnail/w?a=1&token=*** HTTP/1.1" 206 Partial Content'
+    assert line("/api/videos") == '127.0.0.1:5000 - "GET /api/videos HTTP/1.1" 206 Partial Content'
 
 
 def test_start_up_failures_are_one_line(served_index, tmp_path):

@@ -129,14 +129,14 @@ function renderHits(data) {
   list.replaceChildren();
   if (!data.hits.length) list.append(el("li", { class: "notice" }, "No matching windows."));
   for (const h of data.hits) {
-    const thumb = el("img", {
+    // no picture for this window (audio only, or indexed without thumbnails): the placeholder
+    const placeholder = () => el("div", { class: "thumb placeholder", onclick: () => openAt(h.video_id, h.start) },
+      "no preview");
+    const thumb = h.thumbnail ? el("img", {
       class: "thumb", alt: `${h.name} at ${clock(h.start)}`, loading: "lazy", src: withToken(h.thumbnail),
       onclick: () => openAt(h.video_id, h.start),
-    });
-    thumb.addEventListener("error", () => {
-      thumb.replaceWith(el("div", { class: "thumb placeholder", onclick: () => openAt(h.video_id, h.start) },
-        "no preview"));
-    });
+    }) : placeholder();
+    if (h.thumbnail) thumb.addEventListener("error", () => thumb.replaceWith(placeholder()));
     const lines = el("ul", { class: "lines" });
     for (const line of h.evidence.slice(0, 6)) lines.append(el("li", {}, line));
     list.append(el("li", { class: "hit", "data-window": h.window_id }, thumb, el("div", {},
