@@ -281,5 +281,5 @@ def test_open_a_file_deleted_after_indexing_says_so(tmp_path):
     clip.unlink()
     out = vqa("open", "gone@1", "--db", tmp_path / "db", "--print")
     assert out.returncode == 1 and "Traceback" not in out.stderr
-    assert out.stderr.strip() == f"vqa open: the indexed file {clip} no longer exists (moved or deleted since " \
-                                 "indexing; run `vqa index` again)"
+    assert out.stderr.strip() == f"vqa open: {clip} was deleted or moved after indexing (run `vqa index` on its " \
+                                 "new place)"
