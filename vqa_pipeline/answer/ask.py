@@ -40,10 +40,12 @@ from vqa_pipeline.answer.llm_rerank import llm_rerank as reorder_by_llm
 from vqa_pipeline.answer.numbers import number_values
 from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, EvidencePack, PackedLine, format_timecode, merge_duplicates
 from vqa_pipeline.answer.prompt import build_prompt, clip, echoes_prompt
-from vqa_pipeline.answer.question import analyze
+from vqa_pipeline.answer.question import Question, analyze
 from vqa_pipeline.answer.rerank import Ranks, Reranker, default_reranker
+from vqa_pipeline.answer.spans import form_spans
 from vqa_pipeline.answer.types import Answer, AnswerOptions, AnswerSource
-from vqa_pipeline.answer.units import pack_units, rank_units, ranks_from_priorities
+from vqa_pipeline.answer.units import ScoredUnit, pack_units, rank_units, ranks_from_priorities
+from vqa_pipeline.evidence import clean_text
 
 DEFAULT_ABSTAIN_THRESHOLD = 0.2
 """Best-unit probability under which ``ask`` abstains when the re-ranker carries no calibrated
@@ -106,6 +108,20 @@ def _time_order(lines: Sequence[PackedLine]) -> list[PackedLine]:
     return sorted(dict.fromkeys(lines), key=lambda ln: (first[ln.video_id], ln.start_s, ln.end_s))
 
 
+FORM_TOP_UNITS = 5
+"""How many of the best units are searched for a value of the form a score or phone question asks for."""
+
+
+def _formed_units(q: Question, usable: Sequence[ScoredUnit]) -> list[ScoredUnit]:
+    """Among the best units of the best unit's video, those holding a value of the question's fixed
+    form (:attr:`~vqa_pipeline.answer.question.Question.form`), in rank order."""
+    if not q.form or not usable:
+        return []
+    video = usable[0].line.video_id
+    return [s for s in usable[:FORM_TOP_UNITS * 3]
+            if s.line.video_id == video and form_spans(q, clean_text(s.line.kind, s.line.text))][:FORM_TOP_UNITS]
+
+
 def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePack, backend: LLMBackend | None, *,
                     ranks: Ranks | None = None, reranker: Reranker | None = None,
                     abstain_threshold: float | None = None,
@@ -163,7 +179,13 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
     # from that line: its words ("people" vs "1 person") match the question too little for the ranker
     counted = (q.answer_type == "count" and bool(usable) and is_plain_count(q.text)
                and count_answer(q.text, [s.line for s in usable]) is not None)
-    if not usable or (usable[0].score < abstain_threshold and not counted):
+    # a score or phone question whose best units hold a value of that fixed form ("3 - 2",
+    # "555-0192") is answered even when the re-ranker is unsure: the words around such a value
+    # rarely match the question's ("FULL TIME" for "final score"), the form itself does
+    formed = _formed_units(q, usable)
+    if formed:
+        usable = [*formed, *(s for s in usable if s not in formed)]
+    if not usable or (usable[0].score < abstain_threshold and not counted and not formed):
         return done(ABSTAIN_TEXT, True)
     absent_names = missing_names(q, [s.line for s in usable])
     if absent_names:
