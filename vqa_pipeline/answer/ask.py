@@ -33,7 +33,7 @@ from vqa_pipeline.answer.citations import (
     numbers,
     strip_timecodes,
 )
-from vqa_pipeline.answer.compose import Context, compose, is_echo, labels_of, missing_names
+from vqa_pipeline.answer.compose import Context, _close, compose, is_echo, labels_of, missing_names
 from vqa_pipeline.answer.counting import asks_what_is_seen, count_answer, is_objects_line, is_plain_count
 from vqa_pipeline.answer.llm import LLMBackend, LLMError
 from vqa_pipeline.answer.llm_rerank import llm_rerank as reorder_by_llm
@@ -99,6 +99,18 @@ def _contains(answer: str, span: str) -> bool:
         return True
     values = number_values(span)
     return bool(values) and values <= number_values(answer)
+
+
+def _same_name(answer: str, span: str, evidence: str) -> bool:
+    """Whether a model's name answer is the span's name, shorter ("Marta Ruiz" for "Chef Marta Ruiz")
+    or spelled as another evidence line spells it ("Lena Fischer" on screen, "Lena Fisher" heard):
+    each of its words is one of the span's, or close to one and written in the evidence."""
+    words = re.findall(r"[^\W\d_]+", strip_timecodes(answer).casefold())
+    have = re.findall(r"[^\W\d_]+", span.casefold())
+    seen = set(re.findall(r"[^\W\d_]+", evidence.casefold()))
+    if not words or len(words) > len(have) or not set(words) & set(have):
+        return False
+    return all(w in have or (w in seen and any(_close(w, h) for h in have)) for w in words)
 
 
 def _time_order(lines: Sequence[PackedLine]) -> list[PackedLine]:
@@ -243,7 +255,7 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
             word = core.split()[0].lower()
             if not re.match(rf"\W*{word}\b", text, re.IGNORECASE):  # "Not ..." is not "No"
                 return fallback("the model's yes/no disagreed with the evidence; extractive answer")
-        elif not _contains(text, core):
+        elif not _contains(text, core) and not (q.answer_type == "name" and _same_name(text, core, shown_text)):
             return fallback("the model's answer did not contain the span the evidence gives; extractive answer")
     # The unit the checked span came from is cited: a model often cites a neighbouring line that
     # repeats a word of the answer. A small model's own timecodes are replaced by it (by now its

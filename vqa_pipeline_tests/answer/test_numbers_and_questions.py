@@ -165,3 +165,16 @@ def test_questions_asking_for_a_score_or_a_phone_number(question, form, ordinal)
 def test_score_and_phone_spans(question, text, answer):
     spans = answer_spans(analyze(question), text, (), "ocr" if text.isupper() else "asr")
     assert spans and spans[0].text == answer
+
+
+@pytest.mark.parametrize(("answer", "span", "evidence", "same"), [
+    ("Marta Ruiz", "Chef Marta Ruiz", "Chef Marta Ruiz", True),  # shorter
+    ("Lena Fischer", "Lena Fisher", "LENA FISCHER / Weather | Lena Fisher", True),  # as the screen spells it
+    ("Lena Fischer", "Lena Fisher", "Lena Fisher", False),  # a spelling no evidence has
+    ("Thomas Merget", "T. Berg", "Thomas Merget", False),  # another name
+    ("Chef Marta Ruiz and Tom", "Marta Ruiz", "Chef Marta Ruiz and Tom", False),  # more than the span
+])
+def test_a_model_name_answer_is_the_span_name(answer, span, evidence, same):
+    from vqa_pipeline.answer.ask import _same_name
+
+    assert _same_name(answer, span, evidence) is same
