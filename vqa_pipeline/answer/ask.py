@@ -33,17 +33,19 @@ from vqa_pipeline.answer.citations import (
     numbers,
     strip_timecodes,
 )
-from vqa_pipeline.answer.compose import Context, compose, is_echo, labels_of, missing_names
+from vqa_pipeline.answer.compose import Context, _close, compose, is_echo, labels_of, missing_names
 from vqa_pipeline.answer.counting import asks_what_is_seen, count_answer, is_objects_line, is_plain_count
 from vqa_pipeline.answer.llm import LLMBackend, LLMError
 from vqa_pipeline.answer.llm_rerank import llm_rerank as reorder_by_llm
 from vqa_pipeline.answer.numbers import number_values
 from vqa_pipeline.answer.pack import DEFAULT_BUDGET_TOKENS, EvidencePack, PackedLine, format_timecode, merge_duplicates
 from vqa_pipeline.answer.prompt import build_prompt, clip, echoes_prompt
-from vqa_pipeline.answer.question import analyze
+from vqa_pipeline.answer.question import Question, analyze
 from vqa_pipeline.answer.rerank import Ranks, Reranker, default_reranker
+from vqa_pipeline.answer.spans import form_spans
 from vqa_pipeline.answer.types import Answer, AnswerOptions, AnswerSource
-from vqa_pipeline.answer.units import pack_units, rank_units, ranks_from_priorities
+from vqa_pipeline.answer.units import ScoredUnit, pack_units, rank_units, ranks_from_priorities
+from vqa_pipeline.evidence import clean_text
 
 DEFAULT_ABSTAIN_THRESHOLD = 0.2
 """Best-unit probability under which ``ask`` abstains when the re-ranker carries no calibrated
@@ -99,11 +101,37 @@ def _contains(answer: str, span: str) -> bool:
     return bool(values) and values <= number_values(answer)
 
 
+def _same_name(answer: str, span: str, evidence: str) -> bool:
+    """Whether a model's name answer is the span's name, shorter ("Marta Ruiz" for "Chef Marta Ruiz")
+    or spelled as another evidence line spells it ("Lena Fischer" on screen, "Lena Fisher" heard):
+    each of its words is one of the span's, or close to one and written in the evidence."""
+    words = re.findall(r"[^\W\d_]+", strip_timecodes(answer).casefold())
+    have = re.findall(r"[^\W\d_]+", span.casefold())
+    seen = set(re.findall(r"[^\W\d_]+", evidence.casefold()))
+    if not words or len(words) > len(have) or not set(words) & set(have):
+        return False
+    return all(w in have or (w in seen and any(_close(w, h) for h in have)) for w in words)
+
+
 def _time_order(lines: Sequence[PackedLine]) -> list[PackedLine]:
     first: dict[str, int] = {}
     for i, ln in enumerate(lines):
         first.setdefault(ln.video_id, i)
     return sorted(dict.fromkeys(lines), key=lambda ln: (first[ln.video_id], ln.start_s, ln.end_s))
+
+
+FORM_TOP_UNITS = 5
+"""How many of the best units are searched for a value of the form a score or phone question asks for."""
+
+
+def _formed_units(q: Question, usable: Sequence[ScoredUnit]) -> list[ScoredUnit]:
+    """Among the best units of the best unit's video, those holding a value of the question's fixed
+    form (:attr:`~vqa_pipeline.answer.question.Question.form`), in rank order."""
+    if not q.form or not usable:
+        return []
+    video = usable[0].line.video_id
+    return [s for s in usable[:FORM_TOP_UNITS * 3]
+            if s.line.video_id == video and form_spans(q, clean_text(s.line.kind, s.line.text))][:FORM_TOP_UNITS]
 
 
 def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePack, backend: LLMBackend | None, *,
@@ -163,7 +191,13 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
     # from that line: its words ("people" vs "1 person") match the question too little for the ranker
     counted = (q.answer_type == "count" and bool(usable) and is_plain_count(q.text)
                and count_answer(q.text, [s.line for s in usable]) is not None)
-    if not usable or (usable[0].score < abstain_threshold and not counted):
+    # a score or phone question whose best units hold a value of that fixed form ("3 - 2",
+    # "555-0192") is answered even when the re-ranker is unsure: the words around such a value
+    # rarely match the question's ("FULL TIME" for "final score"), the form itself does
+    formed = _formed_units(q, usable)
+    if formed:
+        usable = [*formed, *(s for s in usable if s not in formed)]
+    if not usable or (usable[0].score < abstain_threshold and not counted and not formed):
         return done(ABSTAIN_TEXT, True)
     absent_names = missing_names(q, [s.line for s in usable])
     if absent_names:
@@ -221,7 +255,7 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
             word = core.split()[0].lower()
             if not re.match(rf"\W*{word}\b", text, re.IGNORECASE):  # "Not ..." is not "No"
                 return fallback("the model's yes/no disagreed with the evidence; extractive answer")
-        elif not _contains(text, core):
+        elif not _contains(text, core) and not (q.answer_type == "name" and _same_name(text, core, shown_text)):
             return fallback("the model's answer did not contain the span the evidence gives; extractive answer")
     # The unit the checked span came from is cited: a model often cites a neighbouring line that
     # repeats a word of the answer. A small model's own timecodes are replaced by it (by now its

@@ -15,7 +15,7 @@ from vqa_pipeline.answer.numbers import number_values
 from vqa_pipeline.answer.pack import PackedLine, format_timecode
 from vqa_pipeline.answer.prompt import looks_like_instruction
 from vqa_pipeline.answer.question import Question
-from vqa_pipeline.answer.spans import answer_spans, is_label, parts_of
+from vqa_pipeline.answer.spans import answer_spans, form_spans, is_label, parts_of
 from vqa_pipeline.answer.units import ScoredUnit
 from vqa_pipeline.evidence import clean_text, kind_word
 
@@ -279,18 +279,24 @@ def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None
     if q.answer_type not in ("text", "time", "next", "previous"):
         # Among the well-ranked units holding an answer of the type, the best unit-and-span pair:
         # a value under the label the question names, a number next to the question's words.
-        floor = 0.3 * top.score
+        head = usable[:6]
+        # a score or phone question: the units holding a value of that form, when there are any
+        formed = [s for s in head if q.form and form_spans(q, clean_text(s.line.kind, s.line.text))]
+        head = formed or head
+        floor = 0.3 * head[0].score
         best, best_key = None, None
-        for rank, s in enumerate(usable[:6]):
+        for rank, s in enumerate(head):
             if s.score < floor:
                 break
             spans = answer_spans(q, clean_text(s.line.kind, s.line.text), s.line.parts, s.line.kind)
             if spans:
-                key = s.score / top.score + SPAN_WEIGHT * min(spans[0].score, 4.0) - 0.05 * rank
+                key = s.score / head[0].score + SPAN_WEIGHT * min(spans[0].score, 4.0) - 0.05 * rank
                 if best_key is None or key > best_key:
                     best, best_key = (s.line, spans[0]), key
         if best is not None:
-            return Composed(f"{best[1].text} {_at(best[0])}", (best[0],), True, supports(q, best[0]))
+            # a value of the fixed form asked for ("3-2" for "the final score") is support by itself:
+            # "FULL TIME / SHARKS 3 - 2 OWLS" shares no word with the question
+            return Composed(f"{best[1].text} {_at(best[0])}", (best[0],), True, bool(formed) or supports(q, best[0]))
     spans = answer_spans(q, clean_text(top.line.kind, top.line.text), top.line.parts, top.line.kind)
     if spans and top.line.kind == "ocr":  # the value after the label the question names
         return Composed(f"{spans[0].text} {_at(top.line)}", (top.line,), True)

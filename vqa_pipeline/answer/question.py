@@ -99,6 +99,9 @@ _AT_START = re.compile(r"\b(?:at|in|near) the (?:very )?(?:start|beginning|openi
                        re.IGNORECASE)
 _AT_END = re.compile(r"\b(?:at|in|near) the (?:very )?end\b|\bend credits\b|\bclosing (?:card|title|shot|scene)\b|"
                      r"\bfinally\b", re.IGNORECASE)
+_SCORE = re.compile(r"\b(?:score|scoreline|result)s?\b(?! (?:of|in) (?:the )?(?:test|exam|quiz))", re.IGNORECASE)
+_PHONE = re.compile(r"\b(?:tele)?phone\b|\b(?:call|ring|dial|text)(?:ed)?(?: \w+)? back\b|"
+                    r"\bnumber\b.*\b(?:call|ring|dial)\b|\b(?:call|ring|dial)\b.*\bnumber\b", re.IGNORECASE)
 _FIRST_LAST = re.compile(r"\b(?:first|last|final|second|third|next)\b", re.IGNORECASE)
 
 
@@ -118,6 +121,9 @@ class Question:
         position: ``"start"`` or ``"end"`` when the question places the answer there ("at the
             start", "in the end credits"), else ``""``.
         names: the proper names the question mentions, as spelled there (see :func:`proper_names`).
+        form: for a ``number`` question, the shape the answer has when it is one people write in a
+            fixed form: ``"score"`` (a result such as ``3-2``) or ``"phone"`` (a number to call);
+            ``""`` otherwise.
     """
 
     text: str
@@ -129,6 +135,16 @@ class Question:
     measure: bool = False
     position: str = ""
     names: tuple[str, ...] = ()
+    form: str = ""
+
+
+def number_form(text: str, answer_type: str) -> str:
+    """``"score"`` or ``"phone"`` for a number question asking for one (see :class:`Question`)."""
+    if answer_type != "number":
+        return ""
+    if _PHONE.search(text):
+        return "phone"
+    return "score" if _SCORE.search(text) else ""
 
 
 def proper_names(text: str) -> tuple[str, ...]:
@@ -180,8 +196,13 @@ def analyze(question: str) -> Question:
                 if rx.search(text):
                     answer_type = name
                     break
+    if answer_type == "text" and _PHONE.search(text) and re.match(r"^\s*(?:what|which)\b", text, re.I):
+        answer_type = "number"  # "what should I dial to call back?"
+    form = number_form(text, answer_type)
     ordinal = ""
     m = _FIRST_LAST.search(text)
+    if form == "score":
+        m = None  # "the final score" is the result, not the last of several scores
     if m and answer_type in ("text", "name", "number", "next", "previous"):
         ordinal = m.group(0).lower()
     if answer_type == "command":
@@ -189,4 +210,4 @@ def analyze(question: str) -> Question:
     position = ("start" if _AT_START.search(text) else "end" if _AT_END.search(text) else "")
     measure = bool(re.search(r"\bhow (?:long|much|far|fast|heavy|big)\b|\b(?:cost|price|fee|duration)\b", text, re.I))
     return Question(text, frozenset(kinds), answer_type, anchor, tuple(content_words(text)), ordinal, measure,
-                    position, proper_names(text))
+                    position, proper_names(text), form)

@@ -89,6 +89,25 @@ def labelled_values(q: Question, parts: Sequence[str]) -> list[tuple[str, float]
     return sorted(out, key=lambda x: -x[1])
 
 
+_SCORE_PAIR = re.compile(r"(?<![\d.:/-])(\d{1,3})\s?(?:-|–|:|to)\s?(\d{1,3})(?![\d.:/]|-\d)")
+_PHONE_DIGITS = 7
+"""Digits a number to call has at least (a local number; extensions are asked as "extension")."""
+
+
+def form_spans(q: Question, text: str) -> list[Span]:
+    """The answers in ``text`` of the fixed form a score or phone question asks for (see
+    :attr:`Question.form`): a result ``3-2`` ("SHARKS 3 - 2 OWLS"), a phone number of at least
+    seven digits ("555 -0192" read out digit by digit comes back grouped). ``[]`` for other questions."""
+    if q.form == "score":
+        norm = normalize_numbers(text)
+        # "15:00" is a clock time, "2:1" a score
+        return [Span(f"{m.group(1)}-{m.group(2)}", 3.0) for m in _SCORE_PAIR.finditer(norm)
+                if not re.search(r"\d:\d\d$", m.group(0))]
+    if q.form == "phone":
+        return [s for s in numbers_in(q, text) if len(re.sub(r"\D", "", s.text)) >= _PHONE_DIGITS]
+    return []
+
+
 def numbers_in(q: Question, text: str) -> list[Span]:
     """Numbers of ``text`` that the question does not contain, nearest to the question's words first.
 
@@ -276,6 +295,10 @@ def answer_spans(q: Question, text: str, parts: Sequence[str] = (), kind: str = 
             if dates:
                 return [Span(dates[0].text, 2.0 + match)]
         return dates_in(text)
+    if t == "number" and q.form:
+        formed = form_spans(q, text)
+        if formed:
+            return formed
     if t in ("number", "count"):
         for value, match in labelled:
             nums = numbers_in(q, value)

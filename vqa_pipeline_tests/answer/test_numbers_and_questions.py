@@ -136,3 +136,45 @@ def test_a_unit_supports_a_question(question, text, supported):
     from vqa_pipeline.answer.compose import supports
 
     assert supports(analyze(question), _line(text, "ocr")) is supported
+
+
+@pytest.mark.parametrize(("question", "form", "ordinal"), [
+    ("What was the final score of the match?", "score", ""),  # "final" is the result, not an ordinal
+    ("What's the score?", "score", ""),
+    ("What number should I call back?", "phone", ""),
+    ("What phone number is given in the voicemail?", "phone", ""),
+    ("Which number should I ring?", "phone", ""),
+    ("What is the account number?", "", ""),
+    ("What was the last price mentioned?", "", "last"),
+    ("Who scored the final goal?", "", "final"),  # a name question has no number form
+])
+def test_questions_asking_for_a_score_or_a_phone_number(question, form, ordinal):
+    q = analyze(question)
+    assert (q.form, q.ordinal) == (form, ordinal)
+    if form:
+        assert q.answer_type == "number"
+
+
+@pytest.mark.parametrize(("question", "text", "answer"), [
+    ("What was the final score?", "FULL TIME / SHARKS 3 - 2 OWLS", "3-2"),
+    ("What was the final score?", "They won three to two in the end", "3-2"),
+    ("What was the final score?", "Attendance: 18,400", "18400"),  # no score: plain numbers
+    ("What number should I call back?", "Please call a smacking 555 -0192.", "5550192"),
+    ("What number should I call back?", "Your appointment is on Tuesday at 4 .30", "430"),  # no phone: plain numbers
+])
+def test_score_and_phone_spans(question, text, answer):
+    spans = answer_spans(analyze(question), text, (), "ocr" if text.isupper() else "asr")
+    assert spans and spans[0].text == answer
+
+
+@pytest.mark.parametrize(("answer", "span", "evidence", "same"), [
+    ("Marta Ruiz", "Chef Marta Ruiz", "Chef Marta Ruiz", True),  # shorter
+    ("Lena Fischer", "Lena Fisher", "LENA FISCHER / Weather | Lena Fisher", True),  # as the screen spells it
+    ("Lena Fischer", "Lena Fisher", "Lena Fisher", False),  # a spelling no evidence has
+    ("Thomas Merget", "T. Berg", "Thomas Merget", False),  # another name
+    ("Chef Marta Ruiz and Tom", "Marta Ruiz", "Chef Marta Ruiz and Tom", False),  # more than the span
+])
+def test_a_model_name_answer_is_the_span_name(answer, span, evidence, same):
+    from vqa_pipeline.answer.ask import _same_name
+
+    assert _same_name(answer, span, evidence) is same
