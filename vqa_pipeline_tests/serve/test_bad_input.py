@@ -185,6 +185,15 @@ def token_server(served_index):
     stop_server(s)
 
 
+def test_a_wildcard_host_prints_urls_that_can_be_opened(token_server):
+    # 0.0.0.0 is no address to browse to: this machine's name for the others, the loopback one here
+    port = token_server.url.rsplit(":", 1)[1]
+    line = token_server.ready_line
+    assert line.startswith(f"vqa serve: ready: http://{socket.gethostname()}:{port}/#token="), line
+    assert f"on this machine: http://127.0.0.1:{port}/#token=" in line
+    assert "0.0.0.0" not in line
+
+
 def test_token_is_checked_on_every_api_and_media_request(token_server, served_index):
     url, token = token_server.url, token_server.token
     vid = served_index.ids["kitchen.mp4"]
@@ -253,6 +262,12 @@ def test_start_up_failures_are_one_line(served_index, tmp_path):
                              capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [f"vqa serve: cannot listen on 127.0.0.1:{port}: Address already in use"]
+    for bad in ("99999", "-1", "http"):  # refused by the argument parser, before anything loads
+        out = subprocess.run(vqa_cmd("serve", "--db", served_index.db, f"--port={bad}"), cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert out.stderr.strip().splitlines()[-1].startswith("vqa serve: error: argument --port: ")
+        assert ("a port is 0 to 65535" if bad != "http" else "not a port number: 'http'") in out.stderr
     out = subprocess.run(vqa_cmd("serve", "--db", tmp_path / "nothing"), cwd=REPO, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 1
