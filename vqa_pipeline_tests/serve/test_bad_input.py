@@ -135,14 +135,20 @@ def test_an_oversized_body_is_refused_without_waiting_for_it(server):
 
 
 def test_200_concurrent_requests_are_bounded_and_the_server_survives(server):
+    busy: list[tuple[dict, bytes]] = []
+
     def one(i: int) -> int:
-        status, _, _ = http(server.url + f"/api/search?q={OVEN}&k={1 + i % 5}", timeout=300)
+        status, headers, body = http(server.url + f"/api/search?q={OVEN}&k={1 + i % 5}", timeout=300)
+        if status == 503:
+            busy.append((headers, body))
         return status
 
     with ThreadPoolExecutor(max_workers=200) as pool:
         statuses = list(pool.map(one, range(200)))
     assert set(statuses) <= {200, 503}, statuses
     assert statuses.count(200) >= 1 and statuses.count(503) >= 1  # some queued, the rest told to retry
+    for headers, body in busy:  # each told when to retry, with the reason
+        assert headers["retry-after"] == "2" and json.loads(body)["error"].startswith("busy: ")
     status, _, body = http(server.url + f"/api/search?q={OVEN}")
     assert status == 200 and b"180 degrees" in body
     assert server.alive()
