@@ -22,6 +22,8 @@ from vqa_pipeline.store.tables import Store, StoreError
 
 PLAYERS = ("mpv", "vlc", "ffplay", "xdg-open")
 """Players in order of preference; all but ``xdg-open`` start at the given second."""
+_WINDOW_REF = re.compile(r"^(.+)-(\d+)\Z")
+"""A window id: ``<video id>-<index>`` (:func:`vqa_pipeline.media.windows.window_id`)."""
 _TIME = re.compile(r"^(?:(?:(\d+):)?(\d{1,2}):)?(\d+(?:\.\d*)?|\.\d+)s?$")
 
 
@@ -105,12 +107,31 @@ def resolve_target(store: Store, ref: str) -> Target:
         if rows:
             video = store.get_video(rows[0]["video_id"]) or {}
             return Target(rows[0]["video_id"], existing_source(store, video), float(rows[0]["start_s"]), video_ref)
+        _no_such_window(store, video_ref)
     video = resolve_video(store, video_ref)
     start = at or 0.0
     duration = video.get("duration_s")
     if duration and start > duration:
         raise StoreError(f"{start:g}s is past the end of {video.get('source')} ({duration:.1f}s long)")
     return Target(video["video_id"], existing_source(store, video), start)
+
+
+def _no_such_window(store: Store, ref: str) -> None:
+    """``VIDEO_ID-NNNNN`` naming an indexed video but none of its windows: say so (not "did you mean
+    VIDEO_ID?", which is what the reference already names).
+
+    Raises:
+        StoreError: ``ref`` has that form and its video is indexed.
+    """
+    m = _WINDOW_REF.match(ref)
+    if not m:
+        return
+    video = store.get_video(m.group(1))
+    if video is None:
+        return
+    n = store.count_windows(m.group(1))
+    raise StoreError(f"no window {int(m.group(2))} in {video.get('source') or m.group(1)} (it has {n} window"
+                     f"{'' if n == 1 else 's'})")
 
 
 def seconds_arg(seconds: float) -> str:
@@ -131,6 +152,11 @@ def player_command(player: str, path: str, seconds: float) -> list[str]:
     if name == "xdg-open":
         return [player, path]
     raise ValueError(f"unknown player {player!r}; known: {', '.join(PLAYERS)}")
+
+
+def player_seeks(player: str) -> bool:
+    """Whether ``player``'s command starts at the given second (``xdg-open`` has no way to)."""
+    return os.path.basename(player) != "xdg-open"
 
 
 def find_player(preferred: str | None = None) -> str | None:

@@ -18,7 +18,7 @@ from vqa_pipeline.cli.common import CliError, check_db_folder
 from vqa_pipeline.cli.index import cmd_index
 from vqa_pipeline.cli.jump import cmd_open
 from vqa_pipeline.cli.query import cmd_ask, cmd_doctor, cmd_evidence, cmd_search
-from vqa_pipeline.cli.serve import cmd_list, cmd_serve
+from vqa_pipeline.cli.serve import cmd_list, cmd_serve, port_number
 from vqa_pipeline.cli.tuning import cmd_eval, cmd_tune
 from vqa_pipeline.config import default_db_dir
 
@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     verbose_option(p)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; any other needs --token)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    p.add_argument("--port", type=port_number, default=8080, help="port (default 8080; 0 picks a free one)")
     p.add_argument("--token", default=None,
                    help="bearer token every API and media request must carry (required with a non-local --host)")
     p.add_argument("--llm-url", default=None, help="OpenAI-compatible endpoint for answers (default: the local Gemma 3 270M)")

@@ -43,27 +43,31 @@ def play_hit(db, video_id: str, seconds: float, print_only: bool = False, to_std
 def open_at(target, print_only: bool = False, player: str | None = None, quiet: bool = False,
             out=None) -> dict:
     """Print the command opening ``target`` (unless ``quiet``) and run it when a player exists."""
-    from vqa_pipeline.jump import PLAYERS, find_player, launch, player_command
+    from vqa_pipeline.jump import PLAYERS, find_player, launch, player_command, player_seeks, seconds_arg
 
     out = out or sys.stdout
     found = find_player(player)
-    if player and found is None:
+    if player and found is None and not print_only:
         raise CliError(f"the player {player!r} is not installed (not on PATH)")
-    command = player_command(found or PLAYERS[0], target.source, target.start)
+    # --print with an absent --player: its command all the same (to copy to where it is installed)
+    shown = found or player or PLAYERS[0]
+    command = player_command(shown, target.source, target.start)
+    seeks = player_seeks(shown)
     launched = False
     if not quiet:
         print(shlex.join(command), file=out, flush=True)
+    if not seeks:
+        print(f"note: {shown} cannot seek: start at {seconds_arg(target.start)} s by hand", file=sys.stderr)
     if found is None:
-        print(f"no player found ({', '.join(PLAYERS)}); run the command above once one is installed",
-              file=sys.stderr)
+        if not player:
+            print(f"no player found ({', '.join(PLAYERS)}); run the command above once one is installed",
+                  file=sys.stderr)
     elif not print_only:
         try:
             launch(command)
         except OSError as exc:
             raise CliError(f"could not start {found}: {exc.strerror or exc}") from None
         launched = True
-        if found == "xdg-open":
-            print(f"note: xdg-open cannot seek; the file opens at the beginning, not at {target.start:g}s",
-                  file=sys.stderr)
     return {"video_id": target.video_id, "source": target.source, "start": float(target.start),
-            "window_id": target.window_id, "player": found, "command": command, "launched": launched}
+            "window_id": target.window_id, "player": found, "command": command, "seeks": seeks,
+            "launched": launched}

@@ -18,6 +18,33 @@ KEEP_ALIVE_S = 5
 """An idle kept-alive connection is closed after this many seconds."""
 
 
+def port_number(text: str) -> int:
+    """``--port``: 0 (a free one) to 65535, refused by argparse at once otherwise."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535 (0 picks a free one), got {port}")
+    return port
+
+
+def public_urls(host: str, port: int, fragment: str) -> tuple[str, str | None]:
+    """The URL to print and, for a wildcard ``--host``, the one to use on this machine.
+
+    ``0.0.0.0``/``::`` is no address a browser can open: the first URL names this machine by its
+    host name (what another machine can use), the second is the loopback one.
+    """
+    bare = host.strip("[]")
+    local = None
+    if bare in ("0.0.0.0", "::", ""):
+        shown = socket.gethostname() or ("127.0.0.1" if bare != "::" else "[::1]")
+        local = f"http://{'[::1]' if bare == '::' else '127.0.0.1'}:{port}/{fragment}"
+    else:
+        shown = f"[{bare}]" if ":" in bare else bare
+    return f"http://{shown}:{port}/{fragment}", local
+
+
 class RedactToken(logging.Filter):
     """Access-log lines with ``token=...`` in the query string logged as ``token=***``."""
 
@@ -61,13 +88,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sock.close()
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     port = sock.getsockname()[1]
-    shown = f"[{args.host.strip('[]')}]" if family == socket.AF_INET6 else args.host
-    url = f"http://{shown}:{port}/" + (f"#token={urllib.parse.quote(args.token, safe='')}" if args.token else "")
+    url, local = public_urls(args.host, port,
+                             f"#token={urllib.parse.quote(args.token, safe='')}" if args.token else "")
 
-    def ready() -> None:
-        print(f"vqa serve: {url}  (index {args.db}; Ctrl-C stops)", flush=True)
+    def ready() -> None:  # called once the models are loaded: the URL is printed only when it answers
+        also = f"; on this machine: {local}" if local else ""
+        print(f"vqa serve: ready: {url}  (index {args.db}{also}; Ctrl-C stops)", flush=True)
 
-    print("vqa serve: loading the models ...", file=sys.stderr, flush=True)
+    print(f"vqa serve: loading the models (listening on port {port}) ...", file=sys.stderr, flush=True)
     app = create_app(args.db, args.token, llm_url=args.llm_url, llm_model=args.llm_model,
                      extractive=args.extractive, on_ready=ready)
     config = uvicorn.Config(app, log_level="debug" if args.verbose else "warning", access_log=args.verbose,

@@ -31,14 +31,16 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from swagger_ui_bundle import swagger_ui_path
 
-from vqa_pipeline.serve.errors import ApiError
+from vqa_pipeline.serve.errors import ApiError, error_responses
 from vqa_pipeline.serve.hosts import host_name, is_loopback
 from vqa_pipeline.serve.limits import Busy, Limiter
 from vqa_pipeline.serve.media import open_media
@@ -59,6 +61,10 @@ BEARER = HTTPBearer(auto_error=False, description="the --token given to `vqa ser
 """Declares the scheme in OpenAPI (so /docs can send the token); the check itself is ours (one-line errors)."""
 QUERY_TOKEN_PREFIXES = ("/api/media/", "/media/", "/api/thumbnail/")
 """Paths that also take ``?token=`` (``<video src>``, ``<img src>`` cannot send a header)."""
+RETRY_AFTER_S = 2
+"""Sent with a 503 (full queue): one question takes about this long on a small machine."""
+QUESTION_ERRORS = error_responses(400, 401, 404, 413, 422, 503)
+VIDEO_ERRORS = error_responses(401, 404)
 
 
 QuestionParam = Annotated[str | None, Query(description="the question")]
@@ -121,6 +127,13 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
     async def _api_error(request: Request, exc: ApiError):
         return error(exc)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        # Starlette's own 404/405 (a path outside /api, a static file): our error shape too
+        reason = {404: f"no such page: {request.url.path[:200]}", 405: f"method {request.method} not allowed here"}
+        return JSONResponse({"error": reason.get(exc.status_code, str(exc.detail))}, status_code=exc.status_code,
+                            headers=exc.headers)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         errs = exc.errors()
@@ -144,6 +157,7 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
         return auth[7:].strip() if auth[:7].lower() == "bearer " else ""
 
     def error(exc: ApiError, **headers: str) -> JSONResponse:
+        headers = {**exc.headers, **headers}
         if exc.status == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers or None)
@@ -185,7 +199,8 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
             async with heavy.slot():
                 return await run_in_threadpool(fn)
         except Busy:
-            raise ApiError(503, f"busy: {heavy.capacity} questions are already running or queued; retry shortly") from None
+            raise ApiError(503, f"busy: {heavy.capacity} questions are already running or queued; retry shortly",
+                           headers={"Retry-After": str(RETRY_AFTER_S)}) from None
 
     # -- questions -------------------------------------------------------------------------
     def question_of(q: str | None) -> str:
@@ -233,30 +248,30 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
         d["notice"] = answer.notice
         return d
 
-    @app.get("/api/search", dependencies=[Depends(api_auth)], tags=["questions"],
+    @app.get("/api/search", dependencies=[Depends(api_auth)], tags=["questions"], responses=QUESTION_ERRORS,
              summary="the best windows for a question (the `vqa search --json` object)")
     async def search_get(q: QuestionParam = None, k: int | None = None, video: VideoParam = None,
                          rerank: bool = False) -> dict:
         return await run_search(QueryBody(q=q, k=k, video=video, rerank=rerank))
 
-    @app.post("/api/search", dependencies=[Depends(api_auth)], tags=["questions"],
+    @app.post("/api/search", dependencies=[Depends(api_auth)], tags=["questions"], responses=QUESTION_ERRORS,
               summary="the best windows for a question (JSON body)")
     async def search_post(body: QueryBody) -> dict:
         return await run_search(body)
 
-    @app.get("/api/ask", dependencies=[Depends(api_auth)], tags=["questions"],
+    @app.get("/api/ask", dependencies=[Depends(api_auth)], tags=["questions"], responses=QUESTION_ERRORS,
              summary="an answer with cited timecodes (the `vqa ask --json` object)")
     async def ask_get(q: QuestionParam = None, k: int | None = None, video: VideoParam = None,
                       extractive: bool = False) -> dict:
         return await run_ask(QueryBody(q=q, k=k, video=video, extractive=extractive))
 
-    @app.post("/api/ask", dependencies=[Depends(api_auth)], tags=["questions"],
+    @app.post("/api/ask", dependencies=[Depends(api_auth)], tags=["questions"], responses=QUESTION_ERRORS,
               summary="an answer with cited timecodes (JSON body)")
     async def ask_post(body: QueryBody) -> dict:
         return await run_ask(body)
 
     # -- videos and evidence ---------------------------------------------------------------
-    @app.get("/api/videos", dependencies=[Depends(api_auth)], tags=["videos"],
+    @app.get("/api/videos", dependencies=[Depends(api_auth)], tags=["videos"], responses=VIDEO_ERRORS,
              summary="every indexed video: name, duration, status, failure reason")
     def videos() -> dict:
         from vqa_pipeline.query import list_videos
@@ -266,14 +281,14 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
             r["media"] = media_url(r["video_id"]) if r["video_id"] and r["exists"] and r["status"] != "failed" else None
         return {"videos": rows}
 
-    @app.get("/api/evidence/{video:path}", dependencies=[Depends(api_auth)], tags=["videos"],
+    @app.get("/api/evidence/{video:path}", dependencies=[Depends(api_auth)], tags=["videos"], responses=VIDEO_ERRORS,
              summary="a video's time-coded evidence lines (the `vqa evidence --json` object)")
     def evidence(video: str) -> dict:
         return _evidence(db, video)
 
     @app.get("/api/thumbnail/{window_id}", dependencies=[Depends(media_auth)], tags=["media"],
              summary="the window's keyframe as JPEG (404 when the index has none)",
-             response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+             response_class=Response, responses={200: {"content": {"image/jpeg": {}}}, **VIDEO_ERRORS})
     def thumbnail(window_id: str) -> Response:
         from vqa_pipeline.query import thumbnail
         from vqa_pipeline.store.search import ID_PATTERN
@@ -295,17 +310,28 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
         return FdResponse(mf.fd, mf.stat.st_size, mf.stat.st_mtime, mf.media_type, request.headers.get("range"),
                           head=request.method == "HEAD", headers={"Cache-Control": "private, no-transform"})
 
+    media_responses: dict[int | str, dict[str, Any]] = {200: {"content": {"video/mp4": {}}}, 206: {"description": "the requested range"},
+                       **error_responses(401, 404, 416)}
     for path in ("/api/media/{video_id}", "/media/{video_id}"):
-        app.add_api_route(path, media, methods=["GET", "HEAD"], dependencies=[Depends(media_auth)], tags=["media"],
-                          summary="the indexed source file (HTTP range requests; indexed sources only)",
-                          response_class=Response, include_in_schema=path.startswith("/api"),
-                          responses={200: {"content": {"video/mp4": {}}}, 206: {"description": "the requested range"},
-                                     416: {"description": "the range is past the end of the file"}})
+        # GET and HEAD as two routes: one route for both gives OpenAPI two operations with one id
+        for method in ("GET", "HEAD"):
+            app.add_api_route(path, media, methods=[method], dependencies=[Depends(media_auth)], tags=["media"],
+                              summary="the indexed source file (HTTP range requests; indexed sources only)",
+                              response_class=Response, responses=media_responses,
+                              include_in_schema=path.startswith("/api") and method == "GET")
 
-    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "HEAD", "PUT", "DELETE"], include_in_schema=False,
-                   dependencies=[Depends(api_auth)])
-    def unknown(rest: str) -> Response:
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "HEAD", "PUT", "PATCH", "DELETE"],
+                   include_in_schema=False, dependencies=[Depends(api_auth)])
+    def unknown(rest: str, request: Request) -> Response:
+        # a known path asked with another method reaches this catch-all too: 405, not 404
+        allowed = sorted({m for r in app.routes if r is not unknown_route and isinstance(r, APIRoute)
+                          and r.path_regex.match(request.url.path) for m in (r.methods or ())})
+        if allowed:
+            raise ApiError(405, f"{request.method} is not allowed on {request.url.path[:200]} (allowed: "
+                                f"{', '.join(allowed)})", headers={"Allow": ", ".join(allowed)})
         raise ApiError(404, "no such API route (see /docs)")
+
+    unknown_route = app.routes[-1]
 
     # -- the page ----------------------------------------------------------------------------
     @app.get("/", include_in_schema=False)

@@ -117,6 +117,13 @@ def served_index(tmp_path_factory) -> Index:
     _record(store, media / "moved.mp4", ids["moved.mp4"], duration=2.0, windows=1, copies=(media / "moved-copy.mp4",))
     (media / "moved.mp4").unlink()
 
+    # the same file name in two folders: the page tells them apart by their folders
+    for folder, vid in (("sample", "0000eeee00sample"), ("clips", "0000ffff000clips")):
+        (media / folder).mkdir()
+        make_clip(media / folder / "train_station.mp4", duration_s=2.0, fps=5.0, size=(64, 48))
+        ids[f"{folder}/train_station.mp4"] = vid
+        _record(store, media / folder / "train_station.mp4", vid, duration=2.0, windows=1)
+
     secret = root / "secret.txt"
     secret.write_text(SECRET + "\n")
     (media / "link-to-secret.mp4").symlink_to(secret)
@@ -130,6 +137,7 @@ class Server:
     url: str  # http://127.0.0.1:PORT
     proc: subprocess.Popen
     token: str | None = None
+    ready_line: str = ""  # what it printed on stdout once ready
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -155,7 +163,7 @@ def start_server(db: Path, *extra: str, timeout_s: float = 240.0) -> Server:
     token = None
     if "#token=" in line:
         token = urllib.parse.unquote(line.split("#token=", 1)[1].split()[0])
-    return Server(f"http://127.0.0.1:{m.group(1)}", proc, token)
+    return Server(f"http://127.0.0.1:{m.group(1)}", proc, token, line.strip())
 
 
 def stop_server(server: Server) -> str:

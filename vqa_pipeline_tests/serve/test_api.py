@@ -265,3 +265,39 @@ def test_openapi_declares_the_bearer_token(server):
     name = next(iter(schemes))
     for path in ("/api/search", "/api/videos", "/api/media/{video_id}", "/api/thumbnail/{window_id}"):
         assert spec["paths"][path]["get"]["security"] == [{name: []}], path
+
+
+def test_openapi_has_one_id_per_operation_and_documents_the_errors(server):
+    assert server.ready_line.startswith("vqa serve: ready: http://127.0.0.1:")  # printed once the models loaded
+    status, _, body = http(server.url + "/openapi.json")
+    spec = json.loads(body)
+    ops = [op for item in spec["paths"].values() for op in item.values()]
+    ids = [op["operationId"] for op in ops]
+    assert len(ids) == len(set(ids)), ids
+    assert set(spec["paths"]["/api/media/{video_id}"]) == {"get"}  # HEAD works but is not a second operation
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+    assert spec["components"]["schemas"]["ErrorBody"]["properties"]["error"]["type"] == "string"
+    for path, method, codes in (("/api/search", "get", {"400", "401", "404", "413", "503"}),
+                                ("/api/ask", "post", {"400", "401", "404", "413", "503"}),
+                                ("/api/videos", "get", {"401", "404"}),
+                                ("/api/evidence/{video}", "get", {"401", "404"}),
+                                ("/api/media/{video_id}", "get", {"401", "404", "416"})):
+        responses = spec["paths"][path][method]["responses"]
+        assert codes <= set(responses), (path, set(responses))
+        for code in codes:
+            assert responses[code]["content"]["application/json"]["schema"] == error_ref, (path, code)
+    assert "Retry-After" in spec["paths"]["/api/ask"]["get"]["responses"]["503"]["description"]
+
+
+def test_wrong_methods_and_pages_outside_the_api_answer_in_the_error_shape(server, served_index):
+    status, headers, body = http(server.url + "/api/videos", method="DELETE")
+    assert status == 405 and headers["allow"] == "GET"
+    assert json.loads(body) == {"error": "DELETE is not allowed on /api/videos (allowed: GET)"}
+    status, headers, body = http(server.url + "/api/search", method="PUT")
+    assert status == 405 and headers["allow"] == "GET, POST"
+    vid = served_index.ids["kitchen.mp4"]
+    status, headers, _ = http(server.url + f"/api/media/{vid}", method="HEAD")
+    assert status == 200 and int({k.lower(): v for k, v in headers.items()}["content-length"]) > 0
+    for path in ("/no-such-page", "/static/missing.js"):
+        status, _, body = http(server.url + path)
+        assert status == 404 and json.loads(body) == {"error": f"no such page: {path}"}

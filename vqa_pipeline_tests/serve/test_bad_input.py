@@ -135,14 +135,20 @@ def test_an_oversized_body_is_refused_without_waiting_for_it(server):
 
 
 def test_200_concurrent_requests_are_bounded_and_the_server_survives(server):
+    busy: list[tuple[dict, bytes]] = []
+
     def one(i: int) -> int:
-        status, _, _ = http(server.url + f"/api/search?q={OVEN}&k={1 + i % 5}", timeout=300)
+        status, headers, body = http(server.url + f"/api/search?q={OVEN}&k={1 + i % 5}", timeout=300)
+        if status == 503:
+            busy.append((headers, body))
         return status
 
     with ThreadPoolExecutor(max_workers=200) as pool:
         statuses = list(pool.map(one, range(200)))
     assert set(statuses) <= {200, 503}, statuses
     assert statuses.count(200) >= 1 and statuses.count(503) >= 1  # some queued, the rest told to retry
+    for headers, body in busy:  # each told when to retry, with the reason
+        assert headers["retry-after"] == "2" and json.loads(body)["error"].startswith("busy: ")
     status, _, body = http(server.url + f"/api/search?q={OVEN}")
     assert status == 200 and b"180 degrees" in body
     assert server.alive()
@@ -183,6 +189,15 @@ def token_server(served_index):
     assert s.token == token  # the printed URL carries it (percent-encoded) for the page
     yield s
     stop_server(s)
+
+
+def test_a_wildcard_host_prints_urls_that_can_be_opened(token_server):
+    # 0.0.0.0 is no address to browse to: this machine's name for the others, the loopback one here
+    port = token_server.url.rsplit(":", 1)[1]
+    line = token_server.ready_line
+    assert line.startswith(f"vqa serve: ready: http://{socket.gethostname()}:{port}/#token="), line
+    assert f"on this machine: http://127.0.0.1:{port}/#token=" in line
+    assert "0.0.0.0" not in line
 
 
 def test_token_is_checked_on_every_api_and_media_request(token_server, served_index):
@@ -253,6 +268,12 @@ def test_start_up_failures_are_one_line(served_index, tmp_path):
                              capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [f"vqa serve: cannot listen on 127.0.0.1:{port}: Address already in use"]
+    for bad in ("99999", "-1", "http"):  # refused by the argument parser, before anything loads
+        out = subprocess.run(vqa_cmd("serve", "--db", served_index.db, f"--port={bad}"), cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert out.stderr.strip().splitlines()[-1].startswith("vqa serve: error: argument --port: ")
+        assert ("a port is 0 to 65535" if bad != "http" else "not a port number: 'http'") in out.stderr
     out = subprocess.run(vqa_cmd("serve", "--db", tmp_path / "nothing"), cwd=REPO, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 1

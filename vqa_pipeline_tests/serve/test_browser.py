@@ -9,6 +9,7 @@ evidence timeline and it seeks; a video deleted after indexing says so. Screensh
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -71,8 +72,14 @@ def test_ask_click_the_citation_and_the_player_is_there(server, page, shots):
     assert "kitchen.mp4" in cite.inner_text()
     start = float(cite.get_attribute("data-start"))
     assert 10.0 <= start < 12.0
+    # the chips show the cited spans: the answer text carries no inline "[10.0-12.0s]" of its own
+    assert not re.search(r"\[\d+(\.\d+)?s?[-\]]", page.locator("#answer-text").text_content())
     page.wait_for_selector("#hits .hit")
-    assert "preheat the oven to 180 degrees" in page.locator("#hits .hit").first.inner_text()
+    first = page.locator("#hits .hit").first
+    assert "preheat the oven to 180 degrees" in first.inner_text()
+    # a rank, not a raw fused score (which can be negative)
+    assert first.locator(".hit-head .rank").text_content() == "#1"
+    assert "score" not in first.inner_text()
 
     cite.click()
     wait_for_time(page, start)
@@ -92,6 +99,17 @@ def test_ask_click_the_citation_and_the_player_is_there(server, page, shots):
     box = lane.bounding_box()
     page.mouse.click(box["x"] + 0.75 * box["width"], box["y"] + box["height"] / 2)
     wait_for_time(page, 15.0, tolerance=1.0)
+    # the evidence lines highlighted are those whose span holds the playhead (not only their first second)
+    # (checked in the page, after the seek's timeupdate has redrawn: the same instant for both)
+    page.wait_for_function("""() => { const t = document.getElementById('player').currentTime;
+        const lis = [...document.querySelectorAll('#evidence-lines li')];
+        return lis.some((li) => li.classList.contains('current')) && lis.every((li) => {
+          const s = Number(li.dataset.start), e = Math.max(Number(li.dataset.end), s + 0.5);
+          return li.classList.contains('current') === (s <= t && t <= e); }); }""", timeout=15_000)
+    t = current_time(page)
+    spans = page.evaluate("""[...document.querySelectorAll('#evidence-lines li.current')].map((li) =>
+        [Number(li.dataset.start), Number(li.dataset.end)])""")
+    assert spans and all(start <= t <= max(end, start + 0.5) for start, end in spans), (t, spans)
     page.screenshot(path=str(shots / "serve_answer.png"))
     assert not errors, errors
 
@@ -124,3 +142,33 @@ def test_the_page_works_behind_a_token(served_index, page):
         wait_for_time(page, start)  # the media request carried ?token=
     finally:
         stop_server(s)
+
+
+def test_same_names_in_different_folders_are_told_apart(server, page):
+    page.goto(server.url + "/")
+    page.wait_for_selector("#videos button:has-text('kitchen.mp4')")
+    labels = [t.split(" · ")[0] for t in page.locator("#videos button").all_inner_texts()]
+    assert "sample/train_station.mp4" in labels and "clips/train_station.mp4" in labels
+    assert "train_station.mp4" not in labels and "kitchen.mp4" in labels  # a unique name stays short
+    page.click("#videos button:has-text('clips/train_station.mp4')")
+    page.wait_for_function("document.getElementById('player-title').textContent === 'clips/train_station.mp4'")
+    # the same rule for hits and citations: the fewest folders that tell the paths apart
+    assert page.evaluate("""[...shortNames(['/m/a/x/talk.mp4', '/m/b/x/talk.mp4', '/m/c/intro.mp4']).values()]""") \
+        == ["a/x/talk.mp4", "b/x/talk.mp4", "intro.mp4"]
+
+
+def test_a_busy_server_is_retried_once_then_said(server, page):
+    asked: list[str] = []
+
+    def busy(route):  # the full queue's answer, as the server sends it
+        asked.append(route.request.url)
+        route.fulfill(status=503, headers={"Retry-After": "1", "Content-Type": "application/json"},
+                      body='{"error": "busy: 33 questions are already running or queued; retry shortly"}')
+
+    page.route("**/api/ask?*", busy)
+    page.goto(server.url + "/")
+    page.fill("#question", OVEN)
+    page.press("#question", "Enter")
+    page.wait_for_function("document.getElementById('status').textContent.includes('busy')")
+    assert page.locator("#status").text_content() == "The server is busy with other questions; try again in a moment."
+    assert len(asked) == 2  # the first answer and one retry after Retry-After

@@ -6,7 +6,8 @@ const $ = (id) => document.getElementById(id);
 const LANES = [
   ["asr", "speech"], ["ocr", "on-screen text"], ["audio", "sounds"], ["visual", "visual"],
 ];
-const state = { videos: new Map(), current: null, duration: 0, pendingSeek: null };
+const state = { videos: new Map(), labels: new Map(), current: null, duration: 0, pendingSeek: null };
+const BUSY_RETRY_MAX_S = 10;
 
 // -- the token (only when the server was started with --token) ---------------------------------
 function token() {
@@ -25,11 +26,20 @@ function withToken(url) {
   return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(t) + (frag ? "#" + frag : "");
 }
 
-async function api(path, options = {}) {
+async function api(path, options = {}, retried = false) {
   const headers = Object.assign({}, options.headers || {});
   const t = token();
   if (t) headers.Authorization = "Bearer " + t;
   const resp = await fetch(path, Object.assign({}, options, { headers }));
+  if (resp.status === 503) {
+    // the server's question queue is full: wait as long as it asks, once, then say so
+    if (!retried) {
+      const wait = Math.min(BUSY_RETRY_MAX_S, Number(resp.headers.get("Retry-After")) || 2);
+      await new Promise((r) => setTimeout(r, 1000 * wait));
+      return api(path, options, true);
+    }
+    throw new Error("The server is busy with other questions; try again in a moment.");
+  }
   let body = null;
   try { body = await resp.json(); } catch (e) { body = null; }
   if (resp.status === 401) $("token-box").hidden = false;
@@ -64,6 +74,40 @@ function setStatus(text, isError = false) {
   s.className = isError ? "error" : "notice";
 }
 
+// Files of the same name in different folders: each shown with the fewest parent folders that tell
+// it apart ("sample/train_station.mp4", "clips/train_station.mp4"); a unique name alone.
+function shortNames(paths) {
+  const uniq = [...new Set(paths.filter(Boolean))];
+  const parts = new Map(uniq.map((p) => [p, p.split(/[\\/]+/).filter(Boolean)]));
+  const tail = (p, n) => parts.get(p).slice(-n).join("/");
+  const out = new Map();
+  for (const p of uniq) {
+    let n = 1;
+    while (n < parts.get(p).length && uniq.some((o) => o !== p && tail(o, n) === tail(p, n))) n++;
+    out.set(p, tail(p, n));
+  }
+  return out;
+}
+
+function relabel(extra = []) {
+  const sources = [...state.videos.values()].map((v) => v.source).concat(extra);
+  state.labels = shortNames(sources);
+}
+
+function label(source, fallback) { return state.labels.get(source) || fallback; }
+
+// The answer's inline timecodes ("4 [20.0-26.0s]"): the citation chips below show them already.
+const NUM = String.raw`\d+(?:\.\d+)?\s*s?`;
+const INLINE_CODES = [
+  new RegExp(String.raw`\s*\[\s*${NUM}(?:\s*[-–]\s*${NUM})?\s*\]`, "g"),
+  new RegExp(String.raw`\s*\(\s*\d+(?:\.\d+)?\s*s?\s*[-–]\s*\d+(?:\.\d+)?\s*s\s*\)`, "g"),
+];
+function withoutTimecodes(text) {
+  let out = text;
+  for (const re of INLINE_CODES) out = out.replace(re, "");
+  return out.replace(/\s+([.,;:!?])/g, "$1").trim() || text;
+}
+
 function laneOf(kind) { return LANES.some(([k]) => k === kind) ? kind : "visual"; }
 
 // -- videos ---------------------------------------------------------------------------------
@@ -71,16 +115,17 @@ async function loadVideos() {
   try {
     const data = await api("/api/videos");
     state.videos = new Map(data.videos.filter((v) => v.video_id).map((v) => [v.video_id, v]));
+    relabel(data.videos.map((v) => v.source));
     const list = $("videos");
     list.replaceChildren();
     for (const v of data.videos) {
       const cls = v.status === "failed" ? "failed" : v.exists ? "" : "missing";
-      const label = `${v.name}${v.duration ? " · " + clock(v.duration) : ""}`;
+      const text = `${label(v.source, v.name)}${v.duration ? " · " + clock(v.duration) : ""}`;
       const title = v.error ? `${v.status}: ${v.error}` : v.exists ? v.source : `${v.source} (file missing)`;
       list.append(el("li", {}, el("button", {
         class: `video-link ${cls}`, type: "button", title, "data-video": v.video_id || "",
         onclick: () => v.video_id && openAt(v.video_id, 0),
-      }, label)));
+      }, text)));
     }
     if (!data.videos.length) list.append(el("li", { class: "notice" }, "No videos indexed yet."));
   } catch (e) {
@@ -110,7 +155,9 @@ async function ask(question) {
 
 function renderAnswer(a) {
   $("answer").hidden = false;
-  $("answer-text").textContent = a.answer;
+  relabel(a.citations.map((c) => c.source));
+  // the chips show each cited span: the text without its inline codes (the API's answer keeps them)
+  $("answer-text").textContent = a.citations.length ? withoutTimecodes(a.answer) : a.answer;
   $("answer-text").className = a.abstained ? "notice" : "";
   const list = $("citations");
   list.replaceChildren();
@@ -118,7 +165,7 @@ function renderAnswer(a) {
     list.append(el("li", {}, el("button", {
       class: "cite", type: "button", "data-video": c.video_id, "data-start": c.start,
       title: c.source, onclick: () => openAt(c.video_id, c.start),
-    }, `▶ ${c.name} ${span(c.start, c.end)}`)));
+    }, `▶ ${label(c.source, c.name)} ${span(c.start, c.end)}`)));
   }
   $("answer-notice").textContent = a.notice || "";
 }
@@ -128,12 +175,14 @@ function renderHits(data) {
   const list = $("hits");
   list.replaceChildren();
   if (!data.hits.length) list.append(el("li", { class: "notice" }, "No matching windows."));
-  for (const h of data.hits) {
+  relabel(data.hits.map((h) => h.source));
+  for (const [i, h] of data.hits.entries()) {
+    const name = label(h.source, h.name);
     // no picture for this window (audio only, or indexed without thumbnails): the placeholder
     const placeholder = () => el("div", { class: "thumb placeholder", onclick: () => openAt(h.video_id, h.start) },
       "no preview");
     const thumb = h.thumbnail ? el("img", {
-      class: "thumb", alt: `${h.name} at ${clock(h.start)}`, loading: "lazy", src: withToken(h.thumbnail),
+      class: "thumb", alt: `${name} at ${clock(h.start)}`, loading: "lazy", src: withToken(h.thumbnail),
       onclick: () => openAt(h.video_id, h.start),
     }) : placeholder();
     if (h.thumbnail) thumb.addEventListener("error", () => thumb.replaceWith(placeholder()));
@@ -141,10 +190,11 @@ function renderHits(data) {
     for (const line of h.evidence.slice(0, 6)) lines.append(el("li", {}, line));
     list.append(el("li", { class: "hit", "data-window": h.window_id }, thumb, el("div", {},
       el("div", { class: "hit-head" },
-        el("span", { class: "hit-name", title: h.source }, h.name),
+        el("span", { class: "hit-name", title: h.source }, name),
         el("button", { class: "timecode", type: "button", onclick: () => openAt(h.video_id, h.start) },
           span(h.start, h.end)),
-        el("span", { class: "score" }, `score ${h.score.toFixed(3)}`)),
+        // the rank: raw scores (fused, re-ranked) can be negative and mean nothing to a reader
+        el("span", { class: "rank", title: "rank among the matching moments" }, `#${i + 1}`)),
       lines)));
   }
 }
@@ -161,14 +211,14 @@ function showMessage(text, isError = false) {
 
 async function openAt(videoId, seconds) {
   const video = state.videos.get(videoId);
-  const name = video ? video.name : videoId;
+  const name = video ? label(video.source, video.name) : videoId;
   $("player-title").textContent = name;
   if (video && (video.status === "failed" || !video.exists)) {
     player.hidden = true;
     player.removeAttribute("src");
     state.current = null;
     showMessage(video.status === "failed"
-      ? `${video.name} could not be indexed: ${video.error || "unknown reason"}`
+      ? `${name} could not be indexed: ${video.error || "unknown reason"}`
       : `${video.source} was deleted or moved after indexing, so it cannot be played.`, true);
     loadTimeline(videoId);
     return;
@@ -264,7 +314,7 @@ async function loadTimeline(videoId) {
       style: `left:${left.toFixed(3)}%;width:${width.toFixed(3)}%`,
       onclick: () => playable && seek(line.start),
     }));
-    list.append(el("li", { "data-start": line.start, onclick: () => playable && seek(line.start) },
+    list.append(el("li", { "data-start": line.start, "data-end": line.end, onclick: () => playable && seek(line.start) },
       el("span", { class: `kind kind-${laneOf(line.kind)}` }, line.kind), ` ${span(line.start, line.end)} ${line.text}`));
   }
   lanes.append(el("div", { class: "playhead", id: "playhead" }));
@@ -278,7 +328,10 @@ function drawPlayhead() {
   if (!head || !state.duration) return;
   head.style.left = `${Math.min(100, (100 * player.currentTime) / state.duration)}%`;
   for (const li of $("evidence-lines").children) {
-    li.classList.toggle("current", Math.abs(Number(li.dataset.start) - player.currentTime) < 1.0);
+    // current while the playhead is inside the line's span (a point-like line: its first second)
+    const start = Number(li.dataset.start);
+    const end = Math.max(Number(li.dataset.end) || start, start + 0.5);
+    li.classList.toggle("current", start <= player.currentTime && player.currentTime <= end);
   }
 }
 
