@@ -18,32 +18,19 @@ frame's own pixels.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
 
+from vqa_pipeline.models.onnx_session import cpu_session
+
 FACE_SIZE = 256
 POSE_SIZE = 192
-_SESSIONS: dict[str, object] = {}
-_LOCK = threading.Lock()
 
 
 def session(path: Path, threads: int = 1):
     """One onnxruntime session per model file and process (Ray actors and tests reuse it)."""
-    key = f"{path}:{threads}"
-    with _LOCK:
-        sess = _SESSIONS.get(key)
-        if sess is None:
-            import onnxruntime as ort
-
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = threads
-            so.inter_op_num_threads = 1
-            so.log_severity_level = 3
-            sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-            _SESSIONS[key] = sess
-        return sess
+    return cpu_session(path, threads)
 
 
 def letterbox(rgb: np.ndarray, size: int) -> tuple[np.ndarray, float, int, int]:

@@ -36,6 +36,7 @@ import pyarrow as pa
 from vqa_pipeline.extractors import models
 from vqa_pipeline.extractors.base import EvidenceLine, Extractor, ExtractorOutput
 from vqa_pipeline.media.types import AUDIO_SAMPLE_RATE, DecodedMedia
+from vqa_pipeline.models.onnx_session import cpu_session
 
 SR = AUDIO_SAMPLE_RATE
 STFT_WIN = 400  # 25 ms
@@ -224,13 +225,7 @@ def load_yamnet(threads: int = 1):
     with _SESSION_LOCK:
         hit = _SESSIONS.get(key)
         if hit is None:
-            import onnxruntime as ort
-
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = threads
-            so.inter_op_num_threads = 1
-            so.log_severity_level = 3
-            sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+            sess = cpu_session(onnx_path, threads)
             with open(csv_path, newline="", encoding="utf-8") as f:
                 names = [row["display_name"] for row in csv.DictReader(f)]
             hit = (sess, _quant_params(onnx_path), names)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vqa_pipeline.models.onnx_session import cpu_session
+
 INPUT = 416
 STRIDES = (8, 16, 32)
 BINS = 11
@@ -117,13 +119,7 @@ class NanoDet:
     """One onnxruntime session; :meth:`detect` takes an ``[H, W, 3]`` uint8 RGB frame."""
 
     def __init__(self, onnx_file: Path, threads: int = 1) -> None:
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        self.session = ort.InferenceSession(str(onnx_file), so, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(onnx_file, threads)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
 
