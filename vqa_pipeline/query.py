@@ -13,7 +13,8 @@ from __future__ import annotations
 import base64
 import logging
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,20 +139,27 @@ class Retrieved:
         return next((v for c, v in self.question_vectors.items() if self.encoders[c].name == E5Small.name), None)
 
 
+@contextmanager
+def _index_errors(db_path: Path, table: str) -> Iterator[None]:
+    """The store's and Lance's errors while reading ``table`` as one-line ``IndexUnavailable``."""
+    try:
+        yield
+    except StoreError as exc:
+        raise IndexUnavailable(str(exc)) from None
+    except (RuntimeError, OSError, ValueError) as exc:
+        if not is_lance_error(exc):
+            raise
+        raise IndexUnavailable(describe(exc, db_path, table)) from None
+
+
 def retrieve(question: str, k: int, videos, time_range, db, fusion, n_rows: int | None = None,
              strict_videos: bool = False) -> Retrieved:
     """Search every retriever, fuse, and fetch the rows of the best ``max(k, n_rows)`` windows."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     db_path = Path(db) if db is not None else default_db()
-    try:
+    with _index_errors(db_path, "windows"):
         return _retrieve(question, k, videos, time_range, db_path, fusion, n_rows, strict_videos)
-    except StoreError as exc:
-        raise IndexUnavailable(str(exc)) from None
-    except (RuntimeError, OSError, ValueError) as exc:
-        if not is_lance_error(exc):
-            raise
-        raise IndexUnavailable(describe(exc, db_path, "windows")) from None
 
 
 def _retrieve(question: str, k: int, videos, time_range, db_path: Path, fusion, n_rows: int | None,
@@ -261,14 +269,8 @@ def thumbnail(window_id: str, db: str | Path | None = None) -> bytes | None:
         QueryError: no database, no or empty ``windows`` table, a damaged table.
     """
     db_path = Path(db) if db is not None else default_db()
-    try:
+    with _index_errors(db_path, "windows"):
         return fetch_thumbnails(open_index(db_path), [window_id]).get(window_id)
-    except StoreError as exc:
-        raise IndexUnavailable(str(exc)) from None
-    except (RuntimeError, OSError, ValueError) as exc:
-        if not is_lance_error(exc):
-            raise
-        raise IndexUnavailable(describe(exc, db_path, "windows")) from None
 
 
 def rerank_windows(rows: Sequence[dict], ranked, k: int) -> tuple[list[dict], dict[str, float]]:
@@ -340,19 +342,13 @@ def list_videos(db: str | Path | None = None) -> list[dict]:
     from vqa_pipeline.store import Store
 
     db_path = Path(db) if db is not None else default_db()
-    try:
+    with _index_errors(db_path, "videos"):
         store = Store(db_path, create=False)
         videos = store.video_records()
         try:
             files = store.file_records()
         except StoreError:  # an index written before the files table existed
             files = {}
-    except StoreError as exc:
-        raise IndexUnavailable(str(exc)) from None
-    except (RuntimeError, OSError, ValueError) as exc:
-        if not is_lance_error(exc):
-            raise
-        raise IndexUnavailable(describe(exc, db_path, "videos")) from None
     out = []
     for v in videos.values():
         source = v.get("source") or ""
