@@ -111,7 +111,8 @@ def run_dagster(work: Path, ray: str) -> tuple[float, list[float]]:
         if ray == "shared":
             from vqa_pipeline.orchestration.shared_ray import ENV_RAY_ADDRESS, auth_env, shared_ray
 
-            env.update(auth_env(), **{ENV_RAY_ADDRESS: stack.enter_context(shared_ray())})
+            auth = auth_env()  # one token for the head and the runs that join it
+            env.update(auth, **{ENV_RAY_ADDRESS: stack.enter_context(shared_ray(auth=auth))})
         started = time.perf_counter() - t0
         wall, per_run, n = _tick_and_runs(env, t0)
     print(f"dagster ({ray} Ray): {wall:.1f} s for {n} runs (Ray start {started:.1f} s; per run min/median/max "
