@@ -9,7 +9,7 @@
 `vqa index`: ``python -m vqa_pipeline.cli index data/sample --db DB -q`` as a subprocess, into a
 fresh database (the lite profile, Ray actors, as a user runs it).
 
-Dagster: a fresh ``DAGSTER_HOME`` holding the project's ``dagster.yaml`` (``scripts/dagster.yaml``) and a fresh database, as
+Dagster: a fresh ``DAGSTER_HOME`` holding the project's ``dagster.yaml`` and a fresh database, as
 ``scripts/dagster.sh`` sets them up. The project's sensor (``new_videos_sensor``, from the
 definitions the UI loads) ticks once over ``data/sample``; its partitions are added to the
 instance, and each run request is then run as the daemon runs it: one new process per run
@@ -71,10 +71,7 @@ def run_cli(work: Path) -> float:
 def dagster_env(work: Path) -> dict[str, str]:
     home = work / "dagster_home"
     home.mkdir(parents=True)
-    template = REPO / "scripts" / "dagster.yaml"
-    if not template.exists():  # a checkout from before issue 11 kept it in the repository root
-        template = REPO / "dagster.yaml"
-    config = template.read_text().replace("base_dir: .vqa/dagster", f"base_dir: {home}")
+    config = (REPO / "dagster.yaml").read_text().replace("base_dir: .vqa/dagster", f"base_dir: {home}")
     (home / "dagster.yaml").write_text(config)
     return {
         **os.environ,

@@ -8,7 +8,7 @@
 # loaded models instead of starting a Ray per run; VQA_SHARED_RAY=0 turns that off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The project's instance (scripts/dagster.yaml) is refreshed in the default DAGSTER_HOME; a DAGSTER_HOME
+# The project's instance (dagster.yaml) is refreshed in the default DAGSTER_HOME; a DAGSTER_HOME
 # you set keeps the dagster.yaml it has (it gets the project's one only when it has none).
 own_home=${DAGSTER_HOME:+1}
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.vqa/dagster}"
@@ -21,15 +21,20 @@ export VQA_DEVSET="${VQA_DEVSET:-$PWD/data/sample/devset.jsonl}"
 export HF_HUB_OFFLINE=1
 mkdir -p "$DAGSTER_HOME"
 if [ -z "$own_home" ] || [ ! -f "$DAGSTER_HOME/dagster.yaml" ]; then
-  sed "s#base_dir: .vqa/dagster#base_dir: $DAGSTER_HOME#" scripts/dagster.yaml > "$DAGSTER_HOME/dagster.yaml"
+  sed "s#base_dir: .vqa/dagster#base_dir: $DAGSTER_HOME#" dagster.yaml > "$DAGSTER_HOME/dagster.yaml"
 fi
 cmd=${1:-dev}; shift || true
 case "$cmd" in
   asset|job) exec .venv/bin/dagster "$cmd" "$1" -m vqa_pipeline.orchestration.definitions "${@:2}" ;;
   dev)
+    # `dagster dev` warns about a dagster.yaml in its current folder that is not DAGSTER_HOME's (the
+    # project's own, here): it runs inside DAGSTER_HOME, with this repository's workspace.
+    repo=$PWD; cd "$DAGSTER_HOME"
+    case " $* " in *" -w "*|*" -f "*|*" -m "*|*" --workspace"*|*" --python-file"*|*" --module-name"*) ;;
+      *) set -- -w "$repo/workspace.yaml" "$@" ;; esac
     if [ "$VQA_DEPLOYMENT" = local ] && [ -z "${VQA_RAY_ADDRESS:-}" ] && [ "${VQA_SHARED_RAY:-1}" != 0 ]; then
-      exec .venv/bin/python -m vqa_pipeline.orchestration.shared_ray -- .venv/bin/dagster dev "$@"
+      exec "$repo/.venv/bin/python" -m vqa_pipeline.orchestration.shared_ray -- "$repo/.venv/bin/dagster" dev "$@"
     fi
-    exec .venv/bin/dagster dev "$@" ;;
+    exec "$repo/.venv/bin/dagster" dev "$@" ;;
   *) exec .venv/bin/dagster "$cmd" "$@" ;;
 esac

@@ -12,13 +12,13 @@ REPO = Path(__file__).resolve().parents[2]
 def dagster_env(tmp_path):
     """Environment for a `dagster` subprocess, as `scripts/dagster.sh` sets it up.
 
-    ``DAGSTER_HOME`` is a temporary folder holding the project's ``dagster.yaml`` (``scripts/dagster.yaml``) (its storage
+    ``DAGSTER_HOME`` is a temporary folder holding the project's ``dagster.yaml`` (its storage
     under that folder); the ``VQA_*`` variables of the local deployment point into ``tmp_path``,
     with the sample corpus and its dev set as the sources. Tests override what they need.
     """
     home = tmp_path / "dagster_home"
     home.mkdir()
-    config = (REPO / "scripts" / "dagster.yaml").read_text().replace("base_dir: .vqa/dagster", f"base_dir: {home}")
+    config = (REPO / "dagster.yaml").read_text().replace("base_dir: .vqa/dagster", f"base_dir: {home}")
     (home / "dagster.yaml").write_text(config)
     return {
         **os.environ,
