@@ -17,14 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vqa_pipeline_tests.media_factory import ffmpeg, make_clip
+from vqa_pipeline_tests.deployment_battery import SAYINGS, SCENES, make_fire_drill
+from vqa_pipeline_tests.media_factory import make_clip
 from vqa_pipeline_tests.test_cli import vqa
-
-SAYINGS = [  # (start second, sentence): each said once, on its own, in the fire drill clip
-    (1.0, "Please leave the building by the north stairs."),
-    (8.0, "Meet at the car park next to the red gate."),
-]
-SCENES = [(0.0, (210, 30, 30)), (6.0, (30, 30, 210)), (12.0, (30, 190, 30))]  # red, blue, green
 
 
 def words(text: str) -> list[str]:
@@ -33,7 +28,6 @@ def words(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, espeak_ng):
-    from vqa_pipeline.corpus import synth
     from vqa_pipeline.extractors.registry import get_extractor_class
     from vqa_pipeline_tests.needs import missing
 
@@ -41,17 +35,9 @@ def indexed(tmp_path_factory, espeak_ng):
     if not ok:
         missing(f"whisper-base weights: {why}")
     root = tmp_path_factory.mktemp("term")
-    audio = np.zeros(int(16.0 * synth.SR), np.float32)
-    for start, text in SAYINGS:
-        said = synth.speech(text, voice=None, speed_wpm=160, peak=0.8, fade_ms=0).astype(np.float32)
-        assert said.size < 5.5 * synth.SR
-        audio[int(start * synth.SR):int(start * synth.SR) + said.size] = said
-    synth.write_audio(root / "speech.wav", audio)
-    make_clip(root / "silent.mp4", duration_s=16.0, scenes=SCENES, audio=False)
     (root / "media" / "a").mkdir(parents=True)
     (root / "media" / "b").mkdir(parents=True)
-    ffmpeg("-i", str(root / "silent.mp4"), "-i", str(root / "speech.wav"), "-map", "0:v", "-map", "1:a",
-           "-c:v", "copy", "-c:a", "aac", str(root / "media" / "fire_drill.mp4"))
+    make_fire_drill(root / "media" / "fire_drill.mp4")
     make_clip(root / "media" / "a" / "talk.mp4", duration_s=2.0, tone_hz=300)
     make_clip(root / "media" / "b" / "talk.mp4", duration_s=2.0, tone_hz=500)
     db = root / "db"
