@@ -22,7 +22,7 @@ def _fts_index(table):
     return None
 
 
-FTS_SMALL_TABLE_ROWS = 20_000
+FTS_SMALL_TABLE_ROWS = 5_000
 """Below this many rows a rebuild is cheap (well under a second): the index is kept complete."""
 FTS_STALE_FRACTION = float(os.environ.get("VQA_FTS_STALE_FRACTION", "0.1"))
 """Above ``FTS_SMALL_TABLE_ROWS``, the index is rebuilt once the unindexed rows exceed this fraction of
