@@ -19,10 +19,18 @@ export VQA_SOURCE_DIR="${VQA_SOURCE_DIR:-$PWD/data/sample}"
 export VQA_PROFILE="${VQA_PROFILE:-lite}"
 export VQA_DEVSET="${VQA_DEVSET:-$PWD/data/sample/devset.jsonl}"
 export HF_HUB_OFFLINE=1
+# VQA_DAGSTER_STORAGE=postgres: runs, events and schedules in Postgres (deploy/dagster-postgres.yaml, its
+# DAGSTER_PG_* settings; README "Dagster on Postgres"), at most VQA_MAX_CONCURRENT_RUNS runs at once.
+instance_yaml=dagster.yaml
+[ "${VQA_DAGSTER_STORAGE:-sqlite}" = postgres ] && instance_yaml=deploy/dagster-postgres.yaml
+cpus=$(nproc 2>/dev/null || echo 1)
+export VQA_MAX_CONCURRENT_RUNS="${VQA_MAX_CONCURRENT_RUNS:-$(( cpus / 4 > 1 ? cpus / 4 : 1 ))}"
 mkdir -p "$DAGSTER_HOME"
 if [ -z "$own_home" ] || [ ! -f "$DAGSTER_HOME/dagster.yaml" ]; then
-  sed "s#base_dir: .vqa/dagster#base_dir: $DAGSTER_HOME#" dagster.yaml > "$DAGSTER_HOME/dagster.yaml"
+  sed "s#base_dir: .vqa/dagster#base_dir: $DAGSTER_HOME#" "$instance_yaml" > "$DAGSTER_HOME/dagster.yaml"
 fi
+# A Postgres instance whose server does not answer: one line now, not Dagster's retries and traceback.
+.venv/bin/python -m vqa_pipeline.orchestration.instance_check
 cmd=${1:-dev}; shift || true
 case "$cmd" in
   asset|job) exec .venv/bin/dagster "$cmd" "$1" -m vqa_pipeline.orchestration.definitions "${@:2}" ;;

@@ -23,6 +23,8 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 [ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+# - postgresql: the Dagster-on-Postgres tests start a server of their own (initdb, pg_ctl).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ "${#need[@]}" -gt 0 ]; then
   what="${need[*]} (espeak-ng/fonts: clip generators; chromium: the vqa serve browser test; npm: the vision models)"
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -22,8 +22,31 @@ def _fts_index(table):
     return None
 
 
+FTS_SMALL_TABLE_ROWS = 5_000
+"""Below this many rows a rebuild is cheap (well under a second): the index is kept complete."""
+FTS_STALE_FRACTION = float(os.environ.get("VQA_FTS_STALE_FRACTION", "0.1"))
+"""Above ``FTS_SMALL_TABLE_ROWS``, the index is rebuilt once the unindexed rows exceed this fraction of
+the indexed ones (or ``FTS_MAX_UNINDEXED_ROWS``). Rebuilding after every video made a corpus built one
+video at a time (a Dagster run per video) cost O(N^2); rebuilding at geometric steps costs O(N) in
+all. ``0`` rebuilds after every write (the former behaviour)."""
+FTS_MAX_UNINDEXED_ROWS = 50_000
+"""Unindexed rows are searched flat by LanceDB: bound how many a query scans on a very large table."""
+
+
+def fts_needs_rebuild(indexed: int, unindexed: int) -> bool:
+    """Whether the BM25 index with ``indexed`` rows in it and ``unindexed`` rows outside is due a rebuild."""
+    if unindexed <= 0:
+        return False
+    if indexed + unindexed < FTS_SMALL_TABLE_ROWS:
+        return True
+    return unindexed > min(FTS_STALE_FRACTION * indexed, FTS_MAX_UNINDEXED_ROWS)
+
+
 def ensure_fts_index(table) -> bool:
-    """Create the BM25 index on ``evidence_text`` if missing, rebuild it if rows are unindexed.
+    """Create the BM25 index on ``evidence_text`` if missing; rebuild it when too many rows are unindexed.
+
+    Rows written since the last build are searched too (LanceDB scans them flat), so the index only
+    has to be rebuilt when that scan would cost more than the rebuild saves (``fts_needs_rebuild``).
 
     Returns:
         Whether an index is available afterwards (creation can fail on a read-only store; the
@@ -35,7 +58,8 @@ def ensure_fts_index(table) -> bool:
     if FTS_COLUMN not in table.schema.names:
         return False
     idx = _fts_index(table)
-    if idx is not None and not getattr(idx, "num_unindexed_rows", 0):
+    if idx is not None and not fts_needs_rebuild(int(getattr(idx, "num_indexed_rows", 0) or 0),
+                                                 int(getattr(idx, "num_unindexed_rows", 0) or 0)):
         return True
     with writer_lock_if_free(table) as free:
         if not free:  # a writer is at work and refreshes it when done; a reader does not wait

@@ -31,3 +31,34 @@ def dagster_env(tmp_path):
         "VQA_DEVSET": str(REPO / "data" / "sample" / "devset.jsonl"),
         "HF_HUB_OFFLINE": "1",
     }
+
+
+def sensor_tick(instance, settings, cursor: str | None = None):
+    """One tick of the new-videos sensor against ``instance``, its partitions added as the daemon adds them."""
+    import dagster as dg
+
+    from vqa_pipeline.orchestration.jobs import index_video_job
+    from vqa_pipeline.orchestration.sensors import build_new_videos_sensor
+
+    tick = build_new_videos_sensor(index_video_job)(
+        dg.build_sensor_context(instance=instance, cursor=cursor, resources={"settings": settings})
+    )
+    for request in tick.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return tick
+
+
+def index_job(settings, runtime=None):
+    """The `index_video` job with ``settings``, extractors in the run's process unless ``runtime`` says otherwise."""
+    import dagster as dg
+
+    from vqa_pipeline.orchestration.assets.extraction import build_extraction_assets
+    from vqa_pipeline.orchestration.assets.indexing import videos, windows
+    from vqa_pipeline.orchestration.jobs import index_video_job
+    from vqa_pipeline.orchestration.resources import ExtractionRuntime
+
+    return dg.Definitions(
+        assets=[videos, windows, build_extraction_assets()],
+        jobs=[index_video_job],
+        resources={"settings": settings, "runtime": runtime or ExtractionRuntime(use_ray=False)},
+    ).resolve_job_def(index_video_job.name)

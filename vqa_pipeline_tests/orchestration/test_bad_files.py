@@ -12,14 +12,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from vqa_pipeline.orchestration.assets.extraction import build_extraction_assets
-from vqa_pipeline.orchestration.assets.indexing import videos, windows
 from vqa_pipeline.orchestration.constants import FILE_TAG, PATHS_TAG
-from vqa_pipeline.orchestration.jobs import index_video_job
-from vqa_pipeline.orchestration.resources import ExtractionRuntime, VqaSettings
-from vqa_pipeline.orchestration.sensors import build_new_videos_sensor
+from vqa_pipeline.orchestration.resources import VqaSettings
 from vqa_pipeline.store import Store
 from vqa_pipeline_tests.media_factory import ffmpeg, make_clip
+from vqa_pipeline_tests.orchestration.conftest import index_job, sensor_tick
 
 SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "data" / "sample" / "product_demo.mp4"
 
@@ -44,16 +41,8 @@ def runs(folder, tmp_path_factory):
     settings = VqaSettings(source_dir=str(folder), db_dir=str(tmp_path_factory.mktemp("state") / "lance"),
                            profile="lite")
     instance = dg.DagsterInstance.ephemeral()
-    tick = build_new_videos_sensor(index_video_job)(
-        dg.build_sensor_context(instance=instance, resources={"settings": settings})
-    )
-    for request in tick.dynamic_partitions_requests:
-        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-    job = dg.Definitions(
-        assets=[videos, windows, build_extraction_assets()],
-        jobs=[index_video_job],
-        resources={"settings": settings, "runtime": ExtractionRuntime(use_ray=False)},
-    ).resolve_job_def(index_video_job.name)
+    tick = sensor_tick(instance, settings)
+    job = index_job(settings)
     out = {}
     for request in tick.run_requests:
         (name,) = [Path(p).name for p in json.loads(request.tags[PATHS_TAG])]

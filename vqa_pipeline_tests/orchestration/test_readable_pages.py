@@ -13,14 +13,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from vqa_pipeline.orchestration.assets.extraction import build_extraction_assets
 from vqa_pipeline.orchestration.assets.indexing import videos, windows
 from vqa_pipeline.orchestration.constants import FILE_TAG, PATHS_TAG
-from vqa_pipeline.orchestration.jobs import index_video_job
 from vqa_pipeline.orchestration.metadata import evidence_preview, rounded
-from vqa_pipeline.orchestration.resources import ExtractionRuntime, VqaSettings
-from vqa_pipeline.orchestration.sensors import build_new_videos_sensor
+from vqa_pipeline.orchestration.resources import VqaSettings
 from vqa_pipeline_tests.media_factory import make_clip
+from vqa_pipeline_tests.orchestration.conftest import index_job, sensor_tick
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
@@ -33,17 +31,9 @@ def run(tmp_path_factory):
     settings = VqaSettings(source_dir=str(src), db_dir=str(tmp_path_factory.mktemp("state") / "lance"),
                            profile="lite")
     instance = dg.DagsterInstance.ephemeral()
-    tick = build_new_videos_sensor(index_video_job)(
-        dg.build_sensor_context(instance=instance, resources={"settings": settings})
-    )
-    for request in tick.dynamic_partitions_requests:
-        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    tick = sensor_tick(instance, settings)
     (request,) = tick.run_requests
-    job = dg.Definitions(
-        assets=[videos, windows, build_extraction_assets()],
-        jobs=[index_video_job],
-        resources={"settings": settings, "runtime": ExtractionRuntime(use_ray=False)},
-    ).resolve_job_def(index_video_job.name)
+    job = index_job(settings)
     result = job.execute_in_process(partition_key=request.partition_key, instance=instance, tags=request.tags)
     return settings, request, result
 
@@ -98,11 +88,7 @@ def test_a_run_started_without_the_sensor_gets_the_file_tag(tmp_path):
     make_clip(src / "fire drill.mp4", duration_s=2.0)
     settings = VqaSettings(source_dir=str(src), db_dir=str(tmp_path / "state" / "lance"), profile="lite")
     instance = dg.DagsterInstance.ephemeral()
-    tick = build_new_videos_sensor(index_video_job)(
-        dg.build_sensor_context(instance=instance, resources={"settings": settings})
-    )
-    (vid,) = tick.dynamic_partitions_requests[0].partition_keys
-    instance.add_dynamic_partitions("videos", [vid])
+    (vid,) = sensor_tick(instance, settings).dynamic_partitions_requests[0].partition_keys
     res = dg.materialize([videos, windows], partition_key=vid, instance=instance, resources={"settings": settings})
     assert res.success
     assert instance.get_run_by_id(res.run_id).tags[FILE_TAG] == "fire drill.mp4"
