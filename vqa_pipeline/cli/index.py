@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -106,15 +107,22 @@ def _index_now(args: argparse.Namespace, store, names, options, settings):
 
         runner = RayRunner(RayOptions(address=args.ray_address),
                            on_start=lambda: bar.say("vqa index: starting Ray for the extractors ..."))
+    # Ray's driver prints its notices (a task retried, a node lost) on sys.stdout, which holds this
+    # command's summary (with --json, a document): while Ray runs they go to stderr instead.
+    quiet_stdout = contextlib.redirect_stdout(sys.stderr) if runner is not None else contextlib.nullcontext()
     try:
-        summary = index_paths(args.paths, store, options, profile=args.profile, runner=runner,
-                              extractors=names, progress=bar, repair=args.repair)
+        with quiet_stdout:
+            summary = index_paths(args.paths, store, options, profile=args.profile, runner=runner,
+                                  extractors=names, progress=bar, repair=args.repair)
     except KeyError as exc:
         raise CliError(exc.args[0]) from None
     finally:
         bar.close()
         if runner is not None:
-            runner.close()
+            with contextlib.redirect_stdout(sys.stderr):
+                runner.close()
+    if runner is not None:  # where the extractors ran: a cluster's nodes are visible in --json
+        summary.ray_nodes = {name: sorted(ids) for name, ids in runner.nodes.items()}
     manifest.save(args.db, settings, summary, store.file_records())
     save_listing(args.db)  # lets the next run's fast path notice a lost data file
     return summary

@@ -3,6 +3,14 @@
 Decoded media is put in the object store once per file (once per segment of a long file: the store
 carries bounded pieces, never a whole long track) and shared by every extractor's actor, so nothing
 is decoded twice. GPU models ask for ``num_gpus`` (fractions allowed).
+
+On a cluster of several nodes the media therefore never has to be on a node's disk: the driver (the
+`vqa index` or Dagster run process) reads and decodes the files and Ray ships the decoded arrays to
+whichever node an actor runs on. The actors are dealt out over the live nodes in turn, and an actor
+whose node dies is restarted on a live node, where Ray runs its unfinished tasks again
+(``max_restarts``/``max_task_retries``): a task's result only reaches the driver once, so a retried
+task neither loses nor duplicates a window. The media stays available because the driver owns it and
+its primary copy lives on the driver's node.
 """
 
 from __future__ import annotations
@@ -48,6 +56,9 @@ class RayOptions:
 
 
 SHARED_NAMESPACE = "vqa-extractors"
+# An actor lost with its node (or killed by the OS) comes back this many times on a live node, and its
+# unfinished tasks run again there; a model that crashes its process every time fails after that.
+ACTOR_RESTARTS = 2
 
 
 def shared_actor_name(name: str, opts: Mapping, threads: int, num_cpus: float, gpus: float, index: int, *,
@@ -98,10 +109,17 @@ class _ExtractorActor:
         self.name = name
         self.loaded = LoadedExtractors({name: {"threads": threads, **options}})
 
+    def __repr__(self) -> str:
+        return f"extractor {self.name}"  # Ray's log prefix for this actor's process: which model it holds
+
     def run(self, media, upstream) -> ExtractionResult:
         # ``media`` arrives resolved from the shared object-store copy.
+        import ray
+
         try:
-            return run_job(self.loaded, ExtractionJob(self.name, media, upstream))
+            result = run_job(self.loaded, ExtractionJob(self.name, media, upstream))
+            result.node = ray.get_runtime_context().get_node_id()
+            return result
         finally:
             release_free_memory()  # a long recording's segments one after another: no creeping heap
 
@@ -119,6 +137,8 @@ class RayRunner:
         self._rr: dict[str, int] = {}
         self._pending: dict = {}  # ObjectRef -> job
         self._media_refs: dict[int, tuple] = {}  # id(media) -> (ObjectRef, jobs using it)
+        self.nodes: dict[str, set[str]] = {}  # extractor -> the Ray node ids its results came from
+        self._placed = 0  # actors placed so far (they take the live nodes in turn)
 
     def _start(self) -> None:
         """Start (or connect to) Ray on first use, so runs with nothing to extract skip it."""
@@ -147,7 +167,9 @@ class RayRunner:
             # the configured model's tag (building the extractor loads nothing; only load() does)
             tag = create_extractor(name, **opts).model_tag if o.shared_actors else ""
             for i in range(max(1, o.actors_per_extractor)):
-                placement: dict = {"num_cpus": o.num_cpus_per_actor, "num_gpus": gpus}
+                placement: dict = {"num_cpus": o.num_cpus_per_actor, "num_gpus": gpus,
+                                   "scheduling_strategy": self._next_node(),
+                                   "max_restarts": ACTOR_RESTARTS, "max_task_retries": ACTOR_RESTARTS}
                 if o.shared_actors:
                     # The running actor of an earlier run when there is one: its model is loaded.
                     placement.update(name=shared_actor_name(name, opts, o.threads_per_actor, o.num_cpus_per_actor,
@@ -158,6 +180,24 @@ class RayRunner:
         pool = self._pools[name]
         self._rr[name] = (self._rr[name] + 1) % len(pool)
         return pool[self._rr[name]]
+
+    def _next_node(self):
+        """Where the next actor goes: the live nodes in turn (one node's cores are not all a cluster has).
+
+        A soft preference: a node that cannot host the actor (no free CPU now, or dead when the
+        actor restarts) lets Ray place it elsewhere. Ray's own ``SPREAD`` put every actor of a run on
+        one of two nodes here, because the actors are created one by one as their first jobs come.
+        """
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        nodes = sorted(n["NodeID"] for n in self._ray.nodes() if n["Alive"])
+        if len(nodes) < 2:
+            return "DEFAULT"
+        self._placed += 1
+        # _spill_on_unavailable (Ray's own, private): go elsewhere rather than wait for a full node, whose
+        # actors hold their CPUs as long as they live.
+        return NodeAffinitySchedulingStrategy(nodes[(self._placed - 1) % len(nodes)], soft=True,
+                                              _spill_on_unavailable=True)
 
     def submit(self, job: ExtractionJob) -> None:
         self._start()
@@ -180,8 +220,11 @@ class RayRunner:
         else:
             self._media_refs[key] = (ref, users - 1)
         try:
-            return ray.get(done[0])
-        except Exception as exc:  # actor died (out of memory, segfault in a model library)
+            result = ray.get(done[0])
+            if result.node:
+                self.nodes.setdefault(result.extractor, set()).add(result.node)
+            return result
+        except Exception as exc:  # actor died for good (its restarts spent: out of memory, a model's segfault)
             # Start a fresh actor for the next job (a dead shared actor's name is free again).
             for actor in self._pools.pop(job.extractor, []):
                 if self.options.shared_actors:

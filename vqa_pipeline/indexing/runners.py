@@ -37,6 +37,7 @@ class ExtractionResult:
     error: str = ""
     seconds: float = 0.0
     segment: int = 0  # which segment of a long file (``DecodedMedia.segment``)
+    node: str = ""  # the Ray node that ran the job (empty: this process)
 
 
 class ExtractionRunner(Protocol):

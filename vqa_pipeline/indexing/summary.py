@@ -35,6 +35,7 @@ class IndexSummary:
     extractor_seconds: dict[str, float] = field(default_factory=dict)
     missing_extractors: dict[str, str] = field(default_factory=dict)
     repairs: list[str] = field(default_factory=list)  # one line per repair made before indexing
+    ray_nodes: dict[str, list[str]] = field(default_factory=dict)  # extractor -> Ray node ids it ran on
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -54,6 +55,7 @@ class IndexSummary:
             "missing_extractors": self.missing_extractors,
             "repairs": list(self.repairs),
             "files": [asdict(f) for f in self.files],
+            **({"ray_nodes": self.ray_nodes} if self.ray_nodes else {}),
         }
 
 

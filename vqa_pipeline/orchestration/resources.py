@@ -100,7 +100,7 @@ class ExtractionRuntime(dg.ConfigurableResource):
 
 
 class ClusterRuntime(ExtractionRuntime):
-    """Extractors on a Ray cluster; each actor reserves a CPU, so Ray spreads them over the nodes."""
+    """Extractors on a Ray cluster; each actor reserves a CPU (the runner deals the actors over the nodes)."""
 
     ray_address: str | None = Field(default=dg.EnvVar(ENV_RAY_ADDRESS), description="Ray cluster address "
                                     f"(``ray://head:10001``, ``auto``). Default: env {ENV_RAY_ADDRESS}.")
