@@ -45,7 +45,7 @@ from vqa_pipeline.answer.rerank import Ranks, Reranker, default_reranker
 from vqa_pipeline.answer.spans import form_spans
 from vqa_pipeline.answer.types import Answer, AnswerOptions, AnswerSource
 from vqa_pipeline.answer.units import ScoredUnit, pack_units, rank_units, ranks_from_priorities
-from vqa_pipeline.evidence import clean_text
+from vqa_pipeline.evidence import clean_text, is_nothing_seen
 
 DEFAULT_ABSTAIN_THRESHOLD = 0.2
 """Best-unit probability under which ``ask`` abstains when the re-ranker carries no calibrated
@@ -200,6 +200,8 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
     # a count or presence question whose best units hold the detector's "nothing seen" line for the
     # asked thing (and no unit of that video counts it) is answered 0 / no from it, as above
     absent = bool(usable) and asks_what_is_seen(q) and absence_of(q, usable, following) is not None
+    if not absent:  # the "nothing seen" line answers 0 / no and nothing else: never quoted as such
+        usable = [s for s in usable if not is_nothing_seen(s.line.text)]
     if not usable or (usable[0].score < abstain_threshold and not counted and not formed and not absent):
         return done(ABSTAIN_TEXT, True)
     absent_names = missing_names(q, [s.line for s in usable])
