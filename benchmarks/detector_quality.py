@@ -19,7 +19,12 @@ eye; the recordings come from ``scripts/fetch_label_media.sh``). For every frame
   CPU time, not wall time, because the dev box is shared; "x real time on 2 cores" assumes both
   cores busy, as they are with Ray).
 
-Usage: .venv/bin/python benchmarks/detector_quality.py [--media DIR] [--no-index] [--json FILE]
+- **NMS sweep** (``--nms-sweep``, instead of the rest): person-count MAE (tune / heldout / all),
+  its mean signed error and that of crowded frames (4-8 people) for each NMS IoU and count
+  threshold, and person presence precision/recall at 0.5: whether overlapping people are lost to
+  NMS or to their scores.
+
+Usage: .venv/bin/python benchmarks/detector_quality.py [--media DIR] [--no-index] [--json FILE] [--nms-sweep]
 """
 
 from __future__ import annotations
@@ -191,6 +196,47 @@ def corpus_cost(det, index: bool) -> dict:
     return out
 
 
+def nms_sweep(labels: list[dict], media: Path) -> None:
+    """Person counts and presence for NMS IoU x count threshold, from one network run per frame."""
+    from vqa_pipeline.models import nanodet as nd
+    from vqa_pipeline.models.detector_models import ensure_model
+
+    det = nd.NanoDet(ensure_model("nanodet"), threads=1)
+    frames: dict[tuple[str, float], np.ndarray] = {}
+    for name in sorted({r["media"] for r in labels}):
+        path = media / name
+        if not path.is_file():
+            sys.exit(f"{path} is missing; run scripts/fetch_label_media.sh")
+        for t, rgb in frames_at(path, [r["time_s"] for r in labels if r["media"] == name]).items():
+            frames[(name, t)] = rgb
+    raws = [det.raw(nd.letterbox(frames[(r["media"], r["time_s"])])[0]) for r in labels]
+    print("| NMS IoU | count threshold | MAE tune / heldout / all | mean signed error | crowded (4-8) signed "
+          "| presence P / R (0.5) |\n|---|---|---|---|---|---|")
+    for iou in (0.4, 0.5, 0.6, 0.7):
+        for thr in (0.4, 0.45, 0.5):
+            err: dict[str, list[int]] = {"tune": [], "heldout": [], "crowd": []}
+            tp = fp = fn = 0
+            for r, raw in zip(labels, raws, strict=True):
+                people = [s for c, s, _ in nd.decode(raw, min_score=0.2, iou=iou) if c == 0]
+                truth = r["counts"].get("person", 0)
+                if "person" not in r.get("unsure", []):
+                    pred = any(s >= 0.5 for s in people)
+                    tp, fp, fn = tp + (pred and truth > 0), fp + (pred and not truth), fn + (truth > 0 and not pred)
+                if truth <= MAX_COUNT:
+                    e = sum(s >= thr for s in people) - truth
+                    err[r["split"]].append(e)
+                    if truth >= 4:
+                        err["crowd"].append(e)
+            every = err["tune"] + err["heldout"]
+
+            def mae(v: list[int]) -> str:
+                return f"{np.mean(np.abs(v)):.2f}"
+
+            print(f"| {iou} | {thr} | {mae(err['tune'])} / {mae(err['heldout'])} / {mae(every)} | "
+                  f"{np.mean(every):+.2f} | {np.mean(err['crowd']):+.2f} ({len(err['crowd'])} frames) | "
+                  f"{tp / max(tp + fp, 1):.2f} / {tp / max(tp + fn, 1):.2f} |")
+
+
 def fmt(x) -> str:
     return "-" if x is None else f"{x:.2f}"
 
@@ -201,12 +247,17 @@ def main() -> None:
     ap.add_argument("--no-index", action="store_true", help="skip the lite indexing run (the share of indexing time)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--frames", action="store_true", help="also print each frame's labels and detections (score >= 0.3)")
+    ap.add_argument("--nms-sweep", action="store_true", help="only the NMS IoU x count threshold table")
     args = ap.parse_args()
 
     from vqa_pipeline.models.detector_models import ensure_model
     from vqa_pipeline.models.nanodet import NanoDet
 
     labels = [json.loads(line) for line in LABELS.read_text().splitlines() if line.strip()]
+    if args.nms_sweep:
+        nms_sweep(labels, args.media)
+        print(f"\n{machine()}\ncommand: {command_line()}")
+        return
     det = NanoDet(ensure_model("nanodet"), threads=1)
     dets, ms, frames = detect_all(labels, args.media, det)
     presence, count = calibrate(labels, dets)

@@ -17,6 +17,17 @@ KIND_WORDS: dict[str, str] = {"asr": "speech", "ocr": "on-screen text", "audio":
 _SCORE = re.compile(r"\s*\(\d+(?:\.\d+)?\)")
 
 
+_NOTHING_SEEN = re.compile(r"^objects:\s*no\s+[a-z ,]+?\s+seen in\s+[\d.]+-[\d.]+\s*s\b")
+
+
+def is_nothing_seen(text: str) -> bool:
+    """Whether ``text`` is the object detector's "nothing seen" line (``objects: no person, car seen
+    in 0.0-60.0 s (34 frames)``). It is evidence for the answer step, but left out of a window's
+    search text (BM25 and the text vector): its list of class names made every such window look
+    like an answer to any question naming one of them, and blurred the window's own vector."""
+    return bool(_NOTHING_SEEN.match(text.strip()))
+
+
 def kind_rank(kind: str) -> int:
     """Position of ``kind`` in :data:`KINDS` (unknown kinds after the known ones)."""
     return KINDS.index(kind) if kind in KINDS else len(KINDS)

@@ -33,7 +33,7 @@ from vqa_pipeline.answer.citations import (
     numbers,
     strip_timecodes,
 )
-from vqa_pipeline.answer.compose import Context, _close, compose, is_echo, labels_of, missing_names
+from vqa_pipeline.answer.compose import Context, _close, absence_of, compose, is_echo, labels_of, missing_names
 from vqa_pipeline.answer.counting import asks_what_is_seen, count_answer, is_objects_line, is_plain_count
 from vqa_pipeline.answer.llm import LLMBackend, LLMError
 from vqa_pipeline.answer.llm_rerank import llm_rerank as reorder_by_llm
@@ -45,7 +45,7 @@ from vqa_pipeline.answer.rerank import Ranks, Reranker, default_reranker
 from vqa_pipeline.answer.spans import form_spans
 from vqa_pipeline.answer.types import Answer, AnswerOptions, AnswerSource
 from vqa_pipeline.answer.units import ScoredUnit, pack_units, rank_units, ranks_from_priorities
-from vqa_pipeline.evidence import clean_text
+from vqa_pipeline.evidence import clean_text, is_nothing_seen
 
 DEFAULT_ABSTAIN_THRESHOLD = 0.2
 """Best-unit probability under which ``ask`` abstains when the re-ranker carries no calibrated
@@ -197,7 +197,12 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
     formed = _formed_units(q, usable)
     if formed:
         usable = [*formed, *(s for s in usable if s not in formed)]
-    if not usable or (usable[0].score < abstain_threshold and not counted and not formed):
+    # a count or presence question whose best units hold the detector's "nothing seen" line for the
+    # asked thing (and no unit of that video counts it) is answered 0 / no from it, as above
+    absent = bool(usable) and asks_what_is_seen(q) and absence_of(q, usable, following) is not None
+    if not absent:  # the "nothing seen" line answers 0 / no and nothing else: never quoted as such
+        usable = [s for s in usable if not is_nothing_seen(s.line.text)]
+    if not usable or (usable[0].score < abstain_threshold and not counted and not formed and not absent):
         return done(ABSTAIN_TEXT, True)
     absent_names = missing_names(q, [s.line for s in usable])
     if absent_names:

@@ -10,7 +10,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vqa_pipeline.answer.citations import content_words, has_related, strip_timecodes
-from vqa_pipeline.answer.counting import appearance_answer, count_answer, detector_says_present
+from vqa_pipeline.answer.counting import (
+    absence_answer,
+    appearance_answer,
+    asks_about_presence,
+    count_answer,
+    detector_says_present,
+    is_plain_count,
+)
 from vqa_pipeline.answer.numbers import number_values
 from vqa_pipeline.answer.pack import PackedLine, format_timecode
 from vqa_pipeline.answer.prompt import looks_like_instruction
@@ -234,6 +241,33 @@ def missing_names(q: Question, lines: Sequence[PackedLine]) -> tuple[str, ...]:
     return q.names
 
 
+def video_pool(top: PackedLine, usable: Sequence[ScoredUnit], following: Context | None) -> list[PackedLine]:
+    """Every unit of the best unit's video: the whole video's when ``following`` can fetch them."""
+    pool = list(following(top, whole=True)) if following is not None else []
+    return pool + [s.line for s in usable if s.line.video_id == top.video_id]
+
+
+def absence_of(q: Question, usable: Sequence[ScoredUnit], following: Context | None,
+               top_n: int = 5) -> tuple[str, PackedLine] | None:
+    """``("0 people", line)`` / ``("No", line)`` from the detector's "nothing seen" line
+    (:func:`~vqa_pipeline.answer.counting.absence_answer`), checked against every unit of its
+    video; None otherwise. The line must be among the best units (the ranker found it relevant),
+    or the question is about nothing but what is seen (a plain "how many people are there?", "is
+    there a car …?"): then the best unit's video's line is used. "How many people attended the
+    inauguration?" is not answered 0 from a picture with nobody in it."""
+    if q.answer_type not in ("count", "yes_no") or not usable:
+        return None
+    found = absence_answer(q.text, [s.line for s in usable[:top_n]])
+    if found is None and (is_plain_count(q.text) or asks_about_presence(q.text)):
+        found = absence_answer(q.text, video_pool(usable[0].line, usable, following))
+    if found is None:
+        return None
+    video = found[1].video_id
+    top = next(s.line for s in usable if s.line.video_id == video) if any(
+        s.line.video_id == video for s in usable) else found[1]
+    return absence_answer(q.text, [found[1], *video_pool(top, usable, following)])
+
+
 def _by_position(q: Question, usable: Sequence[ScoredUnit], top_n: int = 5) -> list[ScoredUnit]:
     """For "at the start / at the end" questions: among the good units of the best unit's video,
     the earliest (latest) one first."""
@@ -262,12 +296,19 @@ def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None
         counted = count_answer(q.text, [s.line for s in usable])
         if counted is not None:
             return Composed(f"{counted[0]} {_at(counted[1])}", (counted[1],), True)
+        absent = absence_of(q, usable, following)  # the detector looked and never saw one: 0
+        if absent is not None:
+            return Composed(f"{absent[0]} {_at(absent[1])}", (absent[1],), True)
     if q.answer_type == "time":  # "when does the car appear?": the first window that saw it
         pool = list(following(top.line, whole=True)) if following is not None else []
         seen = appearance_answer(q.text, pool + [s.line for s in usable if s.line.video_id == top.line.video_id])
         if seen is not None:
             return Composed(f"{seen[0]} {_at(seen[1])}", (seen[1],), True)
     if q.answer_type == "yes_no":
+        absent = None if any(detector_says_present(q.text, s.line.text) for s in usable[:5]) else (
+            absence_of(q, usable, following))
+        if absent is not None:  # "is there a car …?" where the detector looked and never saw one
+            return Composed(f"{absent[0]} {_at(absent[1])}", (absent[1],), True)
         support = _yes_no_support(q, usable)
         return Composed(f"{yes_or_no(q, support.line)} {_at(support.line)}", (support.line,), True)
     if q.ordinal and q.answer_type in ("text", "name", "number") and following is not None:

@@ -5,10 +5,14 @@ The ``objects`` extractor writes ``objects: 3 people, 1 car; appears: car; disap
 of that COCO class in the best-ranked window that saw it, with the window's timecode. An
 appearance question ("when does the dog appear / first show up?") is answered by the earliest
 ``appears:`` line of that class in the video; "disappear / leave" by the latest ``disappears:``.
+Where the detector looked at a whole video (or segment) and never saw a class, its "nothing seen"
+line (``objects: no person, car seen in 0.0-60.0 s (34 frames)``) answers "how many people …?" with
+0 and "is there a car …?" with no, unless another line of that video counts the class.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 
@@ -27,6 +31,7 @@ _PRESENCE = re.compile(r"^\s*(?:is|are|was|were)\s+there\b|^\s*(?:is|are|was|wer
                        r"appears?|show(?:s)? up|visible|seen|see|in (?:the )?(?:frame|shot|picture))\b", re.IGNORECASE)
 _NOT = re.compile(r"\b(?:not|no|never|without)\b|n't\b", re.IGNORECASE)
 _WHEN = re.compile(r"^\s*(?:when|at what (?:time|point|moment))\b", re.IGNORECASE)
+_NOTHING_SEEN = re.compile(r"^objects:\s*no\s+(?P<list>[a-z ,]+?)\s+seen in\s+(?P<a>[\d.]+)-(?P<b>[\d.]+)\s*s\b")
 
 SYNONYMS = {
     "person": ("people", "person", "persons", "man", "men", "woman", "women", "child", "children", "kid", "kids",
@@ -60,7 +65,7 @@ def asks_what_is_seen(q: Question) -> bool:
 def parse_objects(text: str) -> dict[str, int]:
     """``{label: count}`` of an objects line (``{}`` for any other line)."""
     m = _OBJECTS.match(text.strip())
-    if not m or m.group("list").strip() in ("", "none"):
+    if not m or m.group("list").strip() in ("", "none") or _NOTHING_SEEN.match(text.strip()):
         return {}
     out: dict[str, int] = {}
     for item in m.group("list").split(","):
@@ -186,3 +191,44 @@ def appearance_answer(question: str, lines: Sequence[PackedLine]) -> tuple[str, 
         return None
     hits.sort(key=lambda ln: ln.start_s)
     return f"{label} {key}", hits[-1] if gone else hits[0]
+
+
+def not_seen(text: str) -> set[str]:
+    """The classes a "nothing seen" line says the detector never saw (``set()`` for other lines)."""
+    m = _NOTHING_SEEN.match(text.strip())
+    return {x.strip() for x in m.group("list").split(",") if x.strip()} if m else set()
+
+
+def absence_answer(question: str, lines: Sequence[PackedLine]) -> tuple[str, PackedLine] | None:
+    """``("0 people", line)`` for "how many people …?" or ``("No", line)`` for a not-negated "is
+    there a car …?", from the "nothing seen" line in ``lines`` naming that class, when no line of
+    that video counts it; else None. Only the detector's own claim is used: a video it never
+    looked at (no video track, not indexed with it) has no such line and gets no answer here.
+    The line returned spans what its text claims (the line itself sits in one window)."""
+    counting = bool(asked_label(question))
+    if counting:
+        label = asked_label(question)
+    elif _PRESENCE.search(question) and not _NOT.search(question):
+        label = named_label(question)
+    else:
+        return None
+    if not label:
+        return None
+    for ln in lines:
+        if ln.kind == "visual" and label in not_seen(ln.text):
+            if any(o.video_id == ln.video_id and parse_objects(o.text).get(label) for o in lines):
+                continue
+            m = _NOTHING_SEEN.match(ln.text.strip())
+            assert m is not None  # not_seen() matched it
+            claimed = dataclasses.replace(ln, start_s=float(m.group("a")), end_s=float(m.group("b")))
+            if counting:
+                from vqa_pipeline.extractors.objects import plural
+
+                return f"0 {plural(label, 0)}", claimed
+            return "No", claimed
+    return None
+
+
+def asks_about_presence(question: str) -> bool:
+    """A not-negated "is there a car …?" / "does a dog appear …?" naming a detector class."""
+    return bool(_PRESENCE.search(question)) and not _NOT.search(question) and bool(named_label(question))

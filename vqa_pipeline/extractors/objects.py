@@ -1,8 +1,11 @@
 """Objects seen in each window: a COCO-80 detector on the decoded keyframes (lite: NanoDet).
 
 Per window, from at most ``frames_per_window`` keyframes (sparse on purpose: lite indexing must stay
-well above real time on two cores), a frame that barely differs from the last one looked at reuses
-its detections instead of running the detector again.
+well above real time on two cores) plus at most ``shots_per_window`` shot frames (the decoder keeps
+one where the picture changed a lot since the last frame kept: a short shot between two keyframes,
+fast motion; see ``media.decode.SHOT_MAD``), a frame that barely differs from the last one looked
+at reuses its detections instead of running the detector again
+(:class:`~vqa_pipeline.extractors.frame_reuse.ReuseUnchanged`).
 
 - ``objects_counts``: per class, the most instances seen in one frame of the window and the best
   score, for detections scoring at least ``threshold`` (0.5: on real footage walking people scored
@@ -11,7 +14,13 @@ its detections instead of running the detector again.
   (0.35) up, with its frame time and a box in frame fractions, for later use;
 - evidence lines (kind ``visual``): ``objects: 3 people, 1 car, 1 truck``, and, track-free, where a
   class starts or stops being seen compared with the previous window: ``appears: car`` /
-  ``disappears: dog`` (the first appearance and the last disappearance give when a class is seen).
+  ``disappears: dog`` (the first appearance and the last disappearance give when a class is seen);
+- "nothing seen" (kind ``visual``, once per video or long-file segment, in the first window the
+  detector looked at): ``objects: no person, car seen in 0.0-60.0 s (34 frames)`` names the
+  :data:`ABSENCE_CLASSES` never detected in the span the text gives (the windows it looked at).
+  The line's own span is that one window: spanning the video, it would be an evidence unit of
+  every window and blur every window's text vector. It lets "how many people …?" answer 0 and
+  "is there a car …?" answer no.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from vqa_pipeline.extractors.base import EvidenceLine, Extractor, ExtractorOutput
+from vqa_pipeline.extractors.frame_reuse import ReuseUnchanged
 from vqa_pipeline.media.types import DecodedMedia, Keyframe
 from vqa_pipeline.models.detector_models import VERSION as HM_VERSION
 
@@ -37,6 +47,11 @@ PLURALS = {"person": "people", "bus": "buses", "knife": "knives", "mouse": "mice
 CHANGE_MAD = 2.0 / 255
 """A keyframe whose 32x18 thumbnail differs from the last detected one by less than this (mean
 absolute difference, 0-1) reuses its detections."""
+ABSENCE_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck", "dog", "cat", "bird", "horse")
+"""Classes a "nothing seen" line names when the detector never saw them: people, the road vehicles
+and the common animals (what questions about a picture most often ask for). Not all 80: a line
+naming every absent class would match almost any question's words."""
+NOTHING_SEEN = "objects: no "
 
 
 def plural(label: str, n: int) -> str:
@@ -51,23 +66,31 @@ def count_phrase(counts: list[dict]) -> str:
     return ", ".join(f"{c['count']} {plural(c['label'], c['count'])}" for c in order)
 
 
+def nothing_seen(labels: list[str], start_s: float, end_s: float, frames: int) -> str:
+    """``objects: no person, car seen in 0.0-60.0 s (34 frames)``."""
+    return f"{NOTHING_SEEN}{', '.join(labels)} seen in {start_s:.1f}-{end_s:.1f} s ({frames} frames)"
+
+
+def spread(items: list, n: int) -> list:
+    """At most ``n`` of ``items``, evenly spread, in their order (the first one always)."""
+    if len(items) <= n:
+        return items
+    if n <= 1:
+        return items[:max(n, 0)]
+    return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
+
+
 @dataclass(slots=True)
 class _Frame:
     t_s: float
     dets: list  # Detection-like: label, score, box
 
 
-def _thumb(rgb: np.ndarray) -> np.ndarray:
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(rgb).resize((32, 18), Image.Resampling.BOX), np.float32) / 255.0
-
-
 class Objects(Extractor):
     """COCO objects per window from the NanoDet ONNX model converted at setup.
 
     Options: ``threshold`` (0.5), ``box_threshold`` (0.35), ``frames_per_window`` (1),
-    ``threads`` (1), ``change_mad`` (2/255).
+    ``shots_per_window`` (2), ``threads`` (1), ``change_mad`` (2/255).
     """
 
     name = "nanodet"
@@ -75,7 +98,7 @@ class Objects(Extractor):
     kind = "visual"
     modality = "video"
     model_id = f"nanodet-coco80-human-models-{HM_VERSION}"  # another package version: stale columns
-    version = "1"
+    version = "2"  # 2: shot frames, "nothing seen" lines
 
     def __init__(self, **options) -> None:
         super().__init__(**options)
@@ -107,17 +130,24 @@ class Objects(Extractor):
         return self._detector.detect(rgb, min_score=min_score)
 
     def _sample(self, media: DecodedMedia) -> dict[int, list[Keyframe]]:
-        """Per window (list position), the keyframes to look at: the ones nearest its middle."""
+        """Per window (list position), the frames to look at: the keyframes nearest its middle and
+        its shot frames (evenly spread when there are more than ``shots_per_window``)."""
         per = max(1, int(self.options.get("frames_per_window", 1)))
+        shots = max(0, int(self.options.get("shots_per_window", 2)))
         pos = {w.index: i for i, w in enumerate(media.windows)}
         by_window: dict[int, list[Keyframe]] = {}
         for kf in media.keyframes:
             if kf.window_index in pos:
                 by_window.setdefault(pos[kf.window_index], []).append(kf)
+        extra: dict[int, list[Keyframe]] = {}
+        for kf in media.shot_frames:
+            if kf.window_index in pos:
+                extra.setdefault(pos[kf.window_index], []).append(kf)
         out = {}
         for i, kfs in by_window.items():
             mid = media.windows[i].mid_s
-            out[i] = sorted(sorted(kfs, key=lambda k: abs(k.t_s - mid))[:per], key=lambda k: k.t_s)
+            picked = sorted(kfs, key=lambda k: abs(k.t_s - mid))[:per]
+            out[i] = sorted(picked + spread(extra.get(i, []), shots), key=lambda k: k.t_s)
         return out
 
     def extract(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> ExtractorOutput:
@@ -130,9 +160,7 @@ class Objects(Extractor):
         change = float(self.options.get("change_mad", CHANGE_MAD))
         t0 = time.perf_counter()
         frames: dict[int, list[_Frame]] = {}
-        last_thumb: np.ndarray | None = None
-        last_dets: list = []
-        ran = skipped = 0
+        detect = ReuseUnchanged(lambda rgb: self.detect(rgb, box_threshold), change, (32, 18))
         failures: list[str] = []
         for wi, kfs in sorted(self._sample(media).items()):
             for kf in kfs:
@@ -141,15 +169,9 @@ class Objects(Extractor):
                 except Exception as err:  # a corrupt keyframe is reported, not fatal
                     failures.append(f"{kf.t_s:.2f}s: {type(err).__name__}")
                     continue
-                thumb = _thumb(rgb)
-                if last_thumb is not None and float(np.abs(thumb - last_thumb).mean()) < change:
-                    dets = last_dets
-                    skipped += 1
-                else:
-                    dets = self.detect(rgb, box_threshold)
-                    ran += 1
-                    last_thumb, last_dets = thumb, dets
-                frames.setdefault(wi, []).append(_Frame(kf.t_s, dets))
+                frames.setdefault(wi, []).append(_Frame(kf.t_s, detect(rgb)))
+        ran, skipped = detect.looked, detect.reused
+        shot_times = {kf.t_s for kf in media.shot_frames}
 
         labels_col: list = [None] * n
         counts_col: list = [None] * n
@@ -191,6 +213,7 @@ class Objects(Extractor):
             if parts:
                 lines[wi].append(EvidenceLine(win.start_s, win.end_s, self.kind, "; ".join(parts)))
             prev = present
+        self._add_nothing_seen(media, frames, labels_col, lines)
 
         dt = time.perf_counter() - t0
         notes = []
@@ -201,5 +224,23 @@ class Objects(Extractor):
             columns={"objects_labels": labels_col, "objects_counts": counts_col, "objects_boxes": boxes_col},
             notes=notes,
             stats={"frames_detected": ran, "frames_skipped": skipped, "seconds": round(dt, 4),
-                   "seconds_per_frame": round(dt / max(ran, 1), 6)},
+                   "seconds_per_frame": round(dt / max(ran, 1), 6),
+                   "shot_frames": sum(1 for fs in frames.values() for f in fs if f.t_s in shot_times)},
         )
+
+    def _add_nothing_seen(self, media: DecodedMedia, frames: dict[int, list[_Frame]], labels_col: list,
+                          lines: list[list[EvidenceLine]]) -> None:
+        """The "nothing seen" line of this file (or segment: its own windows only), in its first
+        window the detector looked at; none when every class of ABSENCE_CLASSES was seen."""
+        lo, hi = media.core or (0, len(media.windows))
+        looked = [wi for wi in range(lo, hi) if frames.get(wi)]
+        if not looked:
+            return
+        seen = {label for wi in looked for label in labels_col[wi] or ()}
+        absent = [c for c in ABSENCE_CLASSES if c not in seen]
+        if not absent:
+            return
+        n = len({f.t_s for wi in looked for f in frames[wi]})
+        first = media.windows[looked[0]]
+        text = nothing_seen(absent, first.start_s, media.windows[looked[-1]].end_s, n)
+        lines[looked[0]].append(EvidenceLine(first.start_s, first.end_s, self.kind, text))

@@ -14,9 +14,11 @@ Nothing about who a person is, or their emotion, age or gender, is estimated (pr
 package's models for those are not installed or run.
 
 Cost (lite profile, the bar is indexing at 10x real time or faster): both models together take
-about 40-60 ms per frame on one core, on the keyframes already decoded (one per 2 s by default),
-at most ``max_per_s`` frames a second, and a keyframe nearly identical to the last one looked at
-(mean absolute difference of 32x32 grey thumbnails under ``same_frame``) reuses its results.
+about 40-60 ms per frame on one core, on the keyframes already decoded (one per 2 s by default)
+and the decoder's shot frames (a cut or fast motion between keyframes), at most ``max_per_s``
+frames a second, and a frame nearly identical to the last one looked at (mean absolute difference
+of 32x32 grey thumbnails under ``same_frame``) reuses its results
+(:class:`~vqa_pipeline.extractors.frame_reuse.ReuseUnchanged`).
 
 Limits: MoveNet Lightning follows one person; in a crowd it picks the most prominent one and small
 people far from the camera get no usable pose (no tags then). Faces smaller than about 1/20 of the
@@ -34,17 +36,12 @@ import pyarrow as pa
 from vqa_pipeline.extractors import face_pose_models as fpm
 from vqa_pipeline.extractors import pose_actions
 from vqa_pipeline.extractors.base import EvidenceLine, Extractor, ExtractorOutput
+from vqa_pipeline.extractors.frame_reuse import ReuseUnchanged
 from vqa_pipeline.media.types import DecodedMedia
 from vqa_pipeline.models.detector_models import VERSION as HM_VERSION
 
 FACE_MODEL = "blazeface"
 POSE_MODEL = "movenet-lightning"
-
-
-def _thumb(rgb: np.ndarray) -> np.ndarray:
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(rgb).convert("L").resize((32, 32), Image.Resampling.BOX), np.float32) / 255.0
 
 
 def describe(faces: int, tags: list[str]) -> str:
@@ -69,7 +66,7 @@ class People(Extractor):
     kind = "visual"  # what is seen, like the objects lines; the text starts with "people:"
     modality = "video"
     model_id = f"human-models-{HM_VERSION}/blazeface+movenet-lightning"  # another package version: stale columns
-    version = "1"
+    version = "2"  # 2: shot frames too
 
     def fields(self) -> list[pa.Field]:
         return [
@@ -119,9 +116,10 @@ class People(Extractor):
         # (time, window position, faces, pose, frame width, frame height)
         samples: list[tuple[float, int, int, np.ndarray, int, int]] = []
         first_index = windows[0].index if windows else 0
-        last_t, last_thumb, last_result = -1e9, None, (0, np.zeros((17, 3), np.float32))
-        looked = reused = failed = 0
-        for kf in sorted(media.keyframes, key=lambda k: k.t_s):
+        last_t = -1e9
+        failed = 0
+        look = ReuseUnchanged(self.look, same, (32, 32), grey=True)
+        for kf in sorted([*media.keyframes, *media.shot_frames], key=lambda k: k.t_s):
             if kf.t_s - last_t < min_gap - 1e-6:
                 continue
             try:
@@ -129,14 +127,8 @@ class People(Extractor):
             except Exception:  # a corrupt keyframe must not sink the file; counted in the stats
                 failed += 1
                 continue
-            thumb = _thumb(rgb)
-            if last_thumb is not None and float(np.abs(thumb - last_thumb).mean()) < same:
-                result = last_result
-                reused += 1
-            else:
-                result = self.look(rgb)
-                looked += 1
-            last_t, last_thumb, last_result = kf.t_s, thumb, result
+            result = look(rgb)
+            last_t = kf.t_s
             samples.append((kf.t_s, kf.window_index - first_index, result[0], result[1], rgb.shape[1], rgb.shape[0]))
 
         faces_col: list[int | None] = [None] * n
@@ -162,7 +154,8 @@ class People(Extractor):
                 lines[wi].append(EvidenceLine(win.start_s, win.end_s, self.kind, text))
         dt = time.perf_counter() - t0
         notes = [f"{failed} keyframe(s) could not be decoded and were skipped"] if failed else []
-        stats = {"frames_looked": looked, "frames_reused": reused, "frames_undecodable": failed,
+        looked = look.looked
+        stats = {"frames_looked": looked, "frames_reused": look.reused, "frames_undecodable": failed,
                  "seconds": round(dt, 4), "seconds_per_frame": round(dt / max(looked, 1), 6)}
         return ExtractorOutput(lines=lines, columns={"people_faces": faces_col, "people_tags": tags_col,
                                                      "people_pose": pose_col}, notes=notes, stats=stats)

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
-from vqa_pipeline.evidence import clean_text, kind_rank, kind_word
+from vqa_pipeline.evidence import clean_text, is_nothing_seen, kind_rank, kind_word
 from vqa_pipeline.extractors import models
 from vqa_pipeline.extractors.base import EvidenceLine, Extractor, ExtractorOutput
 from vqa_pipeline.media.types import DecodedMedia
@@ -87,6 +87,8 @@ def window_text(lines: Sequence[EvidenceLine]) -> str | None:
     by_kind: dict[str, list[str]] = {}
     for ln in lines:
         t = clean_text(ln.kind, ln.text)
+        if is_nothing_seen(t):  # evidence for the answer step, not search text
+            continue
         if t and t not in by_kind.setdefault(ln.kind, []):
             by_kind[ln.kind].append(t)
     kinds = sorted(by_kind, key=lambda k: (kind_rank(k), k))

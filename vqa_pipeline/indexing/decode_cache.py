@@ -12,7 +12,7 @@ from pathlib import Path
 
 from vqa_pipeline.media.types import DecodedMedia, WindowingOptions
 
-FORMAT_VERSION = 2  # 2: DecodedMedia gained segment fields (audio_offset, segment, core)
+FORMAT_VERSION = 3  # 2: DecodedMedia gained segment fields (audio_offset, segment, core); 3: shot_frames
 
 
 def _path(cache_dir: Path, video_id: str, options: WindowingOptions) -> Path:

@@ -38,6 +38,12 @@ from vqa_pipeline.media.windows import keyframe_times, make_windows
 log = logging.getLogger(__name__)
 
 THUMB_W, THUMB_H = 32, 18
+# Shot frames: besides the keyframes, a frame is kept where the picture changed this much (mean
+# absolute difference of the 32x18 thumbs, 0-1; the scale of ``visual-stats``' cut rule) since the
+# last frame kept, at most one per SHOT_GAP_S. A cut to a short shot between two keyframes, or fast
+# motion, is then seen by the detectors (only they look at these frames).
+SHOT_MAD = 0.06
+SHOT_GAP_S = 0.5
 # A file that decodes to this many errors without one good frame is given up on.
 MAX_DECODE_ERRORS = 50
 
@@ -305,18 +311,34 @@ def _decode_container(container, video_id: str, options: WindowingOptions, segme
     segment = 0  # the next segment to yield
 
     kept: list[tuple[object, int, tuple[float, bytes, int, int]]] = []  # the last frame encoded
+    shots: list[tuple[float, bytes, int, int]] = []  # shot frames (see SHOT_MAD), time order
+    # the thumb of the last frame kept (keyframe or shot frame) and the last shot frame's time
+    shot_ref: list = [None, -math.inf]
+
+    def encode(t: float, frame) -> tuple[float, bytes, int, int]:
+        w, h = _scaled_size(frame.width, frame.height, options.max_frame_side)
+        rgb = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
+        if rotation:
+            rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
+        return (t, _to_jpeg(rgb), rgb.shape[1], rgb.shape[0])
 
     def keep_keyframe(idx: int, t: float, frame) -> None:
         # A frame standing for many targets (cover art, a camera that stopped) is encoded once.
         if kept and kept[0][0] is frame and kept[0][1] == rotation and kept[0][2][0] == t:
             chosen[idx] = kept[0][2]
             return
-        w, h = _scaled_size(frame.width, frame.height, options.max_frame_side)
-        rgb = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
-        if rotation:
-            rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
-        chosen[idx] = (t, _to_jpeg(rgb), rgb.shape[1], rgb.shape[0])
+        chosen[idx] = encode(t, frame)
         kept[:] = [(frame, rotation, chosen[idx])]
+        shot_ref[0] = frame.reformat(width=THUMB_W, height=THUMB_H, format="rgb24").to_ndarray()
+
+    def maybe_keep_shot(t: float, frame, small: np.ndarray) -> None:
+        ref, last_t = shot_ref
+        if ref is None or t - last_t < SHOT_GAP_S - 1e-6:
+            return
+        if float(np.abs(small.astype(np.float32) - ref).mean()) / 255.0 < SHOT_MAD:
+            return
+        shots.append(encode(t, frame))
+        shot_ref[:] = [small, t]
 
     def fill_with_last_frame(upto_t: float, from_t: float = -math.inf) -> None:
         """Targets before ``upto_t`` that no frame reached take the last frame (the single pass's rule for
@@ -362,6 +384,7 @@ def _decode_container(container, video_id: str, options: WindowingOptions, segme
         picked = chosen if k == 0 and last else {
             i: v for i, v in chosen.items() if kf_lo <= targets.times[i] < kf_hi}
         keyframes = _assign_keyframes(ws, targets.times, picked)
+        shot_frames = _assign_shots(ws, [s for s in shots if kf_lo <= s[0] < kf_hi])
         a = int(ws[0].start_s * AUDIO_SAMPLE_RATE) if ws and k > 0 else 0
         b = audio.end if audio_end is None else audio_end
         if not last:
@@ -378,6 +401,7 @@ def _decode_container(container, video_id: str, options: WindowingOptions, segme
             options=options,
             windows=ws,
             keyframes=keyframes,
+            shot_frames=shot_frames,
             audio=audio.take(a, b),
             thumbs=np.stack([thumbs[i] for i in th]) if th else np.zeros((0, THUMB_H, THUMB_W, 3), np.uint8),
             thumb_times_s=np.asarray([thumb_times[i] for i in th], dtype=np.float64),
@@ -392,6 +416,7 @@ def _decode_container(container, video_id: str, options: WindowingOptions, segme
             audio.release_before(int(keep_t * AUDIO_SAMPLE_RATE))
             for i in [i for i, v in chosen.items() if targets.times[i] < keep_t - options.length_s]:
                 del chosen[i]
+            shots[:] = [s for s in shots if s[0] >= keep_t - options.length_s]
             n = next((i for i, t in enumerate(thumb_times) if t >= keep_t - 1.0), len(thumb_times))
             n = max(n - 1, 0)  # the last thumb before stays: it is the picture until the next one
             del thumbs[:n], thumb_times[:n]
@@ -440,6 +465,7 @@ def _decode_container(container, video_id: str, options: WindowingOptions, segme
                     small = frame.reformat(width=THUMB_W, height=THUMB_H, format="rgb24").to_ndarray()
                     thumbs.append(small)
                     thumb_times.append(t)
+                    maybe_keep_shot(t, frame, small)
                     next_thumb_t = t + 1.0 / options.thumb_fps
                 prev_frame = (t, frame)
             elif packet.stream is astream and resampler is not None:
@@ -500,6 +526,16 @@ def _decode_container(container, video_id: str, options: WindowingOptions, segme
         container=info.container,
     )
     yield last
+
+
+def _assign_shots(windows: list[Window], shots: list[tuple[float, bytes, int, int]]) -> list[Keyframe]:
+    """Shot frames as keyframes of every window holding their time (overlapping windows share them)."""
+    out: list[Keyframe] = []
+    for w in windows:
+        for t, jpeg, width, height in shots:
+            if w.start_s - 1e-6 <= t < w.end_s - 1e-6:
+                out.append(Keyframe(t_s=round(t, 6), window_index=w.index, jpeg=jpeg, width=width, height=height))
+    return out
 
 
 def _assign_keyframes(

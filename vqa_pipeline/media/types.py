@@ -112,6 +112,9 @@ class DecodedMedia:
         options: windowing options used.
         windows: windows in time order.
         keyframes: keyframes in time order, each tagged with its window index.
+        shot_frames: extra frames where the picture changed a lot since the last frame kept (a cut
+            to a short shot, fast motion), in time order, tagged like keyframes; at most one per
+            ``media.decode.SHOT_GAP_S``. Only the detectors look at them.
         audio: mono float32 samples at ``AUDIO_SAMPLE_RATE`` (empty when there is no audio track),
             sample 0 at media time 0.
         thumbs: ``[N, 18, 32, 3]`` uint8 tiny RGB frames at ``options.thumb_fps`` for cuts/motion.
@@ -131,6 +134,7 @@ class DecodedMedia:
     options: WindowingOptions
     windows: list[Window]
     keyframes: list[Keyframe] = field(default_factory=list)
+    shot_frames: list[Keyframe] = field(default_factory=list)
     audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     thumbs: np.ndarray = field(default_factory=lambda: np.zeros((0, 18, 32, 3), np.uint8))
     thumb_times_s: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))

@@ -21,6 +21,7 @@ from typing import ParamSpec, TypeVar
 import lancedb
 import pyarrow as pa
 
+from vqa_pipeline.evidence import is_nothing_seen
 from vqa_pipeline.store.commits import is_ambiguous_merge, retry_conflicts, unique_by
 from vqa_pipeline.store.duplicates import drop_duplicate_keys
 from vqa_pipeline.store.fingerprint import is_local
@@ -343,7 +344,8 @@ class Store:
             return
         texts = []
         for r in rows:
-            parts = [line["text"] for g in groups for line in (r.get(f"{g}_lines") or [])]
+            parts = [line["text"] for g in groups for line in (r.get(f"{g}_lines") or [])
+                     if not is_nothing_seen(line["text"])]  # the detector's absence line is not search text
             texts.append(" | ".join(parts) if parts else None)
         self.write_group(video_id, "", {"evidence_text": texts}, [r["window_id"] for r in rows])
 

@@ -59,7 +59,10 @@ def test_counts_lines_appearance_and_skipped_frames(extractor):
     out = extractor.extract(media, {})
     _check_columns(extractor, out, 5)
     texts = [[ln.text for ln in lines] for lines in out.lines]
-    assert texts[0] == []  # black: nothing seen, nothing to say
+    # black: no objects line; the file's "nothing seen" line (the classes never seen in 0-10 s) is there
+    assert texts[0] == ["objects: no bicycle, car, motorcycle, bus, truck, dog, cat, bird, horse seen in 0.0-10.0 s "
+                        "(5 frames)"]
+    assert (out.lines[0][0].start_s, out.lines[0][0].end_s) == (0.0, 2.0)  # it sits in one window
     assert texts[1] == ["objects: 1 person; appears: person"]
     assert texts[2] == ["objects: 1 person"]  # the same frame again: counted, no new appearance
     assert texts[3] == ["objects: none; disappears: person"]
@@ -168,8 +171,10 @@ def test_object_lines_are_searchable_by_bm25_and_by_text_vector(street_db):
     store = Store(street_db)
     rows = sorted(store.windows.to_arrow().to_pylist(), key=lambda r: r["start_s"])
     texts = [r["evidence_text"] for r in rows]
+    # the black start's "nothing seen" line is evidence, not search text
+    assert rows[0]["objects_lines"][0]["text"].startswith("objects: no bicycle, car,")
     assert texts[:2] == [None, None] and texts[2] == "objects: 1 person; appears: person"
-    assert rows[2]["objects_model"] == "nanodet-coco80-human-models-3.0.4@1" and rows[2]["emb_text"] is not None
+    assert rows[2]["objects_model"] == "nanodet-coco80-human-models-3.0.4@2" and rows[2]["emb_text"] is not None
     from vqa_pipeline.store.search import fts_search
 
     hits = fts_search(store.windows, "person", limit=3)

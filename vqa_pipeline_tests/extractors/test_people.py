@@ -128,7 +128,7 @@ def test_describe_and_registration():
     assert describe(1, []) == "people: 1 face" and describe(0, ["walking"]) == "people: person walking"
     assert describe(0, []) == ""
     assert "people" in PROFILES["lite"]
-    assert People().model_tag == "human-models-3.0.4/blazeface+movenet-lightning@1"
+    assert People().model_tag == "human-models-3.0.4/blazeface+movenet-lightning@2"
     assert not any(word in f.name for f in People().fields() for word in ("emotion", "age", "gender"))
 
 
@@ -154,7 +154,7 @@ def test_indexed_into_lancedb_and_recomputed_when_the_model_tag_changes(people, 
     vid = summary.files[0].video_id
     rows = store.windows_for(vid, columns=["people_lines", "people_model", "people_faces"])
     assert [r["people_faces"] for r in rows] == [1, 1]
-    assert all(r["people_model"] == "human-models-3.0.4/blazeface+movenet-lightning@1" for r in rows)
+    assert all(r["people_model"] == "human-models-3.0.4/blazeface+movenet-lightning@2" for r in rows)
     assert [ln["text"] for r in rows for ln in r["people_lines"]] == ["people: 1 face", "people: 1 face"]
     # the lines are evidence: in the window text that full-text search and answers read
     texts = [r["evidence_text"] for r in store.windows_for(vid, columns=["evidence_text"])]

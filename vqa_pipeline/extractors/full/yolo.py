@@ -55,7 +55,7 @@ class YoloObjects(Objects):
     group = "objects"
     kind = "visual"
     model_id = "yolo"
-    version = "1"
+    version = "2"  # 2: shot frames and "nothing seen" lines, as Objects
     num_gpus = 0.25
 
     def __init__(self, **options) -> None:
