@@ -5,6 +5,12 @@
     .venv/bin/python benchmarks/index_speed.py              # Ray actors (what `vqa index` uses)
     .venv/bin/python benchmarks/index_speed.py --no-ray     # extractors in this process
     .venv/bin/python benchmarks/index_speed.py --repeat 3   # the corpus 3 times (remuxed copies)
+    .venv/bin/python benchmarks/index_speed.py --media-set real-speech --no-speech   # real recordings
+
+``--media-set`` picks the corpus of the cold and warm runs: ``sample`` (default; data/sample, the
+mixed set: speech, slides, scenes, sounds) or ``real-speech`` (the real recordings under
+data/real/media that are mostly speech, :data:`REAL_SPEECH`; ``scripts/fetch_real_media.sh``
+writes that folder).
 
 Every run indexes into a fresh temporary LanceDB with the lite profile:
 
@@ -49,6 +55,19 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 TICK = os.sysconf("SC_CLK_TCK")
 NCPU = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 SR = 16000
+
+# The real recordings in data/real/media that are mostly speech (data/real/README.md, DATA.md):
+# read books, a phone call, a speech, read commands, a man talking to camera.
+REAL_MEDIA = SAMPLE.parent / "real" / "media"
+REAL_SPEECH = (
+    "austen_sense_and_sensibility_ch1.mp4",  # LibriVox reading, 30 s
+    "jfk_inaugural_1961.mp4",  # the inaugural passage, 12 s
+    "pocketsphinx_card_calls.wav",  # LibriVox utterances, 9.5 s
+    "pocketsphinx_robot_commands.wav",  # 8 s
+    "psychopy_jwpIntro.mp4",  # a man talking to camera, 5.8 s
+    "pyannote_sample_call.wav",  # two-speaker phone call, 30 s
+    "shakespeare_sonnet1_reading.mp4",  # a sonnet read aloud, 54 s
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,12 +273,24 @@ def speech_heavy_wav(truths: list[dict], dst: Path, pad: float = 0.15, gap: floa
             "speech_share": round(speech_s / duration, 3) if duration else 0.0}
 
 
+def real_speech_folder(tmp: Path) -> Path:
+    """A folder of links to the :data:`REAL_SPEECH` recordings (indexed like any folder)."""
+    missing = [n for n in REAL_SPEECH if not (REAL_MEDIA / n).is_file()]
+    if missing:
+        raise SystemExit(f"index_speed: {REAL_MEDIA} lacks {', '.join(missing)} (run scripts/fetch_real_media.sh)")
+    d = tmp / "real_speech"
+    d.mkdir(parents=True)
+    for n in REAL_SPEECH:
+        (d / n).symlink_to((REAL_MEDIA / n).resolve())
+    return d
+
+
 def corpus_paths(sample: Path, repeat: int, tmp: Path) -> list[str]:
     """The sample folder, plus ``repeat - 1`` folders of remuxed copies of its media files."""
     from vqa_pipeline.indexing.discover import MEDIA_SUFFIXES
 
     paths = [str(sample)]
-    media = sorted(p for p in sample.iterdir() if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
+    media = sorted(p.resolve() for p in sample.iterdir() if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
     for k in range(1, repeat):
         d = tmp / f"copy{k}"
         d.mkdir(parents=True)
@@ -334,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="threads per extractor (Ray: threads_per_actor, default 1; --no-ray: the extractors' own default)")
     ap.add_argument("--repeat", type=int, default=1, help="index the corpus N times per run (remuxed copies)")
     ap.add_argument("--sample", default=str(SAMPLE))
+    ap.add_argument("--media-set", choices=("sample", "real-speech"), default="sample",
+                    help="corpus of the cold and warm runs: the mixed sample corpus or the real speech recordings")
     ap.add_argument("--window", type=float, default=2.0)
     ap.add_argument("--no-speech", action="store_true", help="skip the speech-heavy run")
     ap.add_argument("--no-warm", action="store_true", help="only the cold run")
@@ -350,11 +383,12 @@ def main(argv: list[str] | None = None) -> int:
     sampler.start()
     runs: list[dict] = []
     info: dict = {"machine": machine(), "command": command_line(), "mode": "inline" if args.no_ray else "ray",
-                  "repeat": args.repeat, "memory_backend": sampler.backend}
+                  "repeat": args.repeat, "memory_backend": sampler.backend, "media_set": args.media_set}
     runner = None
     try:
         t = time.perf_counter()
-        paths = corpus_paths(sample, args.repeat, tmp / "copies")
+        corpus = real_speech_folder(tmp) if args.media_set == "real-speech" else sample
+        paths = corpus_paths(corpus, args.repeat, tmp / "copies")
         info["prepare_copies_s"] = round(time.perf_counter() - t, 3)
         speech = None
         if not args.no_speech:
@@ -437,7 +471,7 @@ def print_report(info: dict) -> None:
     runs = info["runs"]
     start = info.get("runner_start_s", 0.0)
     print(f"\nmachine: {info['machine']}")
-    print(f"mode: {info['mode']}, corpus x{info['repeat']}, memory sampled from {info['memory_backend']} "
+    print(f"mode: {info['mode']}, corpus {info.get('media_set', 'sample')} x{info['repeat']}, memory sampled from {info['memory_backend']} "
           f"({info['samples']} samples)")
     if runs and runs[0].get("models"):
         print("models: " + "; ".join(f"{g} {', '.join(t)}" for g, t in runs[0]["models"].items()))

@@ -8,6 +8,13 @@ same regions as faster-whisper's own ``vad_filter=True`` would find them (:func:
 2 s minimum silence, 400 ms padding), so the words are the same as with its built-in VAD pass.
 Each word goes to every window that contains its midpoint. A window's evidence is one line: the
 text of its words, spanning the window.
+
+Speech longer than one Whisper window (:data:`PIECE_MAX_S`) is heard in pieces cut in VAD pauses
+(:func:`plan_pieces`), each transcribed on its own, so the pieces of one long file can run on
+several actors at once (the scheduler asks :meth:`_FasterWhisper.plan_parts`, runs
+:meth:`~_FasterWhisper.extract_part` per piece and :meth:`~_FasterWhisper.join_parts` the words).
+:meth:`~_FasterWhisper.extract` runs the same pieces one after another, so the words are the same
+wherever the pieces ran.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ import os
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -111,6 +119,59 @@ def transcription_chunks(tight: list[tuple[int, int]], n_samples: int) -> list[d
         raw[-1][1] = n_samples
     pad = sr * HEARD_PAD_MS // 1000  # merged regions lie > 2 s apart: paddings never meet
     return [{"start": max(0, a - pad), "end": min(n_samples, b + pad)} for a, b in raw]
+
+
+# Whisper hears 30 s at a time: a piece of up to 30 s costs no more encoder passes than the
+# same audio inside one long stream, and a 54 s reading becomes two pieces for two actors.
+PIECE_MAX_S = 30.0
+
+
+def cut_at_pauses(chunk: dict[str, int], tight: Sequence[tuple[int, int]]) -> list[dict[str, int]]:
+    """A heard chunk cut in the middle of every pause between the tight speech regions inside it.
+
+    Each cut lies in silence (a pause Silero scored as such for 300 ms, 180 ms of it unpadded), so no
+    word is split. The pieces are adjacent: put back together they are the chunk again.
+    """
+    inside = [(a, b) for a, b in tight if a < chunk["end"] and b > chunk["start"]]
+    cuts = [(inside[i][1] + inside[i + 1][0]) // 2 for i in range(len(inside) - 1) if inside[i][1] < inside[i + 1][0]]
+    cuts = [c for c in cuts if chunk["start"] < c < chunk["end"]]
+    edges = [chunk["start"], *cuts, chunk["end"]]
+    return [{"start": a, "end": b} for a, b in zip(edges, edges[1:])]
+
+
+def plan_pieces(tight: Sequence[tuple[int, int]], n_samples: int,
+                max_s: float = PIECE_MAX_S) -> list[list[dict[str, int]]]:
+    """The heard chunks (:func:`transcription_chunks`) grouped into pieces of at most ``max_s`` of audio.
+
+    As few pieces as fit, of about equal length: a piece takes whole stretches of speech between
+    pauses (:func:`cut_at_pauses`; adjacent stretches in one piece are the same audio as uncut) until
+    it reaches its share or the next stretch would not fit. A stretch longer than ``max_s`` with no
+    pause in it is a piece of its own. Pieces follow each other in time, so their words,
+    concatenated in piece order, are in time order.
+    """
+    limit = max(1, int(max_s * AUDIO_SAMPLE_RATE))
+    units = [u for heard in transcription_chunks(list(tight), n_samples) for u in cut_at_pauses(heard, tight)]
+    total = sum(u["end"] - u["start"] for u in units)
+    share = total / max(1, -(-total // limit))  # ceil(total / limit) pieces of equal length
+    pieces: list[list[dict[str, int]]] = []
+    size = 0
+    for u in units:
+        n = u["end"] - u["start"]
+        if not pieces or size >= share or size + n > limit:
+            pieces.append([])
+            size = 0
+        pieces[-1].append(u)
+        size += n
+    return pieces
+
+
+@dataclass(frozen=True, slots=True)
+class AsrPart:
+    """One piece of a file's speech to transcribe (``chunks`` in samples of ``media.audio``)."""
+
+    index: int
+    chunks: list[dict[str, int]]
+    tight: tuple[tuple[int, int], ...]  # the file's tight speech regions (word-time clipping when joined)
 
 
 def transcribe_speech(model, audio: np.ndarray, chunks: list[dict[str, int]] | None, **options):
@@ -224,28 +285,49 @@ class _FasterWhisper(Extractor):
                 words.append({"word": w.word, "start_s": float(w.start), "end_s": float(w.end), "prob": float(w.probability)})
         return words, info.language, float(info.language_probability)
 
-    def extract(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> ExtractorOutput:
+    # --- pieces (see the module docstring)
+    def _piece_s(self) -> float:
+        return float(self.options.get("piece_s", PIECE_MAX_S))
+
+    @staticmethod
+    def _track(media: DecodedMedia) -> np.ndarray:
+        return np.nan_to_num(np.asarray(media.audio, dtype=np.float32).reshape(-1))
+
+    def plan_parts(self, media: DecodedMedia) -> list[AsrPart] | None:
+        """The pieces of a long track as separate jobs, or ``None``: one job (:meth:`extract`).
+
+        Runs where the scheduler runs: one VAD pass, no Whisper. A track no longer than one piece
+        is left to :meth:`extract` without a VAD pass here.
+        """
+        if not media.has_audio:
+            return None
+        audio = self._track(media)
+        if audio.size <= self._piece_s() * AUDIO_SAMPLE_RATE:
+            return None
+        tight = speech_chunks(audio)
+        pieces = plan_pieces(tight, audio.size, self._piece_s()) if tight else []
+        return [AsrPart(i, p, tuple(tight)) for i, p in enumerate(pieces)] if len(pieces) > 1 else None
+
+    def extract_part(self, media: DecodedMedia, part: AsrPart) -> dict[str, Any]:
+        """Transcribe one piece: ``{words, language, language_probability, heard, seconds, worker}``."""
+        t0 = time.perf_counter()
+        words, language, prob = self.transcribe(self._track(media), part.chunks)
+        return {"words": words, "language": language, "language_probability": prob,
+                "heard": sum(c["end"] - c["start"] for c in part.chunks), "seconds": time.perf_counter() - t0,
+                "worker": os.getpid()}
+
+    def join_parts(self, media: DecodedMedia, parts: Sequence[AsrPart], results: Sequence[Mapping[str, Any]],
+                   seconds: float | None = None) -> ExtractorOutput:
+        """The file's output from its pieces' words (pieces follow each other in time: no reordering,
+        and no word is in two pieces). The language is that of the piece heard longest."""
         windows = media.windows
         n = len(windows)
-        cols = [f.name for f in self.fields()]
-        if not media.has_audio:
-            return ExtractorOutput.empty(n, cols, note="no audio track")
-        t0 = time.perf_counter()
-        audio = np.nan_to_num(np.asarray(media.audio, dtype=np.float32).reshape(-1))
-        duration = audio.size / AUDIO_SAMPLE_RATE
-        stats: dict[str, float] = {"audio_s": round(duration, 3)}
-        tight = speech_chunks(audio) if audio.size >= 512 else []
+        duration = media.audio.size / AUDIO_SAMPLE_RATE if media.audio is not None else 0.0
+        tight = parts[0].tight if parts else ()
         regions = [(a / AUDIO_SAMPLE_RATE, b / AUDIO_SAMPLE_RATE) for a, b in tight]
-        stats["speech_s"] = round(sum(b - a for a, b in regions), 3)
-        if not regions:
-            out = ExtractorOutput.empty(n, cols, note="no speech detected")
-            out.columns["asr_words"] = [[] for _ in range(n)]
-            out.stats = {**stats, "words": 0, "seconds": round(time.perf_counter() - t0, 3)}
-            return out
-
-        self.load()
-        t_load = time.perf_counter()
-        words, language, lang_prob = self.transcribe(audio, transcription_chunks(tight, audio.size))
+        words = [w for r in results for w in r["words"]]
+        main: Mapping[str, Any] = (max(results, key=lambda r: r["heard"]) if results
+                                   else {"language": None, "language_probability": 0.0})
 
         per_window: list[list[dict]] = [[] for _ in range(n)]
         off = media.audio_start_s  # a segment's audio starts there; word times are media times
@@ -261,21 +343,42 @@ class _FasterWhisper(Extractor):
             text = join_words([" " + x["word"] for x in ws])
             lines.append([EvidenceLine(win.start_s, win.end_s, self.kind, text)] if text else [])
 
-        t_end = time.perf_counter()
-        stats.update(
-            words=len(words),
-            language_probability=round(lang_prob, 3),
-            seconds=round(t_end - t0, 3),
-            transcribe_seconds=round(t_end - t_load, 3),
-            seconds_per_audio_second=round((t_end - t0) / max(duration, 1e-6), 4),
-        )
+        transcribe_s = sum(float(r["seconds"]) for r in results)
+        total = transcribe_s if seconds is None else seconds
+        stats = {
+            "audio_s": round(duration, 3),
+            "speech_s": round(sum(b - a for a, b in regions), 3),
+            "pieces": len(parts),
+            "workers": len({r.get("worker") for r in results}),  # processes the pieces ran in
+            "words": len(words),
+            "language_probability": round(float(main["language_probability"]), 3),
+            "seconds": round(total, 3),
+            "transcribe_seconds": round(transcribe_s, 3),
+            "seconds_per_audio_second": round(total / max(duration, 1e-6), 4),
+        }
         notes = [] if words else ["no words recognized"]
-        return ExtractorOutput(
-            lines=lines,
-            columns={"asr_language": [language] * n, "asr_words": per_window},
-            notes=notes,
-            stats=stats,
-        )
+        return ExtractorOutput(lines=lines, columns={"asr_language": [main["language"]] * n, "asr_words": per_window},
+                               notes=notes, stats=stats)
+
+    def extract(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> ExtractorOutput:
+        windows = media.windows
+        n = len(windows)
+        cols = [f.name for f in self.fields()]
+        if not media.has_audio:
+            return ExtractorOutput.empty(n, cols, note="no audio track")
+        t0 = time.perf_counter()
+        audio = self._track(media)
+        tight = speech_chunks(audio) if audio.size >= 512 else []
+        if not tight:
+            out = ExtractorOutput.empty(n, cols, note="no speech detected")
+            out.columns["asr_words"] = [[] for _ in range(n)]
+            out.stats = {"audio_s": round(audio.size / AUDIO_SAMPLE_RATE, 3), "speech_s": 0.0, "words": 0,
+                         "seconds": round(time.perf_counter() - t0, 3)}
+            return out
+        self.load()
+        parts = [AsrPart(i, p, tuple(tight)) for i, p in enumerate(plan_pieces(tight, audio.size, self._piece_s()))]
+        results = [self.extract_part(media, p) for p in parts]
+        return self.join_parts(media, parts, results, seconds=time.perf_counter() - t0)
 
 
 class WhisperBase(_FasterWhisper):

@@ -1,7 +1,15 @@
 """On-screen text with RapidOCR (PP-OCRv6 small det/rec ONNX bundled in the ``rapidocr`` wheel).
 
 - Keyframes whose downscaled grayscale barely differs from the last OCR'd keyframe are not OCR'd
-  again; they reuse that frame's result (``stats["frames_skipped"]``).
+  again; they reuse that frame's result (``stats["frames_skipped"]``). That signature comes from a
+  reduced JPEG decode (DCT scaling, :func:`jpeg_signature`): only the frames that are OCR'd are
+  decoded at full size.
+- With ``region_max`` set (off by default), a keyframe whose change from the last OCR'd one is
+  confined to a small region (a moving shape, a caption appearing: at most ``region_max`` of the
+  frame, after growing it by the text boxes it touches) is first OCR'd on that region only. Text that appears, moves or goes away changes its
+  own pixels, so it is inside the region: when the region holds no text, the reads outside it are
+  kept and the frame costs a small crop (``stats["frames_region"]``); when it holds some, the whole
+  frame is read as before (a crop reads some texts differently, e.g. "220 °C" as "220 °℃").
 - Lines with a recognition score below ``min_score`` (0.5) are dropped.
 - The same text (normalized: case, spaces and punctuation ignored; near-identical reads matched)
   seen in consecutive windows becomes ONE evidence line spanning those windows, put in each of them.
@@ -18,7 +26,7 @@ import difflib
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,11 +66,63 @@ def frame_signature(rgb: np.ndarray, width: int = 160) -> np.ndarray:
     return np.asarray(im, dtype=np.float32)
 
 
+def jpeg_signature(jpeg: bytes, width: int = 160) -> np.ndarray:
+    """:func:`frame_signature` of a JPEG without decoding it at full size.
+
+    The decoder's DCT scaling (``draft``) gives a grayscale image at 1/2-1/8 of the size, still at
+    least ``width`` wide, and the same box filter brings it to ``width`` (about 4x less work for a
+    720p frame).
+    """
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(jpeg)) as im:
+        w, h = im.size
+        height = max(1, round(h * width / max(w, 1)))
+        im.draft("L", (width, height))
+        small = im.convert("L").resize((width, height), Image.Resampling.BOX)
+    return np.asarray(small, dtype=np.float32)
+
+
 def frame_change(a: np.ndarray, b: np.ndarray, level: float = 16.0) -> float:
     """Fraction of signature pixels that changed by more than ``level`` grey levels."""
     if a.shape != b.shape:
         return 1.0
     return float(np.mean(np.abs(a - b) > level))
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the frame
+
+
+def changed_box(a: np.ndarray, b: np.ndarray, level: float = 16.0, margin: int = 4) -> Box | None:
+    """The bounding box of the signature pixels that changed by more than ``level`` grey levels,
+    grown by ``margin`` signature pixels; ``None`` when none did (or the sizes differ)."""
+    if a.shape != b.shape:
+        return None
+    ys, xs = np.nonzero(np.abs(a - b) > level)
+    if ys.size == 0:
+        return None
+    h, w = a.shape
+    return (max(0, int(xs.min()) - margin) / w, max(0, int(ys.min()) - margin) / h,
+            min(w, int(xs.max()) + 1 + margin) / w, min(h, int(ys.max()) + 1 + margin) / h)
+
+
+def _overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def grow_over(region: Box, boxes: Sequence[Sequence[float]]) -> Box:
+    """``region`` grown until no box only partly inside it remains (a text it touches is read whole)."""
+    changed = True
+    while changed:
+        changed = False
+        for b in boxes:
+            if _overlaps(region, b) and not (region[0] <= b[0] and region[1] <= b[1] and b[2] <= region[2]
+                                             and b[3] <= region[3]):
+                region = (min(region[0], b[0]), min(region[1], b[1]), max(region[2], b[2]), max(region[3], b[3]))
+                changed = True
+    return region
 
 
 @dataclass
@@ -103,7 +163,9 @@ class RapidOcr(Extractor):
     """RapidOCR on keyframes.
 
     Options: ``min_score`` (0.5), ``det_side`` (736), ``use_cls`` (False), ``skip_threshold``
-    (0.002: fraction of changed signature pixels under which a keyframe reuses the last OCR).
+    (0.002: fraction of changed signature pixels under which a keyframe reuses the last OCR),
+    ``region_max`` (the largest changed share of the frame OCR'd as a region first; 0, the default:
+    whole frames; 0.1 halves the OCR CPU on the sample corpus but costs one exact match there).
     """
 
     name = "rapidocr"
@@ -162,6 +224,20 @@ class RapidOcr(Extractor):
             reads.append(_Read(txt, float(score), box))
         return reads
 
+    def read_region(self, rgb: np.ndarray, region: Box) -> list[_Read]:
+        """OCR the part of a frame inside ``region``; boxes as fractions of the whole frame."""
+        h, w = rgb.shape[:2]
+        x0, y0 = int(region[0] * w), int(region[1] * h)
+        x1, y1 = max(x0 + 32, int(np.ceil(region[2] * w))), max(y0 + 32, int(np.ceil(region[3] * h)))
+        x1, y1 = min(w, x1), min(h, y1)
+        x0, y0 = max(0, min(x0, x1 - 32)), max(0, min(y0, y1 - 32))
+        cw, ch = x1 - x0, y1 - y0
+        reads = self.read_frame(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+        for r in reads:
+            r.box = [(x0 + r.box[0] * cw) / w, (y0 + r.box[1] * ch) / h, (x0 + r.box[2] * cw) / w,
+                     (y0 + r.box[3] * ch) / h]
+        return reads
+
     def extract(self, media: DecodedMedia, upstream: Mapping[str, ExtractorOutput]) -> ExtractorOutput:
         windows = media.windows
         n = len(windows)
@@ -173,32 +249,44 @@ class RapidOcr(Extractor):
         self.load()
         t0 = time.perf_counter()
         threshold = float(self.options.get("skip_threshold", 0.002))
+        # Off by default: on the sample corpus it halves the OCR CPU but changes one clip's lines
+        # ("220 °C" read as "220 °℃" wins the vote over fewer full reads; docs/benchmarks.md).
+        region_max = float(self.options.get("region_max", 0.0))
         notes: list[str] = []
 
         per_window: list[list[_Read]] = [[] for _ in range(n)]
         has_frame = [False] * n
         last_sig: np.ndarray | None = None
         last_reads: list[_Read] = []
-        frames_ocr = frames_skipped = 0
+        frames_ocr = frames_skipped = frames_region = 0
         base = windows[0].index if windows else 0  # a segment's windows do not start at 0
         for kf in sorted(media.keyframes, key=lambda k: k.t_s):
             i = kf.window_index - base
             if not 0 <= i < n:
                 continue
             try:
-                rgb = kf.rgb()
+                sig = jpeg_signature(kf.jpeg)
+                rgb = None if last_sig is not None and frame_change(sig, last_sig) < threshold else kf.rgb()
             except Exception as err:  # a corrupt keyframe must not sink the file
                 notes.append(f"keyframe at {kf.t_s:.2f}s could not be decoded: {err}")
                 continue
             has_frame[i] = True
-            sig = frame_signature(rgb)
-            if last_sig is not None and frame_change(sig, last_sig) < threshold:
+            if rgb is None:  # the text cannot have changed: reuse the last frame's reads
                 reads = last_reads
                 frames_skipped += 1
             else:
-                reads = self.read_frame(rgb)
+                region = changed_box(sig, last_sig) if last_sig is not None and region_max > 0 else None
+                if region is not None:
+                    region = grow_over(region, [r.box for r in last_reads])
+                small = region is not None and (region[2] - region[0]) * (region[3] - region[1]) <= region_max
+                if small and region is not None and not self.read_region(rgb, region):
+                    # only this region changed and it holds no text: the text outside it is as last read
+                    reads = [r for r in last_reads if not _overlaps(r.box, region)]
+                    frames_region += 1
+                else:
+                    reads = self.read_frame(rgb)
+                    frames_ocr += 1
                 last_sig, last_reads = sig, reads
-                frames_ocr += 1
             per_window[i].extend(reads)
 
         # one entry per distinct text in a window (best score wins)
@@ -249,9 +337,10 @@ class RapidOcr(Extractor):
             boxes_col.append([{"text": r.text, "score": float(r.score), "box": [float(v) for v in r.box]} for r in items])
 
         dt = time.perf_counter() - t0
-        total = frames_ocr + frames_skipped
+        total = frames_ocr + frames_skipped + frames_region
         stats = {
             "frames_ocr": frames_ocr,
+            "frames_region": frames_region,
             "frames_skipped": frames_skipped,
             "seconds": round(dt, 3),
             "seconds_per_frame": round(dt / max(total, 1), 4),

@@ -11,6 +11,10 @@ whose node dies is restarted on a live node, where Ray runs its unfinished tasks
 (``max_restarts``/``max_task_retries``): a task's result only reaches the driver once, so a retried
 task neither loses nor duplicates a window. The media stays available because the driver owns it and
 its primary copy lives on the driver's node.
+
+An extractor whose work splits into pieces (``plan_parts``: ASR) gets one actor per CPU of the cluster (up to
+:data:`MAX_PIECE_ACTORS`), one thread each, and each job goes to its least busy actor: a long file
+alone spreads its pieces over the cores, many files keep one actor each busy.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from vqa_pipeline.verbosity import is_verbose
 log = logging.getLogger(__name__)
 
 ENV_RAY_ADDRESS = "VQA_RAY_ADDRESS"
+# Actors of a piece-splitting extractor (ASR): each holds its own model (whisper-base: ~250 MB).
+MAX_PIECE_ACTORS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,9 @@ class RayOptions:
             small machine (the models' own thread pools share the cores).
         num_gpus: extractor name -> GPUs per actor (overrides the extractor's own default).
         threads_per_actor: intra-op threads of each actor's model (the ``threads`` extractor option).
+        piece_actors: pool size of extractors that split a file into pieces (``plan_parts``);
+            ``None``: the cluster's CPUs, at most :data:`MAX_PIECE_ACTORS` (never below
+            ``actors_per_extractor``).
         shared_actors: on a Ray that outlives this process (``address`` set): named, detached actors that
             a later run with the same settings reuses, models already loaded; ``close`` leaves them
             running (they stop with that Ray). Off: the actors are this runner's own.
@@ -53,6 +62,7 @@ class RayOptions:
     threads_per_actor: int = 1
     extractor_options: Mapping[str, dict] = field(default_factory=dict)
     shared_actors: bool = False
+    piece_actors: int | None = None
 
 
 SHARED_NAMESPACE = "vqa-extractors"
@@ -112,12 +122,12 @@ class _ExtractorActor:
     def __repr__(self) -> str:
         return f"extractor {self.name}"  # Ray's log prefix for this actor's process: which model it holds
 
-    def run(self, media, upstream) -> ExtractionResult:
+    def run(self, media, upstream, part=None) -> ExtractionResult:
         # ``media`` arrives resolved from the shared object-store copy.
         import ray
 
         try:
-            result = run_job(self.loaded, ExtractionJob(self.name, media, upstream))
+            result = run_job(self.loaded, ExtractionJob(self.name, media, upstream, part))
             result.node = ray.get_runtime_context().get_node_id()
             return result
         finally:
@@ -135,7 +145,8 @@ class RayRunner:
         self._remote_cls: Any = None
         self._pools: dict[str, list] = {}
         self._rr: dict[str, int] = {}
-        self._pending: dict = {}  # ObjectRef -> job
+        self._busy: dict[str, list[int]] = {}  # extractor -> jobs in flight per actor of its pool
+        self._pending: dict = {}  # ObjectRef -> (job, index of its actor in the pool)
         self._media_refs: dict[int, tuple] = {}  # id(media) -> (ObjectRef, jobs using it)
         self.nodes: dict[str, set[str]] = {}  # extractor -> the Ray node ids its results came from
         self._placed = 0  # actors placed so far (they take the live nodes in turn)
@@ -153,6 +164,20 @@ class RayRunner:
         self._remote_cls = ray.remote(_ExtractorActor)
 
     def _actor(self, name: str):
+        """An actor of the extractor's pool (round robin), the pool started on first use."""
+        pool = self._pool(name)
+        self._rr[name] = (self._rr[name] + 1) % len(pool)
+        return pool[self._rr[name]]
+
+    def _pick(self, name: str):
+        """The least busy actor of the pool (round robin among equals) and its index; counted busy."""
+        pool, busy = self._pool(name), self._busy[name]
+        self._rr[name] = (self._rr[name] + 1) % len(pool)
+        i = min(range(len(pool)), key=lambda k: (busy[k], (k - self._rr[name]) % len(pool)))
+        busy[i] += 1
+        return pool[i], i
+
+    def _pool(self, name: str) -> list:
         self._start()
         if name not in self._pools:
             from vqa_pipeline.extractors.registry import create_extractor, get_extractor_class
@@ -166,7 +191,11 @@ class RayRunner:
             self._pools[name] = []
             # the configured model's tag (building the extractor loads nothing; only load() does)
             tag = create_extractor(name, **opts).model_tag if o.shared_actors else ""
-            for i in range(max(1, o.actors_per_extractor)):
+            n = max(1, o.actors_per_extractor)
+            if hasattr(get_extractor_class(name), "plan_parts"):
+                cpus = int(self._ray.cluster_resources().get("CPU", 1))
+                n = max(n, o.piece_actors or min(MAX_PIECE_ACTORS, max(1, cpus)))
+            for i in range(n):
                 placement: dict = {"num_cpus": o.num_cpus_per_actor, "num_gpus": gpus,
                                    "scheduling_strategy": self._next_node(),
                                    "max_restarts": ACTOR_RESTARTS, "max_task_retries": ACTOR_RESTARTS}
@@ -177,9 +206,8 @@ class RayRunner:
                                      namespace=SHARED_NAMESPACE, lifetime="detached", get_if_exists=True)
                 self._pools[name].append(self._remote_cls.options(**placement).remote(name, opts, o.threads_per_actor))
             self._rr[name] = 0
-        pool = self._pools[name]
-        self._rr[name] = (self._rr[name] + 1) % len(pool)
-        return pool[self._rr[name]]
+            self._busy[name] = [0] * len(self._pools[name])
+        return self._pools[name]
 
     def _next_node(self):
         """Where the next actor goes: the live nodes in turn (one node's cores are not all a cluster has).
@@ -207,12 +235,16 @@ class RayRunner:
             self._media_refs[key] = (self._ray.put(job.media), 0)
         ref, users = self._media_refs[key]
         self._media_refs[key] = (ref, users + 1)
-        self._pending[self._actor(job.extractor).run.remote(ref, job.upstream)] = job
+        actor, i = self._pick(job.extractor)
+        self._pending[actor.run.remote(ref, job.upstream, job.part)] = (job, i)
 
     def wait_one(self) -> ExtractionResult:
         ray = self._ray
         done, _ = ray.wait(list(self._pending), num_returns=1)
-        job = self._pending.pop(done[0])
+        job, i = self._pending.pop(done[0])
+        busy = self._busy.get(job.extractor)
+        if busy is not None and i < len(busy):
+            busy[i] = max(0, busy[i] - 1)
         key = id(job.media)
         ref, users = self._media_refs[key]
         if users <= 1:
@@ -229,8 +261,9 @@ class RayRunner:
             for actor in self._pools.pop(job.extractor, []):
                 if self.options.shared_actors:
                     self._ray.kill(actor)
+            self._busy.pop(job.extractor, None)
             return ExtractionResult(job.extractor, job.media.video_id, None, error=f"worker crashed: {one_line(exc)}",
-                                    segment=job.media.segment)
+                                    segment=job.media.segment, part_index=-1 if job.part is None else job.part.index)
 
     def pending(self) -> int:
         return len(self._pending)
@@ -243,3 +276,4 @@ class RayRunner:
                 for actor in pool:
                     self._ray.kill(actor)
         self._pools.clear()
+        self._busy.clear()

@@ -3,7 +3,9 @@
 An :class:`ExtractionJob` is one extractor on one decoded file. A runner (:class:`InlineRunner`
 here, :class:`~vqa_pipeline.indexing.ray_runner.RayRunner` on Ray actors) takes jobs with
 ``submit`` and hands back finished :class:`ExtractionResult` objects with ``wait_one``; the
-scheduler (:mod:`vqa_pipeline.indexing.schedule`) decides what to submit.
+scheduler (:mod:`vqa_pipeline.indexing.schedule`) decides what to submit. A job with a ``part``
+runs one piece of a split extractor's work (``extract_part``: ASR on one stretch of a long track);
+its result carries that piece's payload, which the scheduler joins.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from vqa_pipeline.extractors.base import Extractor, ExtractorOutput
 from vqa_pipeline.extractors.registry import create_extractor
@@ -27,6 +29,7 @@ class ExtractionJob:
     extractor: str
     media: DecodedMedia
     upstream: dict[str, ExtractorOutput] = field(default_factory=dict)
+    part: Any = None  # one piece of the extractor's work (its ``plan_parts``), or None: all of it
 
 
 @dataclass(slots=True)
@@ -38,6 +41,8 @@ class ExtractionResult:
     seconds: float = 0.0
     segment: int = 0  # which segment of a long file (``DecodedMedia.segment``)
     node: str = ""  # the Ray node that ran the job (empty: this process)
+    part_index: int = -1  # the piece this result is for (``job.part.index``); -1: the whole job
+    part_output: Any = None  # that piece's payload (``extract_part``); None when it failed
 
 
 class ExtractionRunner(Protocol):
@@ -87,8 +92,13 @@ class LoadedExtractors:
 def run_job(loaded: LoadedExtractors, job: ExtractionJob) -> ExtractionResult:
     """Run one job, turning any exception into a failed result with a one-line reason."""
     t0 = time.perf_counter()
+    part_index = -1 if job.part is None else int(job.part.index)
     try:
         ex = loaded.get(job.extractor)
+        if job.part is not None:
+            payload = ex.extract_part(job.media, job.part)  # type: ignore[attr-defined]
+            return ExtractionResult(job.extractor, job.media.video_id, None, seconds=time.perf_counter() - t0,
+                                    segment=job.media.segment, part_index=part_index, part_output=payload)
         out = ex.extract(job.media, job.upstream)
         _check_output(out, len(job.media.windows), job.extractor)
         return ExtractionResult(job.extractor, job.media.video_id, out, seconds=time.perf_counter() - t0,
@@ -97,7 +107,7 @@ def run_job(loaded: LoadedExtractors, job: ExtractionJob) -> ExtractionResult:
         msg = str(exc) if str(exc).startswith("model failed to load") else one_line(exc)
         log.warning("extractor %s failed on %s: %s", job.extractor, job.media.video_id, msg)
         return ExtractionResult(job.extractor, job.media.video_id, None, error=msg, seconds=time.perf_counter() - t0,
-                                segment=job.media.segment)
+                                segment=job.media.segment, part_index=part_index)
 
 
 def _check_output(out: ExtractorOutput, n: int, name: str) -> None:

@@ -5,11 +5,16 @@ groups of earlier stages) and writes each result as it arrives, so a crash half-
 finished and a re-run redoes only the rest. An :class:`ExtractionScheduler` keeps several videos in
 flight on one runner, so models work on one video while the next is decoded and written; the CLI
 feeds it a folder, a Dagster asset one video (:meth:`ExtractionScheduler.run`).
+
+An extractor with ``plan_parts`` (ASR) may split a file's work into pieces: each piece is a job of
+its own, so the runner can spread one long file over several actors, and the pieces' payloads are
+joined here (``join_parts``) into the one result the rest of the loop sees.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from vqa_pipeline.extractors.base import Extractor, ExtractorOutput
 from vqa_pipeline.indexing.extract import (
@@ -20,7 +25,7 @@ from vqa_pipeline.indexing.extract import (
     stored_output,
     write_output,
 )
-from vqa_pipeline.indexing.runners import ExtractionJob, ExtractionResult, ExtractionRunner
+from vqa_pipeline.indexing.runners import ExtractionJob, ExtractionResult, ExtractionRunner, one_line
 from vqa_pipeline.media.types import DecodedMedia
 from vqa_pipeline.store import Store
 
@@ -142,6 +147,29 @@ class VideoProgress:
         return self.outcome[name]
 
 
+class _Pieces:
+    """A split extractor's pieces on one media, until each has reported."""
+
+    __slots__ = ("parts", "results")
+
+    def __init__(self, parts: list[Any]) -> None:
+        self.parts = parts
+        self.results: list[ExtractionResult | None] = [None] * len(parts)
+
+
+def plan_parts(ex: Extractor, media: DecodedMedia) -> list[Any] | None:
+    """The extractor's pieces for this media, or ``None`` to run it as one job (also when planning
+    fails: the one job then meets the same problem and reports it)."""
+    plan = getattr(ex, "plan_parts", None)
+    if plan is None:
+        return None
+    try:
+        parts = plan(media)
+    except Exception:  # noqa: BLE001 - the whole job reports the failure in its own words
+        return None
+    return list(parts) if parts and len(parts) > 1 else None
+
+
 class VideoExtraction:
     """One decoded file's (or segment's) extraction, stage by stage."""
 
@@ -151,6 +179,7 @@ class VideoExtraction:
         self.stages = [st for st in ([e for e in stage if e.name in todo]
                                      for stage in stages(list(video.by_name.values()))) if st]
         self.fresh: dict[str, ExtractorOutput] = {}
+        self.pieces: dict[str, _Pieces] = {}
         self.waiting = 0
 
     @property
@@ -169,14 +198,46 @@ class VideoExtraction:
                     upstream[g] = self.fresh[g]
                 elif g in self.video.active:
                     upstream[g] = stored_output(self.store, self.media, self.video.active[g])
-            jobs.append(ExtractionJob(ex.name, self.media, upstream))
+            parts = plan_parts(ex, self.media)
+            if parts is None:
+                jobs.append(ExtractionJob(ex.name, self.media, upstream))
+            else:
+                self.pieces[ex.name] = _Pieces(parts)
+                jobs += [ExtractionJob(ex.name, self.media, upstream, part=p) for p in parts]
         self.waiting = len(jobs)
         return jobs
 
-    def handle(self, result: ExtractionResult) -> str:
-        """Write a finished job's columns for the windows this media owns; returns the outcome so far."""
-        ex = self.video.by_name[result.extractor]
+    def _join(self, result: ExtractionResult) -> ExtractionResult | None:
+        """Keep a piece's result; once every piece is in, their joined result (``None`` before)."""
+        pieces = self.pieces[result.extractor]
+        pieces.results[result.part_index] = result
+        if any(r is None for r in pieces.results):
+            return None
+        del self.pieces[result.extractor]
+        done = [r for r in pieces.results if r is not None]
+        seconds = sum(r.seconds for r in done)
+        base = ExtractionResult(result.extractor, result.video_id, None, seconds=seconds, segment=result.segment)
+        failed = [r for r in done if r.part_output is None]
+        if failed:
+            base.error = failed[0].error
+            return base
+        try:
+            base.output = self.video.by_name[result.extractor].join_parts(  # type: ignore[attr-defined]
+                self.media, pieces.parts, [r.part_output for r in done])
+        except Exception as exc:  # noqa: BLE001 - reported per video like any extractor failure
+            base.error = one_line(exc)
+        return base
+
+    def handle(self, result: ExtractionResult) -> str | None:
+        """Write a finished job's columns for the windows this media owns; returns the outcome so far
+        (``None`` for a piece whose extractor still waits for other pieces)."""
         self.waiting -= 1
+        if result.part_index >= 0:
+            joined = self._join(result)
+            if joined is None:
+                return None
+            result = joined
+        ex = self.video.by_name[result.extractor]
         n = 0
         if result.output is not None:
             n = write_output(self.store, self.media, ex, result.output)
@@ -251,7 +312,8 @@ class ExtractionScheduler:
         x = self._in_flight[(result.video_id, result.segment)]
         outcome = x.handle(result)
         self.seconds[result.extractor] = self.seconds.get(result.extractor, 0.0) + result.seconds
-        self.progress("extracted", {"video_id": result.video_id, "extractor": result.extractor, "outcome": outcome})
+        if outcome is not None:
+            self.progress("extracted", {"video_id": result.video_id, "extractor": result.extractor, "outcome": outcome})
         self._submit_next(x)
 
     def drain(self, keep: int = 0) -> None:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from vqa_pipeline.extractors.ocr import RapidOcr, frame_change, frame_signature, normalize_text, same_text
+from vqa_pipeline.extractors.ocr import (
+    RapidOcr,
+    changed_box,
+    frame_change,
+    frame_signature,
+    grow_over,
+    jpeg_signature,
+    normalize_text,
+    same_text,
+)
 from vqa_pipeline_tests.extractors.conftest import TEXT, TEXT_S, render_frame, window_of
 
 
@@ -30,12 +39,42 @@ def test_text_is_read_and_merged_into_one_line(lite_outputs, media):
 
 def test_unchanged_frames_are_skipped(lite_outputs, media):
     stats = lite_outputs["ocr"].stats
-    assert stats["frames_ocr"] + stats["frames_skipped"] == len(media.keyframes)
+    assert stats["frames_ocr"] + stats["frames_region"] + stats["frames_skipped"] == len(media.keyframes)
     assert stats["frames_skipped"] >= len(media.keyframes) // 2
     # without skipping, the same evidence at a higher cost
-    full = RapidOcr(skip_threshold=-1.0).extract(media, {})
+    full = RapidOcr(skip_threshold=-1.0, region_max=0).extract(media, {})
     assert full.stats["frames_ocr"] == len(media.keyframes) and full.stats["frames_skipped"] == 0
     assert [[ln.text for ln in w] for w in full.lines] == [[ln.text for ln in w] for w in lite_outputs["ocr"].lines]
+
+
+def test_a_small_change_is_read_as_a_region_with_the_same_evidence(media):
+    # The fixture's square covers 10 % of the frame: with regions up to half the frame, its keyframes
+    # cost a crop (no text in it), and "PLATFORM 9" appearing is found in its region, then read whole.
+    regions = RapidOcr(region_max=0.5).extract(media, {})
+    whole = RapidOcr(region_max=0).extract(media, {})
+    assert regions.stats["frames_region"] >= 1 and whole.stats["frames_region"] == 0
+    assert regions.stats["frames_ocr"] < whole.stats["frames_ocr"]
+    assert [[ln.text for ln in w] for w in regions.lines] == [[ln.text for ln in w] for w in whole.lines]
+    texts = [[b["text"] for b in w or []] for w in regions.columns["ocr_boxes"]]
+    assert texts == [[b["text"] for b in w or []] for w in whole.columns["ocr_boxes"]]
+
+
+def test_change_regions():
+    a = np.zeros((90, 160), np.float32)
+    b = a.copy()
+    assert changed_box(a, b) is None
+    b[40:50, 100:120] = 255.0
+    assert changed_box(a, b, margin=0) == (100 / 160, 40 / 90, 120 / 160, 50 / 90)
+    # a text box the region touches is taken in whole; one it does not touch is left out
+    grown = grow_over((0.5, 0.5, 0.6, 0.6), [(0.55, 0.55, 0.9, 0.58), (0.0, 0.0, 0.1, 0.1)])
+    assert grown == (0.5, 0.5, 0.9, 0.6)
+
+
+def test_jpeg_signature_matches_the_full_decode(media):
+    for kf in media.keyframes:
+        full, small = frame_signature(kf.rgb()), jpeg_signature(kf.jpeg)
+        assert full.shape == small.shape
+        assert frame_change(full, small) < 0.002  # no keyframe looks changed against itself
 
 
 def test_frame_change_sees_text_appear():
