@@ -94,7 +94,8 @@ def test_battery_eval_and_tune_on_s3(s3, tmp_path):
     s3.create_bucket("vqa")
     env = _env(s3, tmp_path)
     db = "s3://vqa/battery"
-    deployment_battery.run_battery(tmp_path, db, env)
+    # extractors in-process: this variant is about the storage (the Ray variants have their own battery)
+    deployment_battery.run_battery(tmp_path, db, env, "--no-ray")
     devset = deployment_battery.write_devset(tmp_path / "devset.jsonl")
     deployment_battery.check_eval(db, devset, env)
     deployment_battery.check_tune(db, devset, env)
