@@ -128,6 +128,8 @@ def test_two_writers_through_the_dynamodb_commit_lock_lose_no_rows(s3, tmp_path)
     assert {i["base_uri"]["S"].rsplit("/", 1)[-1] for i in items} >= {"videos.lance", "windows.lance", "files.lance"}
     doctor = _vqa(env, "doctor", "--db", db, "--json")
     assert doctor.returncode == 0 and json.loads(doctor.stdout)["db"]["ok"], doctor.stdout[-3000:]
+    typo = _vqa(env, "doctor", "--db", "s3://vqa/sahred")
+    assert typo.returncode == 1 and _one_line(typo.stderr) == "vqa doctor: no index at s3://vqa/sahred", typo.stderr
 
 
 @pytest.mark.slow
@@ -156,6 +158,9 @@ def test_server_going_away_mid_index_fails_in_one_line_and_a_rerun_completes(s3,
     ids = [w["window_id"] for w in partial["windows"]]
     assert len(ids) == len(set(ids))
     assert len(partial["videos"]) < 10  # the outage did stop the run
+    per_video = Counter(w["video_id"] for w in partial["windows"])
+    recorded = {v["video_id"]: v["n_windows"] for v in partial["videos"] if v["status"] == "indexed"}
+    assert all(per_video[vid] == n for vid, n in recorded.items()), (recorded, per_video)
 
     again = _vqa(env, "index", media, "--db", db, "--windows-only", "--json", "-q")
     assert again.returncode == 0, again.stderr[-3000:]
@@ -171,7 +176,7 @@ def test_wrong_credentials_are_one_line_naming_the_bucket(tmp_path):
         server.create_bucket("vqa-private")
         env = _env(server, tmp_path, AWS_ACCESS_KEY_ID="AKIAWRONGKEY", AWS_SECRET_ACCESS_KEY="wrong")
         media = _clips(tmp_path / "media", 1, seconds=2.0)
-        for args in (["index", media, "--windows-only"], ["search", "anything"], ["list"]):
+        for args in (["index", media, "--windows-only"], ["search", "anything"], ["list"], ["doctor"]):
             out = _vqa(env, *args, "--db", "s3://vqa-private/idx")
             assert out.returncode == 1, (args, out.stdout[-2000:], out.stderr[-2000:])
             line = _one_line(out.stderr)
