@@ -143,6 +143,12 @@ class Store:
         # (conflicts retried; s3+ddb:// serializes them through DynamoDB).
         self.lock = WriterLock(self.uri, writer) if self.location.is_local else None
         self._write_depth = 0
+        if create and not self.location.is_local:
+            # Two writers that both find a table missing both create it, and the later create lands
+            # as an overwrite (LanceDB lets it win): harmless while the table is still empty, so every
+            # table is made now, before this writer's first row (decoding alone takes longer).
+            for name in ("videos", "files", "windows", "extractions"):
+                getattr(self, name)
 
     # -- the writer lock ----------------------------------------------------------------------
     @contextmanager
