@@ -14,9 +14,12 @@ def state_dir() -> Path:
     return Path(os.environ.get(ENV_HOME) or ".vqa").absolute()
 
 
-def default_db_dir() -> Path:
-    """The LanceDB folder: ``$VQA_DB`` or ``<state>/lance``."""
+def default_db_dir() -> Path | str:
+    """The LanceDB folder: ``$VQA_DB`` (a folder or an object-store URI, ``s3://bucket/prefix``) or
+    ``<state>/lance``."""
     env = os.environ.get(ENV_DB)
+    if env and "://" in env:
+        return env
     return Path(env).absolute() if env else state_dir() / "lance"
 
 

@@ -42,7 +42,8 @@ from vqa_pipeline.retrieval.search import (
     search_columns,
     usable_vector_columns,
 )
-from vqa_pipeline.store.errors import describe, is_lance_error
+from vqa_pipeline.store.errors import describe, is_lance_error, object_store_reason
+from vqa_pipeline.store.location import as_db
 from vqa_pipeline.store.tables import StoreError
 
 __all__ = ["Answer", "Citation", "IndexUnavailable", "QueryError", "SearchHit", "ask", "list_videos", "search", "thumbnail"]
@@ -101,13 +102,13 @@ def search_to_json(question: str, hits: Sequence[SearchHit]) -> dict:
     return {"question": question, "hits": [h.to_json() for h in hits]}
 
 
-def default_db() -> Path:
+def default_db() -> Path | str:
     """``vqa_pipeline.config.default_db_dir()`` when available, else ``.vqa/lance``."""
     try:
         from vqa_pipeline.config import default_db_dir
     except ImportError:
         return FALLBACK_DB_DIR
-    return Path(default_db_dir())
+    return as_db(default_db_dir())
 
 
 def _check_question(question: str) -> str:
@@ -127,7 +128,7 @@ RERANK_WINDOWS = 30
 @dataclass(frozen=True, slots=True)
 class Retrieved:
     table: object
-    db: Path
+    db: Path | str
     fused: FusedRanking
     lists: dict
     rows: list[dict]
@@ -140,13 +141,16 @@ class Retrieved:
 
 
 @contextmanager
-def _index_errors(db_path: Path, table: str) -> Iterator[None]:
+def _index_errors(db_path: Path | str, table: str) -> Iterator[None]:
     """The store's and Lance's errors while reading ``table`` as one-line ``IndexUnavailable``."""
     try:
         yield
     except StoreError as exc:
         raise IndexUnavailable(str(exc)) from None
     except (RuntimeError, OSError, ValueError) as exc:
+        remote = object_store_reason(exc, db_path)
+        if remote is not None:
+            raise IndexUnavailable(remote) from None
         if not is_lance_error(exc):
             raise
         raise IndexUnavailable(describe(exc, db_path, table)) from None
@@ -157,12 +161,12 @@ def retrieve(question: str, k: int, videos, time_range, db, fusion, n_rows: int 
     """Search every retriever, fuse, and fetch the rows of the best ``max(k, n_rows)`` windows."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    db_path = Path(db) if db is not None else default_db()
+    db_path = as_db(db) if db is not None else default_db()
     with _index_errors(db_path, "windows"):
         return _retrieve(question, k, videos, time_range, db_path, fusion, n_rows, strict_videos)
 
 
-def _retrieve(question: str, k: int, videos, time_range, db_path: Path, fusion, n_rows: int | None,
+def _retrieve(question: str, k: int, videos, time_range, db_path: Path | str, fusion, n_rows: int | None,
               strict_videos: bool) -> Retrieved:
     table = open_index(db_path)
     flt = make_filter(table, videos, time_range, strict=strict_videos)
@@ -268,7 +272,7 @@ def thumbnail(window_id: str, db: str | Path | None = None) -> bytes | None:
     Raises:
         QueryError: no database, no or empty ``windows`` table, a damaged table.
     """
-    db_path = Path(db) if db is not None else default_db()
+    db_path = as_db(db) if db is not None else default_db()
     with _index_errors(db_path, "windows"):
         return fetch_thumbnails(open_index(db_path), [window_id]).get(window_id)
 
@@ -341,7 +345,7 @@ def list_videos(db: str | Path | None = None) -> list[dict]:
     """
     from vqa_pipeline.store import Store
 
-    db_path = Path(db) if db is not None else default_db()
+    db_path = as_db(db) if db is not None else default_db()
     with _index_errors(db_path, "videos"):
         store = Store(db_path, create=False)
         videos = store.video_records()

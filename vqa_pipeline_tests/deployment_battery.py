@@ -112,3 +112,47 @@ def run_battery(root: Path, db: str | Path, env: dict | None = None, *index_args
     check_search(db, env)
     check_ask(db, env)
     return first
+
+
+# -- eval and tune on the battery's index -------------------------------------------------------------
+# (question, an accepted answer, the span that answers it): each about one of SAYINGS
+QUESTIONS = [
+    ("Where do we meet?", "car park", (8.0, 10.5), "dev"),
+    ("What colour is the gate at the meeting point?", "red", (8.0, 10.5), "dev"),
+    ("How do we leave the building?", "north stairs", (1.0, 4.0), "dev"),
+    ("Which stairs do we take out?", "north", (1.0, 4.0), "dev"),
+    ("Where is the meeting point next to the gate?", "car park", (8.0, 10.5), "heldout"),
+    ("Which way out of the building?", "north stairs", (1.0, 4.0), "heldout"),
+]
+
+
+def write_devset(path: Path) -> Path:
+    """A dev set over the fire drill clip (JSON Lines, the format of data/sample/devset.jsonl)."""
+    lines = [json.dumps({"id": f"drill_{i}", "video": "fire_drill.mp4", "question": q, "answer_any": [a],
+                         "relevant": [list(span)], "split": split})
+             for i, (q, a, span, split) in enumerate(QUESTIONS)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def check_eval(db: str | Path, devset: Path, env: dict | None = None) -> dict:
+    out = vqa("eval", "--devset", devset, "--db", db, "--json", "-q", env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout)
+    assert res["n"] == len(QUESTIONS), res
+    # two sentences, six questions each clearly about one of them: the right window is near the top
+    assert res["recall@10"] >= 0.8 and res["mrr"] >= 0.5, res
+    return res
+
+
+def check_tune(db: str | Path, devset: Path, env: dict | None = None) -> dict:
+    """A short tuning run stores its config with the index, and queries then use it."""
+    out = vqa("tune", "--devset", devset, "--db", db, "--json", "-q", "--trials", "8", "--no-reranker", env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout)
+    assert res["trials"] >= 8 and res["n_dev"] == 4 and res["n_heldout"] == 2, res
+    assert res["path"].startswith(str(db).split("?")[0].replace("s3+ddb://", "s3://")), res["path"]
+    again = vqa("eval", "--devset", devset, "--db", db, "--json", "-q", env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "fusion: tuned" in again.stderr, again.stderr[-2000:]
+    return res

@@ -14,4 +14,8 @@ def test_battery_on_a_local_folder(tmp_path):
     ok, why = get_extractor_class("whisper-base")().availability()
     if not ok:
         missing(f"whisper-base weights: {why}")
-    deployment_battery.run_battery(tmp_path, tmp_path / "db", {"RAY_ADDRESS": "local", "VQA_RAY_ADDRESS": "local"})
+    env = {"RAY_ADDRESS": "local", "VQA_RAY_ADDRESS": "local", "VQA_HOME": str(tmp_path / "state")}
+    deployment_battery.run_battery(tmp_path, tmp_path / "db", env)
+    devset = deployment_battery.write_devset(tmp_path / "devset.jsonl")
+    deployment_battery.check_eval(tmp_path / "db", devset, env)
+    deployment_battery.check_tune(tmp_path / "db", devset, env)

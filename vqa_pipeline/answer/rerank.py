@@ -52,6 +52,7 @@ from vqa_pipeline.answer.pack import PackedLine
 from vqa_pipeline.answer.question import Question
 from vqa_pipeline.answer.spans import has_answer_type, labelled_values, parts_of
 from vqa_pipeline.evidence import KINDS, clean_text
+from vqa_pipeline.store.location import ObjectFile, side_file
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +200,8 @@ class Reranker:
         return cls(weights, float(data.get("bias", 0.0)), dict(data.get("model_tags") or {}), dict(data.get("info") or {}),
                    None if threshold is None else float(threshold))
 
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    def save(self, path: str | Path | ObjectFile) -> None:
+        (path if isinstance(path, ObjectFile) else Path(path)).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def reranker_tags() -> dict[str, str]:
@@ -223,7 +224,7 @@ def load_reranker(db: str | Path | None, current_tags: Mapping[str, str]) -> tup
     """``<db>/reranker.json`` when usable, else the packaged default: ``(model, warning)``."""
     if db is None:
         return default_reranker(), None
-    path = Path(db) / RERANKER_FILE
+    path = side_file(db, RERANKER_FILE)
     if not path.is_file():
         return default_reranker(), None
     try:

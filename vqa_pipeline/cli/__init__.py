@@ -21,8 +21,13 @@ from vqa_pipeline.cli.query import cmd_ask, cmd_doctor, cmd_evidence, cmd_search
 from vqa_pipeline.cli.serve import cmd_list, cmd_serve, port_number
 from vqa_pipeline.cli.tuning import cmd_eval, cmd_tune
 from vqa_pipeline.config import default_db_dir
+from vqa_pipeline.store.location import as_db
 
 __all__ = ["CliError", "build_parser", "main"]
+
+DB_HELP = ("LanceDB folder, or an object store: s3://bucket/prefix (s3+ddb://bucket/prefix?ddbTableName=T for "
+           "several writers at once; settings from AWS_* variables, see the README) (default: $VQA_DB, else "
+           "$VQA_HOME/lance; $VQA_HOME is .vqa in the current folder unless set)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,9 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--db", type=Path, default=None,
-                       help="LanceDB folder (default: $VQA_DB, else $VQA_HOME/lance; $VQA_HOME is .vqa in the "
-                       "current folder unless set)")
+        p.add_argument("--db", type=as_db, default=None, help=DB_HELP)
         p.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
         verbose_option(p)
 
@@ -177,9 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="a local web page and JSON API over the index, with a player (models stay loaded)",
                        description="Serve /api/search, /api/ask, /api/evidence, /api/videos, the indexed files "
                        "(/api/media, with range requests) and a web page at /. API docs at /docs (OpenAPI: /openapi.json).")
-    p.add_argument("--db", type=Path, default=None,
-                   help="LanceDB folder (default: $VQA_DB, else $VQA_HOME/lance; $VQA_HOME is .vqa in the "
-                   "current folder unless set)")
+    p.add_argument("--db", type=as_db, default=None, help=DB_HELP)
     verbose_option(p)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; any other needs --token)")
@@ -194,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="list every extractor and the answer model, whether they can load here, "
                        "and why not; with --db, an index's tables, their rows and health too")
     p.add_argument("--json", action="store_true", help="print a machine-readable result on stdout")
-    p.add_argument("--db", dest="health_db", type=Path, default=None, metavar="DB",
+    p.add_argument("--db", dest="health_db", type=as_db, default=None, metavar="DB",
                    help="also check this index: each table opens and reads, rows per video, the full-text "
                    "index (exit 1 when a problem is found; `vqa index --repair` fixes it)")
     p.add_argument("--deep", action="store_true", help="with --db: read every column of every table (slower)")
@@ -242,9 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail(args, "interrupted", 130)
     except Exception as exc:  # last resort: one line, details with -v
-        from vqa_pipeline.store.errors import describe, is_lance_error
+        from vqa_pipeline.store.errors import describe, is_lance_error, object_store_reason
 
         logging.getLogger("vqa").debug("unexpected error", exc_info=True)
+        remote = object_store_reason(exc, getattr(args, "db", None) or getattr(args, "health_db", None))
+        if remote is not None:
+            return _fail(args, remote)
         if is_lance_error(exc):
             return _fail(args, describe(exc, getattr(args, "db", None)))
         return _fail(args, f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")

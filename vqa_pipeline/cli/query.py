@@ -121,13 +121,27 @@ def _answer_model(args: argparse.Namespace) -> dict:
     return local_model_report(load=args.load)
 
 
-def _check_holds_index(db: Path) -> None:
+def _check_holds_index(db: Path | str) -> None:
     """An existing folder without a single table is no index (say $VQA_HOME instead of
     $VQA_HOME/lance): one line, rather than every table "missing" and "no problem found"."""
-    from vqa_pipeline.store.fingerprint import is_local
+    from vqa_pipeline.store.fingerprint import TABLES, is_local
 
+    if not is_local(db):  # an object store: a prefix with none of our tables is a typo, not an empty index
+        from vqa_pipeline.store.errors import object_store_reason
+        from vqa_pipeline.store.location import DbLocation
+
+        try:
+            names = set(DbLocation.of(db).connect().list_tables().tables)
+        except (OSError, RuntimeError, ValueError) as exc:
+            reason = object_store_reason(exc, db)
+            if reason is None:
+                raise
+            raise CliError(reason) from None
+        if not names & set(TABLES):
+            raise CliError(f"no index at {db}")
+        return
     folder = Path(db)
-    if not is_local(db) or not folder.is_dir() or _holds_index(folder):
+    if not folder.is_dir() or _holds_index(folder):
         return
     hint = f" (did you mean {folder / 'lance'}?)" if _holds_index(folder / "lance") else ""
     raise CliError(f"no index in {folder}{hint}")

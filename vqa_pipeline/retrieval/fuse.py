@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from vqa_pipeline.store.location import ObjectFile, side_file
+
 log = logging.getLogger(__name__)
 
 FusionMethod = Literal["rrf", "zscore"]
@@ -142,14 +144,14 @@ def index_fusion(db: str | Path, current_tags: Mapping[str, str],
     """
     if isinstance(fusion, FusionConfig):
         return fusion, None, True
-    path = Path(fusion) if fusion is not None else Path(db) / FUSION_FILE
+    path = Path(fusion) if fusion is not None else side_file(db, FUSION_FILE)
     if fusion is None and not path.is_file():
         return FusionConfig(), None, False
     config, warning = load_fusion_config(path, current_tags)
     return config, warning, warning is None
 
 
-def load_fusion_config(path: str | Path | None, current_tags: Mapping[str, str] | None = None) -> tuple[FusionConfig, str | None]:
+def load_fusion_config(path: str | Path | ObjectFile | None, current_tags: Mapping[str, str] | None = None) -> tuple[FusionConfig, str | None]:
     """Read a tuned fusion config, falling back to the defaults when it cannot be trusted.
 
     Args:
@@ -162,7 +164,7 @@ def load_fusion_config(path: str | Path | None, current_tags: Mapping[str, str] 
     """
     if path is None:
         return FusionConfig(), None
-    p = Path(path)
+    p = path if isinstance(path, ObjectFile) else Path(path)
     reason = None
     try:
         config = FusionConfig.from_dict(json.loads(p.read_text(encoding="utf-8")))

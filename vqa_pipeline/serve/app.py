@@ -45,6 +45,7 @@ from vqa_pipeline.serve.hosts import host_name, is_loopback
 from vqa_pipeline.serve.limits import Busy, Limiter
 from vqa_pipeline.serve.media import open_media
 from vqa_pipeline.serve.ranged import FdResponse
+from vqa_pipeline.store.location import as_db
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def media_url(video_id: str, start: float | None = None) -> str:
     return url if start is None else f"{url}#t={float(start):.2f}"
 
 
-def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None, llm_model: str | None = None,
+def create_app(db: Path | str, token: str | None = None, *, llm_url: str | None = None, llm_model: str | None = None,
                extractive: bool = False, warm: bool = True, max_waiting: int = 32,
                on_ready: Callable[[], None] | None = None) -> FastAPI:
     """The app serving the index at ``db``.
@@ -105,7 +106,7 @@ def create_app(db: Path, token: str | None = None, *, llm_url: str | None = None
     """
     from vqa_pipeline.answer.llm import make_backend
 
-    db = Path(db)
+    db = as_db(db)
     backend = None if extractive else make_backend(llm_url, llm_model)
     heavy = Limiter(running=1, waiting=max_waiting)
 
@@ -369,7 +370,7 @@ def _query_errors(fn: Callable[[], Any]) -> Callable[[], Any]:
     return run
 
 
-def _warm_up(db: Path, backend) -> None:
+def _warm_up(db: Path | str, backend) -> None:
     """Load the question encoder, the re-ranker and the answer model by answering one question on
     the index itself (a real prompt: llama.cpp's first long prompt is slow), so the first user's
     question is as fast as the rest."""
@@ -383,7 +384,7 @@ def _warm_up(db: Path, backend) -> None:
         log.warning("warm-up failed: %s", exc)
 
 
-def _evidence(db: Path, ref: str) -> dict:
+def _evidence(db: Path | str, ref: str) -> dict:
     from vqa_pipeline.store import Store, StoreError
     from vqa_pipeline.store.evidence import lines_for_video, resolve_video
     from vqa_pipeline.store.sources import live_source_of

@@ -26,8 +26,11 @@ BACKOFF_S = 0.2
 
 
 def is_conflict(exc: BaseException) -> bool:
-    """A commit LanceDB says may succeed when tried again."""
-    return "commit conflict" in str(exc).lower()
+    """A commit LanceDB says may succeed when tried again; or one it refused because another writer
+    replaced the table meanwhile (two object-store writers creating a table at once), which our
+    writes, all upserts and deletes by key, redo correctly on the latest version."""
+    text = str(exc).lower()
+    return "commit conflict" in text or "incompatible transaction" in text
 
 
 def is_ambiguous_merge(exc: BaseException) -> bool:

@@ -68,3 +68,39 @@ def describe(exc: BaseException, db: str | Path | None = None, table: str | None
         return f"{subject}: {plain_reason(exc)}{hint}"
     return (f"{subject} cannot be read (file {_relative(missing.group(1), db)} is missing); "
             "run `vqa index --repair PATH...` or see `vqa doctor --db`")
+
+
+# -- object stores -------------------------------------------------------------------------------
+_DENIED = re.compile(r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|InvalidToken|ExpiredToken|"
+                     r"UnrecognizedClientException|status: 403", re.IGNORECASE)
+_NO_BUCKET = re.compile(r"NoSuchBucket", re.IGNORECASE)
+_NO_DDB_TABLE = re.compile(r"ResourceNotFoundException|Requested resource not found", re.IGNORECASE)
+_UNREACHABLE = re.compile(r"tcp connect error|Connection ?refused|connection reset|ConnectionReset|"
+                          r"error sending request|operation timed out|TimedOut|dispatch failure|broken pipe|"
+                          r"connection closed|IncompleteMessage|kind: Connect|HttpError", re.IGNORECASE)
+_HOST = re.compile(r"uri: Some\((https?://[^/\s)]+)")
+
+
+def object_store_reason(exc: BaseException, db: str | Path | None) -> str | None:
+    """One line for a failure to talk to the object store holding ``db`` (credentials refused, no
+    such bucket, server unreachable), naming the bucket; ``None`` when ``exc`` is something else."""
+    from urllib.parse import urlsplit
+
+    if db is None or "://" not in str(db):
+        return None
+    text = str(exc)
+    split = urlsplit(str(db))
+    bucket = split.netloc
+    where = f"bucket '{bucket}' ({split.scheme}://{bucket}{split.path})"
+    if _DENIED.search(text):
+        return (f"the object store refused the credentials for {where}; check AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (and AWS_ENDPOINT_URL)")
+    if _NO_BUCKET.search(text):
+        return f"{where}: the bucket does not exist; create it first"
+    if _NO_DDB_TABLE.search(text) and "ddb" in split.scheme:
+        return f"{where}: the DynamoDB commit table named in the URI (ddbTableName) does not exist; create it first"
+    if _UNREACHABLE.search(text):
+        host = _HOST.search(text)
+        at = f" at {host.group(1)}" if host else ""
+        return f"cannot reach the object store{at} holding {where}: the server did not answer"
+    return None

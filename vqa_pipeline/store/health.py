@@ -26,6 +26,7 @@ from pathlib import Path
 
 from vqa_pipeline.store.errors import describe, is_lance_error, is_lost_file, plain_reason
 from vqa_pipeline.store.fingerprint import TABLES, is_local, lost_files
+from vqa_pipeline.store.location import DbLocation
 from vqa_pipeline.store.schema import KEYS
 from vqa_pipeline.store.search_index import FTS_COLUMN
 
@@ -175,15 +176,13 @@ def _check_indexes(table, root: Path | None, deep: bool, health: Health) -> None
 
 def check(db: str | Path, deep: bool = False) -> Health:
     """Look at every table of the index at ``db`` without changing anything (see the module docstring)."""
-    import lancedb
-
     uri = str(db)
     root = Path(uri) if is_local(uri) else None
     health = Health(db=uri)
     if root is not None and not root.is_dir():
         health.problems.append(f"no index database at {uri}")
         return health
-    conn = lancedb.connect(uri)
+    conn = DbLocation.of(uri).connect()
     lost = lost_files(uri)
     counts: dict[str, Counter | None] = {}
     opened = {}
@@ -279,8 +278,6 @@ def repair(db: str | Path, deep: bool = False) -> Repairs:
     A fresh or missing database needs nothing. Only local folders are moved aside; on an object
     store a damaged table is reported but left alone.
     """
-    import lancedb
-
     uri = str(db)
     out = Repairs()
     if is_local(uri) and not Path(uri).is_dir():
@@ -301,7 +298,7 @@ def repair(db: str | Path, deep: bool = False) -> Repairs:
         out.lines.append(f"{why}: moved aside to {target.name}, rebuilt")
         out.rebuild_indexes = True
     if health.broken_indexes and "windows" not in health.damaged:
-        table = lancedb.connect(uri).open_table("windows")
+        table = DbLocation.of(uri).connect().open_table("windows")
         for name in health.broken_indexes:
             try:
                 table.drop_index(name)
@@ -313,7 +310,7 @@ def repair(db: str | Path, deep: bool = False) -> Repairs:
         out.lines.append("the full-text index of 'windows' was missing: rebuilt")
         out.rebuild_indexes = True
     if health.orphan_videos and "windows" not in health.damaged and "videos" not in health.damaged:
-        table = lancedb.connect(uri).open_table("windows")
+        table = DbLocation.of(uri).connect().open_table("windows")
         for i in range(0, len(health.orphan_videos), 500):
             ids = ", ".join(f"'{v}'" for v in health.orphan_videos[i:i + 500] if v.replace("-", "").isalnum())
             if ids:

@@ -46,14 +46,20 @@ def open_windows_table(db: str | Path):
         StoreError: the folder or the table does not exist, or the table is empty (the message
             says which command to run).
     """
-    import lancedb
+    from vqa_pipeline.store.errors import object_store_reason
+    from vqa_pipeline.store.location import DbLocation, is_uri
 
-    path = Path(db).expanduser()
-    if not path.exists():
+    path = db if is_uri(db) else Path(db).expanduser()
+    if not is_uri(path) and not Path(path).exists():
         raise StoreError(f"no index database at {path}; run `vqa index PATH --db {path}` first")
     try:
-        table = lancedb.connect(str(path)).open_table(TABLE_NAME)
-    except (ValueError, FileNotFoundError) as exc:
+        table = DbLocation.of(path).connect().open_table(TABLE_NAME)
+    except (ValueError, FileNotFoundError, OSError, RuntimeError) as exc:
+        reason = object_store_reason(exc, path)
+        if reason is not None:
+            raise StoreError(reason) from None
+        if not isinstance(exc, (ValueError, FileNotFoundError)):
+            raise
         raise StoreError(f"no '{TABLE_NAME}' table in {path}; run `vqa index PATH --db {path}` first") from exc
     if table.count_rows() == 0:
         raise StoreError(f"the '{TABLE_NAME}' table in {path} is empty; index some videos first")

@@ -24,7 +24,9 @@ import pyarrow as pa
 from vqa_pipeline.evidence import is_nothing_seen
 from vqa_pipeline.store.commits import is_ambiguous_merge, retry_conflicts, unique_by
 from vqa_pipeline.store.duplicates import drop_duplicate_keys
+from vqa_pipeline.store.errors import object_store_reason
 from vqa_pipeline.store.fingerprint import is_local
+from vqa_pipeline.store.location import DbLocation
 from vqa_pipeline.store.lock import Holder, WriterLock
 from vqa_pipeline.store.schema import (
     EVIDENCE_GROUPS,
@@ -124,15 +126,30 @@ class Store:
         >>> store.windows_for("3f2a9c0d1e2b4a5c")   # doctest: +SKIP
     """
 
-    def __init__(self, db_dir: str | Path, create: bool = True, writer: str | None = None) -> None:
-        self.uri = str(db_dir)
-        if not create and "://" not in self.uri and not Path(self.uri).is_dir():
+    def __init__(self, db_dir: str | Path | DbLocation, create: bool = True, writer: str | None = None) -> None:
+        self.location = DbLocation.of(db_dir)
+        self.uri = self.location.uri
+        if not create and self.location.is_local and not Path(self.uri).is_dir():
             raise StoreError(f"no index at {self.uri} (run `vqa index` first)")
-        self.db = lancedb.connect(self.uri)
+        try:
+            self.db = self.location.connect()
+        except (OSError, RuntimeError, ValueError) as exc:
+            reason = object_store_reason(exc, self.uri)
+            if reason is None:
+                raise
+            raise StoreError(reason) from None
         self._tables: dict[str, lancedb.table.Table] = {}
         self._create = create
-        self.lock = WriterLock(self.uri, writer) if is_local(self.uri) else None
+        # An object store cannot hold a file lock: writers there rely on LanceDB's commits
+        # (conflicts retried; s3+ddb:// serializes them through DynamoDB).
+        self.lock = WriterLock(self.uri, writer) if self.location.is_local else None
         self._write_depth = 0
+        if create and not self.location.is_local:
+            # Two writers that both find a table missing both create it, and the later create lands
+            # as an overwrite (LanceDB lets it win): harmless while the table is still empty, so every
+            # table is made now, before this writer's first row (decoding alone takes longer).
+            for name in ("videos", "files", "windows", "extractions"):
+                getattr(self, name)
 
     # -- the writer lock ----------------------------------------------------------------------
     @contextmanager
@@ -176,14 +193,26 @@ class Store:
             return self._tables[name]
         try:
             table = self.db.open_table(name)
-        except (ValueError, FileNotFoundError) as exc:
+        except (ValueError, FileNotFoundError, OSError, RuntimeError) as exc:
+            reason = object_store_reason(exc, self.uri)
+            if reason is not None:
+                raise StoreError(reason) from None
+            if not isinstance(exc, (ValueError, FileNotFoundError)):
+                raise
             if not self._create:
                 raise StoreError(f"the index at {self.uri} has no {name!r} table (run `vqa index` first)") from exc
             with self.writing():
                 try:
                     table = self.db.create_table(name, schema=schema)
-                except ValueError:  # created meanwhile by another process
-                    table = self.db.open_table(name)
+                except (ValueError, OSError, RuntimeError) as exc2:
+                    # created meanwhile by another process (on an object store: a lost commit race)
+                    try:
+                        table = self.db.open_table(name)
+                    except (ValueError, FileNotFoundError, OSError, RuntimeError):
+                        reason = object_store_reason(exc2, self.uri)
+                        if reason is not None:
+                            raise StoreError(reason) from None
+                        raise exc2 from None
         missing = [f for f in schema if f.name not in table.schema.names]
         if missing:
             # An index made by an older version: add the new columns (null-filled). A reader only

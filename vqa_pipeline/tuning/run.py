@@ -20,6 +20,7 @@ from typing import Literal
 from vqa_pipeline.retrieval.fuse import FUSION_FILE, FusionConfig, index_fusion
 from vqa_pipeline.retrieval.retrievers import index_retrievers
 from vqa_pipeline.retrieval.search import open_index
+from vqa_pipeline.store.location import ObjectFile, as_db, side_file
 from vqa_pipeline.store.search import video_catalog
 from vqa_pipeline.tuning.answers import answer_accuracy
 from vqa_pipeline.tuning.devset import DevQuestion, ResolvedQuestion, load_devset, resolve_devset
@@ -39,8 +40,8 @@ from vqa_pipeline.tuning.study import (
 DEFAULT_DEVSET = Path("data") / "sample" / "devset.jsonl"
 
 
-def fusion_path(db: str | Path) -> Path:
-    return Path(db) / FUSION_FILE
+def fusion_path(db: str | Path) -> Path | ObjectFile:
+    return side_file(db, FUSION_FILE)
 
 
 def stored_config(db: str | Path, table=None) -> tuple[FusionConfig, str | None, bool]:
@@ -54,7 +55,7 @@ def stored_config(db: str | Path, table=None) -> tuple[FusionConfig, str | None,
 class Prepared:
     """An opened index with the dev set's ranked lists."""
 
-    db: Path
+    db: Path | str
     table: object
     questions: list[ResolvedQuestion]
     unknown: list[DevQuestion]
@@ -75,7 +76,7 @@ def prepare(db: str | Path, devsets: Sequence[str | Path], n_hits: int = 10,
             no question with relevant windows.
     """
     t0 = time.perf_counter()
-    db = Path(db)
+    db = as_db(db)
     table = open_index(db)
     questions = load_devset(devsets)
     resolved, unknown = resolve_devset(questions, video_catalog(table), on_unknown)
@@ -112,7 +113,7 @@ def run_eval(db: str | Path, devsets: Sequence[str | Path], k: int = 10,
 
 def run_tune(db: str | Path, devsets: Sequence[str | Path], options: TuneOptions | None = None,
              on_unknown: Literal["error", "skip"] = "error", progress: Progress | None = None,
-             save: bool = True) -> tuple[TuneResult, Path | None, Prepared]:
+             save: bool = True) -> tuple[TuneResult, Path | ObjectFile | None, Prepared]:
     """Tune the fusion on the dev split and (by default) store it as ``<db>/fusion.json``."""
     options = options or TuneOptions()
     prep = prepare(db, devsets, n_hits=options.k, on_unknown=on_unknown, hybrid=False, progress=progress)
@@ -189,7 +190,7 @@ def _reranked_row(prep: Prepared, split, progress: Progress | None = None):
     from vqa_pipeline.tuning import reranking
     from vqa_pipeline.tuning.report import SystemScores
 
-    if not (prep.db / RERANKER_FILE).is_file():
+    if not side_file(prep.db, RERANKER_FILE).is_file():
         return None
     model, warning = load_reranker(prep.db, reranker_tags())
     if warning:

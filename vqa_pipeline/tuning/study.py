@@ -41,6 +41,7 @@ from pathlib import Path
 
 from vqa_pipeline.config import state_dir
 from vqa_pipeline.retrieval.fuse import DEFAULT_RRF_K, FUSION_METHODS, FusionConfig
+from vqa_pipeline.store.location import ObjectFile
 from vqa_pipeline.tuning.devset import DevSetError
 from vqa_pipeline.tuning.evaluate import FusionProblem, Progress, RankingCache
 from vqa_pipeline.tuning.splits import Split, fold_of, split_questions
@@ -345,21 +346,24 @@ def tune(cache: RankingCache, options: TuneOptions | None = None, progress: Prog
     )
 
 
-def save_tuned(result: TuneResult, path: str | Path) -> Path:
+def save_tuned(result: TuneResult, path: str | Path | ObjectFile) -> Path | ObjectFile:
     """Write the tuned config (with its ``tuning`` record) where queries read it, atomically."""
+    data = {**result.config.to_dict(), TUNING_KEY: result.record()}
+    if isinstance(path, ObjectFile):  # one PUT replaces an object whole
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {**result.config.to_dict(), TUNING_KEY: result.record()}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
 
 
-def read_tuning_record(path: str | Path) -> dict | None:
+def read_tuning_record(path: str | Path | ObjectFile) -> dict | None:
     """The ``tuning`` record of a stored config, or ``None`` (missing, unreadable, or untuned)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads((path if isinstance(path, ObjectFile) else Path(path)).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     rec = data.get(TUNING_KEY) if isinstance(data, dict) else None
