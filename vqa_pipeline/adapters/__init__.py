@@ -29,7 +29,7 @@ _EXPORTS = {
     "Decoder": "decoder", "load_decoder": "decoder",
     "Example": "train", "TrainConfig": "train", "TrainResult": "train", "train_adapter": "train",
     "save_adapter": "checkpoint", "load_adapter": "checkpoint", "read_meta": "checkpoint",
-    "answer_with_adapter": "infer", "soft_tokens": "infer", "check_fits": "infer",
+    "answer_with_adapter": "infer", "answers_with_adapter": "infer", "soft_tokens": "infer", "check_fits": "infer",
 }
 
 __all__ = sorted(_EXPORTS)

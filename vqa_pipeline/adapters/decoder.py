@@ -172,24 +172,38 @@ class Decoder:
         """
         if soft.dim() == 2:
             soft, soft_mask = soft[None], soft_mask[None]
-        emb, mask, pos = self._layout(soft, soft_mask, [self.tokenize(prompt)], [[]])
+        return self.generate_batch(soft, soft_mask, [prompt], max_new_tokens)[0]
+
+    @torch.no_grad()
+    def generate_batch(self, soft: torch.Tensor, soft_mask: torch.Tensor, prompts: Sequence[str],
+                       max_new_tokens: int = 16) -> list[str]:
+        """`generate` for B rows at once (``soft`` ``(B, k, d_model)``): the same answers, fewer passes."""
+        b = len(prompts)
+        emb, mask, pos = self._layout(soft, soft_mask, [self.tokenize(p) for p in prompts], [[] for _ in prompts])
         am = mask.long()
         out = self.model(inputs_embeds=emb, attention_mask=am, position_ids=pos, use_cache=True, logits_to_keep=1)
-        new: list[int] = []
-        next_pos = int(pos[0, -1]) + 1
+        new: list[list[int]] = [[] for _ in range(b)]
+        done = [False] * b
+        next_pos = pos[:, -1:] + 1
         for _ in range(max_new_tokens):
-            tok = int(out.logits[0, -1].argmax())
-            if tok == self.eos_id or tok == self.newline_id:
+            toks = out.logits[:, -1].argmax(dim=-1).tolist()
+            for i, tok in enumerate(toks):
+                if done[i]:
+                    continue
+                if tok == self.eos_id or tok == self.newline_id:
+                    done[i] = True
+                    continue
+                new[i].append(tok)
+                done[i] = "\n" in self.tokenizer.decode(new[i])
+            if all(done):
                 break
-            new.append(tok)
-            if "\n" in self.tokenizer.decode(new):
-                break
-            am = torch.cat([am, am.new_ones(1, 1)], dim=1)
-            out = self.model(inputs_embeds=self.embed(torch.tensor([[tok]])), attention_mask=am,
-                             position_ids=torch.tensor([[next_pos]], device=self.device),
-                             past_key_values=out.past_key_values, use_cache=True, logits_to_keep=1)
-            next_pos += 1
-        return self.tokenizer.decode(new).split("\n")[0].strip()
+            # finished rows keep stepping (their extra tokens are dropped): one shape for the whole batch
+            am = torch.cat([am, am.new_ones(b, 1)], dim=1)
+            out = self.model(inputs_embeds=self.embed(torch.tensor(toks)[:, None]), attention_mask=am,
+                             position_ids=next_pos, past_key_values=out.past_key_values, use_cache=True,
+                             logits_to_keep=1)
+            next_pos = next_pos + 1
+        return [self.tokenizer.decode(ids).split("\n")[0].strip() for ids in new]
 
     # --- LoRA -------------------------------------------------------------------------------
     def enable_lora(self, rank: int, state: dict[str, torch.Tensor] | None = None) -> list[nn.Parameter]:

@@ -71,3 +71,23 @@ def answer_with_adapter(decoder: Decoder, bridge: SoftTokenBridge, specs: Sequen
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=decoder.device.type == "cuda"), \
             bridge.conditioned(decoder.layers, batch) as (soft, mask):
         return decoder.generate(soft, mask, prompt, max_new_tokens=max_new_tokens)
+
+
+@torch.no_grad()
+def answers_with_adapter(decoder: Decoder, bridge: SoftTokenBridge, specs: Sequence[FeatureSpec],
+                         features: Sequence[dict[str, np.ndarray | None]], prompts: Sequence[str],
+                         max_new_tokens: int = 16, batch_size: int = 8) -> list[str]:
+    """`answer_with_adapter` for many (features, prompt) pairs, ``batch_size`` rows per decoder pass."""
+    if len(features) != len(prompts):
+        raise AdapterError(f"{len(features)} feature rows but {len(prompts)} prompts")
+    check_fits(decoder, bridge, specs)
+    prepare_decoder(decoder, bridge)
+    bridge.eval()
+    out: list[str] = []
+    for i in range(0, len(prompts), max(1, batch_size)):
+        rows, chunk = features[i:i + batch_size], prompts[i:i + batch_size]
+        batch = feature_batch(bridge, rows, decoder.device)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=decoder.device.type == "cuda"), \
+                bridge.conditioned(decoder.layers, batch) as (soft, mask):
+            out += decoder.generate_batch(soft, mask, chunk, max_new_tokens=max_new_tokens)
+    return out

@@ -65,6 +65,23 @@ class ModalityAdapter(nn.Module):
         return self.out(self.net(x).view(x.shape[0], self.k, self.d_model))
 
 
+class _ResamplerBlock(nn.Module):
+    """Queries ``(B, k, d)`` cross-attend to ``kv`` ``(B, n, d)`` (``pad`` ``(B, n)`` True = ignore), then an MLP."""
+
+    def __init__(self, d_model: int, heads: int) -> None:
+        super().__init__()
+        self.ln_q, self.ln_kv = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.attn = nn.MultiheadAttention(d_model, heads, batch_first=True)
+        self.ln_ff = nn.LayerNorm(d_model)
+        self.ff = nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, d_model))
+
+    def forward(self, q: torch.Tensor, kv: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        kv_n = self.ln_kv(kv)
+        att, _ = self.attn(self.ln_q(q), kv_n, kv_n, key_padding_mask=pad, need_weights=False)
+        q = q + att
+        return q + self.ff(self.ln_ff(q))
+
+
 class Resampler(nn.Module):
     """Perceiver / Q-Former style resampler: k learned queries cross-attend over a token sequence.
 
@@ -80,14 +97,7 @@ class Resampler(nn.Module):
         heads = _n_heads(d_model)
         self.proj = nn.Sequential(_input_norm(d_src), nn.Linear(d_src, d_model))
         self.queries = nn.Parameter(torch.randn(k, d_model) * 0.02)
-        self.blocks = nn.ModuleList()
-        for _ in range(depth):
-            self.blocks.append(nn.ModuleDict({
-                "ln_q": nn.LayerNorm(d_model), "ln_kv": nn.LayerNorm(d_model),
-                "attn": nn.MultiheadAttention(d_model, heads, batch_first=True),
-                "ln_ff": nn.LayerNorm(d_model),
-                "ff": nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, d_model)),
-            }))
+        self.blocks = nn.ModuleList(_ResamplerBlock(d_model, heads) for _ in range(depth))
         self.out = TokenScale(d_model, out_scale)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -101,10 +111,7 @@ class Resampler(nn.Module):
         pad = ~mask & any_real[:, None]
         q = self.queries.unsqueeze(0).expand(b, -1, -1)
         for blk in self.blocks:
-            kv_n = blk["ln_kv"](kv)
-            att, _ = blk["attn"](blk["ln_q"](q), kv_n, kv_n, key_padding_mask=pad, need_weights=False)
-            q = q + att
-            q = q + blk["ff"](blk["ln_ff"](q))
+            q = blk(q, kv, pad)
         return self.out(q) * any_real[:, None, None].to(q.dtype)
 
 

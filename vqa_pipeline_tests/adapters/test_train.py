@@ -83,6 +83,19 @@ def test_lora_adapter_answers_the_same_on_a_fresh_decoder(tiny_decoder_dir, spec
     assert got == want
 
 
+def test_batched_answers_match_one_by_one(decoder, specs, tmp_path):
+    from vqa_pipeline.adapters import TrainConfig, answer_with_adapter, answers_with_adapter, train_adapter
+
+    examples = _examples()
+    res = train_adapter(decoder, specs, examples, TrainConfig(steps=20, lr=1e-2, k_tokens=4), tmp_path)
+    # prompts of different lengths: rows are left-padded differently within a batch
+    prompts = [PROMPT, "answer :", PROMPT, "what sound ? answer :"]
+    feats = [ex.features for ex in examples]
+    one_by_one = [answer_with_adapter(decoder, res.bridge, specs, f, p) for f, p in zip(feats, prompts)]
+    assert answers_with_adapter(decoder, res.bridge, specs, feats, prompts, batch_size=3) == one_by_one
+    assert all(one_by_one)
+
+
 def test_checkpoint_resumes_at_the_same_step_with_the_same_next_loss(decoder, specs, tmp_path):
     from vqa_pipeline.adapters import TrainConfig, train_adapter
 
