@@ -300,7 +300,7 @@ def _load_folder(folder: Path, dev: torch.device, gguf_file: str | None = None) 
     hf_logging.disable_progress_bar()
     try:
         tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True, **kw)
-        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype, local_files_only=True,
+        model: Any = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype, local_files_only=True,
                                                      attn_implementation="eager", **kw)
     except Exception as exc:  # noqa: BLE001 - transformers raises many kinds; the user gets one line
         raise AdapterError(f"cannot load a causal LM from {folder / (gguf_file or '')}: {_first_line(exc)}") from None
