@@ -33,8 +33,13 @@ QUESTIONS = [
 WORDS = ["oven", "platform", "train", "delayed", "minutes", "degrees", "meeting", "budget", "price", "score", "goal", "rain", "sunny", "slide", "formula", "energy", "kitchen", "station", "lecture", "beep", "alarm", "noise", "chime", "speaker", "welcome", "please", "change", "number", "room", "floor", "ticket", "window", "north", "south", "report", "team", "project", "deadline", "friday", "monday"]
 
 
-def synthetic_table(db: Path, n: int, seed: int = 0) -> None:
-    """A ``windows`` table with the store's schema: random vectors, short random evidence text."""
+def synthetic_table(db: Path, n: int, seed: int = 0, vectors=None, refresh: bool = True, lo0: int = 0) -> None:
+    """A ``windows`` table with the store's schema: random vectors, short random evidence text.
+
+    ``vectors(lo, m, column)``, when given, returns the ``(m, 384)`` float32 vectors of rows
+    ``lo .. lo+m-1`` (default: random unit vectors); ``refresh=False`` leaves the search indexes to
+    the caller; ``lo0`` numbers the rows from there (appending to an existing table).
+    """
     from vqa_pipeline.store import Store
     from vqa_pipeline.store.schema import LINES_TYPE
 
@@ -45,18 +50,25 @@ def synthetic_table(db: Path, n: int, seed: int = 0) -> None:
     vec = pa.list_(pa.float32(), 384)
     store.ensure_group_columns("text", [pa.field("emb_text", vec), pa.field("emb_audio_labels", vec)])
     table = store.windows
+    # The configured e5 tag, so that the vector columns are searched (an unknown tag is left out).
+    from vqa_pipeline.extractors.registry import create_extractor
+
+    text_tag = create_extractor("e5-small").model_tag
     per_video = 900  # 30-minute recordings in 2 s windows
     batch = 20_000
-    for lo in range(0, n, batch):
-        m = min(batch, n - lo)
+    for lo in range(lo0, lo0 + n, batch):
+        m = min(batch, lo0 + n - lo)
         idx = np.arange(lo, lo + m)
         vids = [f"{v:016x}" for v in idx // per_video]
         wi = (idx % per_video).astype(np.int32)
-        texts = [" ".join(rng.choice(WORDS, 8)) for _ in range(m)]
+        texts = [" ".join(w) for w in rng.choice(WORDS, (m, 8))]
 
-        def unit(k: int) -> pa.Array:
-            x = rng.standard_normal((k, 384), dtype=np.float32)
-            x /= np.linalg.norm(x, axis=1, keepdims=True)
+        def unit(k: int, column: str) -> pa.Array:
+            if vectors is not None:
+                x = np.asarray(vectors(lo, k, column), np.float32)  # noqa: B023 - called in this iteration
+            else:
+                x = rng.standard_normal((k, 384), dtype=np.float32)
+                x /= np.linalg.norm(x, axis=1, keepdims=True)
             return pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), 384)
 
         data = {
@@ -69,12 +81,14 @@ def synthetic_table(db: Path, n: int, seed: int = 0) -> None:
             "asr_lines": pa.array([[{"start_s": float(s), "end_s": float(s) + 2, "text": t}]
                                    for s, t in zip(wi * 2.0, texts)], LINES_TYPE),
             "evidence_text": texts,
-            "emb_text": unit(m),
-            "emb_audio_labels": unit(m),
+            "text_model": [text_tag] * m,
+            "emb_text": unit(m, "emb_text"),
+            "emb_audio_labels": unit(m, "emb_audio_labels"),
         }
         cols = [data[f.name] if f.name in data else pa.nulls(m, f.type) for f in table.schema]
-        table.add(pa.Table.from_arrays(cols, schema=table.schema))
-    store.refresh_search_index()
+        table.add(pa.Table.from_arrays(cols, schema=table.schema))  # one fragment per batch
+    if refresh:
+        store.refresh_search_index()
 
 
 def time_search(db: Path, runs: int) -> list[float]:

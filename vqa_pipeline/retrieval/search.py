@@ -28,6 +28,7 @@ import numpy as np
 
 from vqa_pipeline.retrieval.retrievers import BM25, QueryEncoder, index_retrievers, usable_vector_columns
 from vqa_pipeline.store.catalog import match_videos, ref_problem
+from vqa_pipeline.store.centering import centering_enabled, question_transform
 from vqa_pipeline.store.search import (
     ID_PATTERN,
     SearchFilter,
@@ -42,7 +43,7 @@ from vqa_pipeline.store.search import (
     video_catalog,
 )
 from vqa_pipeline.store.tables import StoreError
-from vqa_pipeline.vectors import l2_normalize
+from vqa_pipeline.vectors import ColumnTransform, l2_normalize
 
 log = logging.getLogger(__name__)
 
@@ -203,14 +204,29 @@ def search_columns(table, question: str, k: int = 50, flt: SearchFilter | None =
     cols = usable_vector_columns(table, retrievers)
     if question_vectors is None:
         question_vectors = encode_question(question, cols, retrievers)
+    transforms = column_transforms(table, retrievers, cols)
     out: dict[str, list[tuple[str, float]]] = {}
     # LanceDB releases the GIL: the column searches and BM25 run side by side.
     with ThreadPoolExecutor(max_workers=len(cols) + 1) as pool:
-        futures = {col: pool.submit(vector_search, table, col, question_vectors[col], k, flt) for col in cols}
+        futures = {col: pool.submit(vector_search, table, col, question_vectors[col], k, flt,
+                                          transforms.get(col)) for col in cols}
         if use_bm25 and has_full_text(table):
             futures[BM25] = pool.submit(fts_search, table, question, k, flt)
         for name, fut in futures.items():
             out[name] = fut.result()
+    return out
+
+
+def column_transforms(table, retrievers: Mapping[str, QueryEncoder], cols: Iterable[str]) -> dict[str, ColumnTransform]:
+    """The stored centering of each column, when centering is on (``VQA_CENTERING``) and the
+    transform's model tag is the encoder's (:mod:`vqa_pipeline.store.centering`)."""
+    if not centering_enabled():
+        return {}
+    out = {}
+    for c in cols:
+        t = question_transform(table, c, retrievers[c].model_tag)
+        if t is not None:
+            out[c] = t
     return out
 
 

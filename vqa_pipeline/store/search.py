@@ -24,9 +24,9 @@ import numpy as np
 
 from vqa_pipeline.store.errors import describe, is_damage
 from vqa_pipeline.store.schema import EVIDENCE_GROUPS, THUMB_COLUMN
-from vqa_pipeline.store.search_index import FTS_COLUMN, ensure_fts_index
+from vqa_pipeline.store.search_index import FTS_COLUMN, ann_params, ensure_fts_index
 from vqa_pipeline.store.tables import StoreError
-from vqa_pipeline.vectors import l2_normalize
+from vqa_pipeline.vectors import ColumnTransform, l2_normalize
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,6 @@ TABLE_NAME = "windows"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")  # \Z: "$" would accept a final newline
 FTS_MODEL_TAG = "lance-fts-bm25:english-stem"
 """Provenance of BM25 scores (LanceDB's default tokenizer: English stemming)."""
-ANN_NPROBES = 20
-ANN_REFINE_FACTOR = 10
 ROW_COLUMNS = ("window_id", "video_id", "source", "window_index", "start_s", "end_s")
 
 
@@ -147,15 +145,39 @@ def column_model_tags(table, column: str, model_column: str) -> dict[str, int]:
 # Searching
 
 
+_rows_cache: dict[tuple, int] = {}
+
+
+def _row_count(table) -> int:
+    key = table_key(table)
+    if key not in _rows_cache:
+        _rows_cache[key] = table.count_rows()
+    return _rows_cache[key]
+
+
+RERANK_POOL = 4
+"""With a column transform, the ``RERANK_POOL * limit`` nearest windows by plain cosine are re-scored."""
+
+
 def vector_search(table, column: str, vector: np.ndarray, limit: int,
-                  flt: SearchFilter | None = None) -> list[tuple[str, float]]:
-    """Top ``limit`` windows by cosine similarity in ``column``: ``[(window_id, cosine)]`` best first."""
+                  flt: SearchFilter | None = None, transform: ColumnTransform | None = None) -> list[tuple[str, float]]:
+    """Top ``limit`` windows by cosine similarity in ``column``: ``[(window_id, cosine)]`` best first.
+
+    With ``transform`` (the column's centering, :mod:`vqa_pipeline.store.centering`) the nearest
+    windows by plain cosine are re-scored by the cosine of the transformed row and question; the
+    index itself holds the plain vectors.
+    """
     if flt is not None and flt.empty:
         return []
+    if transform is not None:
+        return _transformed_search(table, column, vector, limit, flt, transform)
     q = (table.search(l2_normalize(np.asarray(vector, np.float32).ravel()), vector_column_name=column)
          .distance_type("cosine").select(["window_id", "_distance"]).limit(limit))
-    # With an ANN index (large tables): probe enough partitions and re-rank with exact vectors.
-    q = q.nprobes(ANN_NPROBES).refine_factor(ANN_REFINE_FACTOR)
+    # With an ANN index (large tables): probe the share of partitions the index rule sets and
+    # re-rank with exact vectors. (A small table is searched exactly; the values are then unused.)
+    params = ann_params(_row_count(table), len(np.asarray(vector).ravel()), min_rows=0)
+    if params is not None:
+        q = q.nprobes(params.nprobes).refine_factor(params.refine_factor)
     where = flt.where() if flt is not None else None
     if where:
         q = q.where(where, prefilter=True)
@@ -165,6 +187,19 @@ def vector_search(table, column: str, vector: np.ndarray, limit: int,
     ids = rows.column("window_id").to_pylist()
     dist = rows.column("_distance").to_pylist()
     return [(w, 1.0 - float(d)) for w, d in zip(ids, dist) if d is not None and math.isfinite(d)]
+
+
+def _transformed_search(table, column: str, vector: np.ndarray, limit: int, flt: SearchFilter | None,
+                        transform: ColumnTransform) -> list[tuple[str, float]]:
+    pool = vector_search(table, column, vector, RERANK_POOL * limit, flt)
+    if not pool:
+        return []
+    rows = fetch_windows(table, [w for w, _ in pool], [column])
+    ids = [w for w, _ in pool if rows.get(w, {}).get(column) is not None]
+    x = transform.apply(np.asarray([rows[w][column] for w in ids], np.float32))
+    scores = x @ transform.apply(np.asarray(vector, np.float32).ravel())
+    order = np.argsort(-scores, kind="stable")[:limit]
+    return [(ids[i], float(scores[i])) for i in order]
 
 
 def has_full_text(table) -> bool:

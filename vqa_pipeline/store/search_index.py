@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from vqa_pipeline.store.errors import plain_reason
@@ -93,6 +94,36 @@ def writer_lock_if_free(table) -> Iterator[bool]:
 
 ANN_MIN_ROWS = int(os.environ.get("VQA_ANN_MIN_ROWS", "50000"))
 """Vector columns get an ANN index from this many rows on; below it exact search is fast enough."""
+ANN_REBUILD_SHARE = 0.2
+"""An index is rebuilt (retrained) once this share of the rows is unindexed; fewer new rows are
+added to the existing partitions (``optimize``), a small fraction of a full build's cost."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnnParams:
+    """How a vector column of a given size is indexed and probed (see :func:`ann_params`)."""
+
+    index_type: str
+    num_partitions: int
+    num_sub_vectors: int
+    nprobes: int
+    refine_factor: int
+
+
+def ann_params(n_rows: int, dim: int = 384, min_rows: int = ANN_MIN_ROWS) -> AnnParams | None:
+    """The index rule: ``None`` (exact search) below ``min_rows``; IVF-PQ cosine above it.
+
+    - partitions: ``clamp(sqrt(n) / 4, 16, 1024)`` (about 4*sqrt(n) rows each: 250 at 1M rows);
+    - sub-vectors: ``dim / 8`` (8 dimensions per 8-bit code: 48 for 384-d);
+    - probes: 8 % of the partitions, at least 20 (20 at 1M rows);
+    - refine factor 10: the ``10 * limit`` best PQ candidates are re-ranked with the exact vectors,
+      which is what lifts recall@10 to exact-search levels (docs/benchmarks.md, "Search at 1M windows").
+    """
+    if n_rows < min_rows:
+        return None
+    partitions = max(16, min(1024, int(n_rows ** 0.5) // 4))
+    sub = next(d for d in (dim // 8, 48, 32, 24, 16, 8, 4, 2, 1) if d >= 1 and dim % d == 0)
+    return AnnParams("IVF_PQ", partitions, sub, max(20, round(0.08 * partitions)), 10)
 
 
 def vector_columns(table) -> list[str]:
@@ -105,26 +136,39 @@ def vector_columns(table) -> list[str]:
 
 
 def ensure_vector_index(table, column: str, min_rows: int = ANN_MIN_ROWS) -> bool:
-    """An IVF-PQ cosine index on ``column`` once the table is large; rebuilt when a fifth is unindexed.
+    """An ANN index (:func:`ann_params`) on ``column`` once the table is large.
 
+    A missing index is built; rows added since are merged into it incrementally while they are
+    fewer than :data:`ANN_REBUILD_SHARE` of the table, and the index is rebuilt from scratch beyond.
     Returns whether the column has an index afterwards.
     """
     n = table.count_rows()
     existing = next((i for i in table.list_indices() if list(i.columns) == [column]), None)
-    if n < min_rows:
+    params = ann_params(n, table.schema.field(column).type.list_size, min_rows)
+    if params is None:
         return existing is not None
-    if existing is not None and getattr(existing, "num_unindexed_rows", 0) <= 0.2 * n:
-        return True
-    dim = table.schema.field(column).type.list_size
-    sub = next(d for d in (48, 32, 24, 16, 8, 4, 2, 1) if dim % d == 0)
+    unindexed = unindexed_rows(table, existing) if existing is not None else n
     try:
-        table.create_index(metric="cosine", vector_column_name=column, index_type="IVF_PQ",
-                           num_partitions=max(16, min(1024, int(n ** 0.5) // 4)), num_sub_vectors=sub,
+        if existing is not None and unindexed <= ANN_REBUILD_SHARE * n:
+            if unindexed:
+                table.optimize()  # adds the new rows to the existing partitions (and compacts)
+            return True
+        table.create_index(metric="cosine", vector_column_name=column, index_type=params.index_type,
+                           num_partitions=params.num_partitions, num_sub_vectors=params.num_sub_vectors,
                            replace=True)
         return True
     except Exception as exc:  # noqa: BLE001 - an index is an optimization; exact search still works
         log.warning("could not build the vector index on %s of 'windows': %s", column, plain_reason(exc))
         return existing is not None
+
+
+def unindexed_rows(table, index) -> int:
+    """Rows of ``table`` that ``index`` (a ``list_indices`` entry) does not cover yet."""
+    n = getattr(index, "num_unindexed_rows", None)
+    if n is None:
+        stats = table.index_stats(index.name)
+        n = stats.num_unindexed_rows if stats is not None else 0
+    return int(n or 0)
 
 
 def ensure_id_index(table, min_rows: int = ANN_MIN_ROWS) -> None:

@@ -452,6 +452,7 @@ class Store:
     @_writes
     def refresh_search_index(self) -> bool:
         """Bring the BM25 index (and, for large tables, the vector indexes) up to date after a run."""
+        from vqa_pipeline.store.centering import fit_column_transforms
         from vqa_pipeline.store.search_index import (
             ensure_fts_index,
             ensure_id_index,
@@ -463,6 +464,7 @@ class Store:
         ensure_id_index(table)
         for column in vector_columns(table):
             ensure_vector_index(table, column)
+        fit_column_transforms(table)
         return ensure_fts_index(table)
 
     # -- maintenance ----------------------------------------------------------------------------
