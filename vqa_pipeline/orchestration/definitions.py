@@ -9,6 +9,7 @@ import os
 
 import dagster as dg
 
+from vqa_pipeline.orchestration.assets.adapters import AdapterSettings, adapter_assets
 from vqa_pipeline.orchestration.assets.extraction import build_extraction_assets
 from vqa_pipeline.orchestration.assets.indexing import videos, windows
 from vqa_pipeline.orchestration.assets.tuning import tuning_assets
@@ -19,11 +20,11 @@ from vqa_pipeline.orchestration.sensors import build_new_videos_sensor
 DEPLOYMENT = os.getenv(ENV_DEPLOYMENT, "local")
 
 defs = dg.Definitions(
-    assets=[videos, windows, build_extraction_assets(), *tuning_assets],
+    assets=[videos, windows, build_extraction_assets(), *tuning_assets, *adapter_assets],
     jobs=[index_video_job],
     sensors=[build_new_videos_sensor(index_video_job)],
     schedules=[reindex_schedule],
-    resources=deployment_resources(DEPLOYMENT),
+    resources={**deployment_resources(DEPLOYMENT), "adapter_settings": AdapterSettings()},
     # One process per run: Ray starts once per run and its actors serve every extractor asset.
     executor=dg.in_process_executor,
 )
