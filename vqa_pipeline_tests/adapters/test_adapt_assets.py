@@ -50,6 +50,7 @@ def test_a_missing_index_fails_the_asset_with_one_line(tmp_path) -> None:
     settings = AdapterSettings(db=str(tmp_path / "none"), work_dir=str(tmp_path))
     result = dg.materialize([adapter_dataset], resources={"adapter_settings": settings}, raise_on_error=False)
     assert not result.success
-    failure = result.get_asset_materialization_events() or result.all_events
-    text = " ".join(str(getattr(e, "message", "")) for e in failure)
-    assert "no index at" in text
+    (failure,) = result.get_step_failure_events()
+    data = failure.event_specific_data.user_failure_data
+    assert data is not None and data.description.startswith("no index at ")
+    assert "\n" not in data.description
