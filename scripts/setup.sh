@@ -41,7 +41,7 @@ pip_install() { .venv/bin/python -m pip install -q "$@" 2> >(grep -v "is ignored
 # A portable CPU build (AVX2, no AVX-512/AMX): a native build on a CPU that reports AMX tiles dies
 # with "Illegal instruction" where the kernel does not grant AMX state to processes (seen here).
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON}"
-EXTRAS="lite,tune,llm,dev"
+EXTRAS="lite,tune,llm,dev,adapters"
 # VQA_SETUP_FULL=1 adds the full-profile model libraries (torch 2.14.1, open_clip, LAION-CLAP,
 # transformers, PaddlePaddle; several GB). Their weights are never downloaded: see extractors/full/.
 if [ "${VQA_SETUP_FULL:-0}" = 1 ]; then EXTRAS="$EXTRAS,gpu,clip,clap,videoprism,paddle"; fi

@@ -1,1 +1,30 @@
-"""Trainable adapters that feed non-text window features to the LLM as soft tokens."""
+"""Trainable adapters that feed non-text features to a frozen LLM as soft tokens or attention memory.
+
+Needs the ``adapters`` extra (torch, transformers, gguf, accelerate, peft). Only `spec` is free of
+torch; the other names load their modules on first use, so ``from vqa_pipeline.adapters import
+AdapterError`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AdapterError": "spec", "FeatureSpec": "spec", "check_specs_match": "spec",
+    "ModalityAdapter": "modules", "Resampler": "modules", "CrossAttentionAdapter": "modules",
+    "SoftTokenBridge": "modules",
+    "Decoder": "decoder", "load_decoder": "decoder",
+    "Example": "train", "TrainConfig": "train", "TrainResult": "train", "train_adapter": "train",
+    "save_adapter": "checkpoint", "load_adapter": "checkpoint", "read_meta": "checkpoint",
+    "answer_with_adapter": "infer", "soft_tokens": "infer", "check_fits": "infer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'vqa_pipeline.adapters' has no attribute '{name}'")
+    return getattr(importlib.import_module(f"vqa_pipeline.adapters.{mod}"), name)
