@@ -70,7 +70,7 @@ def window_features_for(question: str, db: str | Path, specs: Sequence, k: int =
         AdapterError: the index's features come from another model version than the adapter's.
         FeatureError: the index lacks a modality the adapter reads.
     """
-    from vqa_pipeline.adapters.spec import FeatureSpec, check_specs_match
+    from vqa_pipeline.adapters.spec import AdapterError, FeatureSpec, check_specs_match
     from vqa_pipeline.adapters.window_features import read_windows
     from vqa_pipeline.query import retrieve
 
@@ -80,7 +80,10 @@ def window_features_for(question: str, db: str | Path, specs: Sequence, k: int =
         return []
     wf = read_windows(db, [s.name for s in specs], ids)
     have = [FeatureSpec(m, wf.tags[m], int(wf.shapes[m][-1]), len(wf.shapes[m]) == 2) for m in wf.tags]
-    check_specs_match(list(specs), have, where=f"for the index at {db}")
+    try:
+        check_specs_match(list(specs), have)
+    except AdapterError as exc:
+        raise AdapterError(f"the index at {db}: {exc}") from None
     return [wf.of(w) for w in ids]
 
 

@@ -139,9 +139,12 @@ def check_dataset_fits(ds: AdapterDataset, specs: Sequence) -> None:
     Raises:
         AdapterError: naming the modality, both model tags or both widths.
     """
-    from vqa_pipeline.adapters.spec import check_specs_match
+    from vqa_pipeline.adapters.spec import AdapterError, check_specs_match
 
-    check_specs_match(list(specs), specs_of(ds), where=f"for the index at {ds.db}" if ds.db else "")
+    try:
+        check_specs_match(list(specs), specs_of(ds))
+    except AdapterError as exc:
+        raise AdapterError(f"the index at {ds.db}: {exc}" if ds.db else str(exc)) from None
 
 
 def _empty_soft(decoder):

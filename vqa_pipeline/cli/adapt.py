@@ -152,21 +152,22 @@ def cmd_adapt_train(args: argparse.Namespace) -> int:
 
 def cmd_adapt_eval(args: argparse.Namespace) -> int:
     from vqa_pipeline.adapters.ask_route import devset_comparison
+    from vqa_pipeline.adapters.checkpoint import read_meta
     from vqa_pipeline.adapters.evaluate import markdown_table
-    from vqa_pipeline.adapters.route import REPORT_FILE, adapter_path, evaluate_on, load_trained
+    from vqa_pipeline.adapters.route import REPORT_FILE, adapter_path, check_dataset_fits, evaluate_on, load_trained
+    from vqa_pipeline.adapters.spec import FeatureSpec
     from vqa_pipeline.adapters.window_features import parse_modalities
     from vqa_pipeline.config import default_db_dir
 
     try:
         wanted = parse_modalities(args.modality) if args.modality else None
         path = adapter_path(args.out if args.out is not None else _out(args, wanted or parse_modalities(None)))
-        from vqa_pipeline.adapters.checkpoint import read_meta
-
         meta = read_meta(path)  # a missing or corrupt adapter is refused before anything loads
         modalities = tuple(s["name"] for s in meta["specs"])
         if wanted and set(wanted) != set(modalities):
             raise CliError(f"the adapter {path} reads {', '.join(modalities)}, not {', '.join(wanted)}")
         ds = _dataset(args, modalities)
+        check_dataset_fits(ds, [FeatureSpec.from_dict(s) for s in meta["specs"]])  # before a decoder loads
         _say(args, f"loading the decoder and {path} ...")
         decoder, bridge, specs, _ = load_trained(path, args.decoder, args.device)
         report = evaluate_on(ds, decoder, bridge, specs, progress=_phase(args), limit=args.limit)

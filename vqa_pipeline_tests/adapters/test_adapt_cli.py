@@ -97,7 +97,7 @@ def test_bad_inputs_are_one_line_errors(trained, tiny_decoder_dir, tmp_path) -> 
     shutil.copytree(db, copy)
     lancedb.connect(str(copy)).open_table("windows").update(values={"audio_model": "yamnet-w8a8@9"})
     line = one_line_error(vqa("adapt", "eval", "--db", copy, "--truth", truth, "--out", out, "--decoder",
-                              tiny_decoder_dir, home=home), "yamnet-w8a8@9")
+                              tiny_decoder_dir, "-q", home=home), "yamnet-w8a8@9", str(copy))
     assert "yamnet-w8a8@2" in line
     before = (out / "adapter.safetensors").read_bytes()
     one_line_error(vqa("adapt", "train", "--db", db, "--truth", truth, "--steps", 0, "--out", out, home=home),
