@@ -54,6 +54,8 @@ def main() -> int:
     ap.add_argument("--devset-limit", type=int, default=64, help="dev-set questions compared (0: skip)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--no-index", action="store_true",
+                    help="use the corpus index as it stands (another process may still be indexing it)")
     args = ap.parse_args()
 
     from vqa_pipeline.adapters.dataset import build_dataset, prepare_corpus
@@ -64,7 +66,12 @@ def main() -> int:
 
     out: dict = {"machine": machine(), "load_before": os.getloadavg(), "command": command_line()}
     t0 = time.perf_counter()
-    media, lance = prepare_corpus(args.home, args.clips, args.seed)
+    if args.no_index:
+        from vqa_pipeline.adapters.dataset import corpus_paths
+
+        media, lance = corpus_paths(args.home)
+    else:
+        media, lance = prepare_corpus(args.home, args.clips, args.seed)
     out["corpus_s"] = round(time.perf_counter() - t0, 1)
     modalities = parse_modalities(args.modality)
     ds = build_dataset(lance, [media / "truth"], modalities, seed=args.seed)

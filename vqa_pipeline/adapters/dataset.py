@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,8 @@ def save_dataset(ds: AdapterDataset, folder: str | Path) -> Path:
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     arrays = {f"{w}|{m}": v for w, f in ds.features.items() for m, v in f.items() if v is not None}
-    np.savez_compressed(out / "features.npz", **arrays)
+    savez: Any = np.savez_compressed  # its stubs type **arrays as its own keyword options
+    savez(out / "features.npz", **arrays)
     (out / "questions.jsonl").write_text("".join(json.dumps(q.to_json()) + "\n" for q in ds.questions))
     meta = {"tags": ds.tags, "shapes": {m: list(s) for m, s in ds.shapes.items()}, "db": ds.db,
             "windows": sorted(ds.features)}

@@ -71,7 +71,7 @@ def evaluate_feature_questions(ds: AdapterDataset, answerers: Mapping[str, Answe
         raise EvaluationError("the data set has no training feature questions to fit the probe on")
     correct: dict[str, list[bool]] = {m: [] for m in (*answerers, "probe")}
     probe = probe_predictions(ds, qs)
-    examples = []
+    examples: list[dict] = []
     for done, q in enumerate(qs, 1):
         feats = ds.of(q)
         row = {"id": q.id, "answer": q.answer}

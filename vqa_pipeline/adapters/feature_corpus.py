@@ -93,7 +93,7 @@ def clip_spec(index: int, seed: int) -> gen.Clip:
             break
         sounds.append(gen.Sound(item, round(t, 2)))
         t += length + gen.MIN_AUDIO_GAP_S + rng.uniform(0.0, 1.0)
-    captions = ()
+    captions: tuple[gen.Caption, ...] = ()
     if rng.random() < 0.5:
         start = rng.choice((0.5, 2.0, 4.0))
         captions = (gen.Caption(rng.choice(CAPTION_WORDS), start, min(start + 3.0, CLIP_SECONDS), "top"),)

@@ -102,7 +102,8 @@ def _out(args: argparse.Namespace, modalities: tuple[str, ...]) -> Path:
 
 class _StepBar:
     def __init__(self, enabled: bool) -> None:
-        self.enabled, self.bar = enabled, None
+        self.enabled = enabled
+        self.bar: Any = None  # a tqdm bar once a terminal shows it
 
     def __call__(self, step: int, total: int, loss: float) -> None:
         if not self.enabled:
