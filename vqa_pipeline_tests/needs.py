@@ -1,7 +1,7 @@
 """What a test needs from the machine: skip where it is missing, but fail under CI.
 
 CI (the ``CI`` environment variable set to a true value, as ``.ci/run`` is run) installs everything
-the suite uses: espeak-ng, chromium and the lite, tune, llm and dev extras (``scripts/setup.sh``), and, unless
+the suite uses: espeak-ng, chromium and the lite, tune, llm, dev and adapters extras (``scripts/setup.sh``), and, unless
 ``VQA_SETUP_FULL=0``, the full-profile libraries (``scripts/test.sh`` sets ``VQA_SETUP_FULL=1``). There a
 missing tool or library means a broken install, so the test fails instead of skipping silently.
 On a developer's machine it skips, with the reason printed by ``pytest -rs``.

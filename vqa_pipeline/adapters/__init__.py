@@ -3,6 +3,18 @@
 Needs the ``adapters`` extra (torch, transformers, gguf, accelerate, peft). Only `spec` is free of
 torch; the other names load their modules on first use, so ``from vqa_pipeline.adapters import
 AdapterError`` stays cheap.
+
+Example::
+
+    from vqa_pipeline.adapters import (Example, FeatureSpec, TrainConfig, answer_with_adapter,
+                                       load_adapter, load_decoder, train_adapter)
+
+    decoder = load_decoder()                      # bundled Gemma 3 270M (or a local HF folder)
+    specs = [FeatureSpec("sound_tags", "yamnet-w8a8", 521, sequence=False)]
+    examples = [Example({"sound_tags": scores}, "Question: Which sound is heard?\nAnswer:", "siren"), ...]
+    result = train_adapter(decoder, specs, examples, TrainConfig(steps=300), "runs/sound")
+    bridge, specs, meta = load_adapter(result.adapter_path)
+    answer_with_adapter(decoder, bridge, specs, {"sound_tags": scores}, "Question: ...\nAnswer:")
 """
 
 from __future__ import annotations

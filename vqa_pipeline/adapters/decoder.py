@@ -72,7 +72,9 @@ class Decoder:
         nl = tokenizer.encode("\n", add_special_tokens=False)
         self.newline_id: int | None = nl[0] if len(nl) == 1 and tokenizer.decode(nl) == "\n" else None
         with torch.no_grad():
-            sample = torch.arange(min(4096, model.get_input_embeddings().weight.shape[0]), device=device)
+            vocab = model.get_input_embeddings().weight.shape[0]
+            # spread over the vocabulary: the first ids are often special or unused tokens
+            sample = torch.arange(0, vocab, max(1, vocab // 4096), device=device)
             self.embed_rms = float(self.embed(sample).float().pow(2).mean().sqrt())
         self.lora_rank = 0
         self._lora_owner: int | None = None
