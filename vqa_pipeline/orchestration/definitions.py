@@ -9,7 +9,7 @@ import os
 
 import dagster as dg
 
-from vqa_pipeline.orchestration.assets.adapters import AdapterSettings, adapter_assets
+from vqa_pipeline.orchestration.assets.adapters import adapter_assets
 from vqa_pipeline.orchestration.assets.extraction import build_extraction_assets
 from vqa_pipeline.orchestration.assets.indexing import videos, windows
 from vqa_pipeline.orchestration.assets.tuning import tuning_assets
@@ -24,7 +24,7 @@ defs = dg.Definitions(
     jobs=[index_video_job],
     sensors=[build_new_videos_sensor(index_video_job)],
     schedules=[reindex_schedule],
-    resources={**deployment_resources(DEPLOYMENT), "adapter_settings": AdapterSettings()},
+    resources=deployment_resources(DEPLOYMENT),
     # One process per run: Ray starts once per run and its actors serve every extractor asset.
     executor=dg.in_process_executor,
 )
