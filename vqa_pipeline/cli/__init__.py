@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from vqa_pipeline.cli.adapt import add_adapt_parser
 from vqa_pipeline.cli.common import CliError, check_db_folder
 from vqa_pipeline.cli.index import cmd_index
 from vqa_pipeline.cli.jump import cmd_open
@@ -139,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --llm-url: let the chat model pick the best of the top evidence units first")
     p.add_argument("--show-evidence", action="store_true", help="print the evidence pack too")
     p.add_argument("--play", action="store_true", help="open the first citation in a player at its start (as `vqa open`)")
+    p.add_argument("--adapter", type=Path, default=None, metavar="PATH",
+                   help="answer with a trained adapter (`vqa adapt train`): its decoder sees the soft tokens of "
+                   "the best retrieved window before the evidence")
+    p.add_argument("--decoder", default=None, metavar="PATH",
+                   help="with --adapter: the decoder it was trained with (default: the bundled Gemma 3 270M)")
     p.set_defaults(func=cmd_ask)
 
     def eval_options(p: argparse.ArgumentParser) -> None:
@@ -205,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm-model", default=None, help="model name at --llm-url")
     verbose_option(p)
     p.set_defaults(func=cmd_doctor)
+
+    add_adapt_parser(sub, verbose_option)
     return parser
 
 

@@ -224,13 +224,23 @@ def _play_first(args: argparse.Namespace, moments: list[tuple[str, float]], what
 def cmd_ask(args: argparse.Namespace) -> int:
     from vqa_pipeline.query import ask
 
-    try:
-        answer = ask(args.question, k=args.k, videos=args.video or None, db=args.db,
-                     llm_url=args.llm_url, llm_model=args.llm_model, extractive_only=args.extractive,
-                     llm_rerank=args.llm_rerank, llm_timeout_s=args.llm_timeout,
-                     time_range=tuple(args.time) if args.time else None, strict_videos=True)
-    except _query_errors() as exc:
-        raise CliError(str(exc)) from None
+    if getattr(args, "adapter", None) is not None:
+        if args.extractive or args.llm_url:
+            raise CliError("--adapter answers with its own decoder: leave out --extractive and --llm-url")
+        from vqa_pipeline.cli.adapt import ask_adapter
+
+        try:
+            answer = ask_adapter(args)
+        except _query_errors() as exc:
+            raise CliError(str(exc)) from None
+    else:
+        try:
+            answer = ask(args.question, k=args.k, videos=args.video or None, db=args.db,
+                         llm_url=args.llm_url, llm_model=args.llm_model, extractive_only=args.extractive,
+                         llm_rerank=args.llm_rerank, llm_timeout_s=args.llm_timeout,
+                         time_range=tuple(args.time) if args.time else None, strict_videos=True)
+        except _query_errors() as exc:
+            raise CliError(str(exc)) from None
     if answer.notice:
         print(f"note: {answer.notice}", file=sys.stderr)
     cited = [(c.video_id, c.start) for c in answer.citations]

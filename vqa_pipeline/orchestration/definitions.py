@@ -9,6 +9,7 @@ import os
 
 import dagster as dg
 
+from vqa_pipeline.orchestration.assets.adapters import adapter_assets
 from vqa_pipeline.orchestration.assets.extraction import build_extraction_assets
 from vqa_pipeline.orchestration.assets.indexing import videos, windows
 from vqa_pipeline.orchestration.assets.tuning import tuning_assets
@@ -19,7 +20,7 @@ from vqa_pipeline.orchestration.sensors import build_new_videos_sensor
 DEPLOYMENT = os.getenv(ENV_DEPLOYMENT, "local")
 
 defs = dg.Definitions(
-    assets=[videos, windows, build_extraction_assets(), *tuning_assets],
+    assets=[videos, windows, build_extraction_assets(), *tuning_assets, *adapter_assets],
     jobs=[index_video_job],
     sensors=[build_new_videos_sensor(index_video_job)],
     schedules=[reindex_schedule],

@@ -27,6 +27,7 @@ from pydantic import Field
 
 from vqa_pipeline.config import state_dir
 from vqa_pipeline.media.types import WindowingOptions
+from vqa_pipeline.orchestration.assets.adapters import AdapterSettings
 
 ENV_DEPLOYMENT = "VQA_DEPLOYMENT"
 ENV_SOURCE_DIR = "VQA_SOURCE_DIR"
@@ -162,6 +163,7 @@ RESOURCES_LOCAL: dict[str, dg.ConfigurableResource] = {
     "settings": VqaSettings(),
     "runtime": ExtractionRuntime(),
     "tuning": TuningSettings(),
+    "adapter_settings": AdapterSettings(),
 }
 
 # A Ray cluster, and a LanceDB URI every node can reach (VQA_DB); the Dagster instance (Postgres)
@@ -170,6 +172,7 @@ RESOURCES_CLUSTER: dict[str, dg.ConfigurableResource] = {
     "settings": VqaSettings(),
     "runtime": ClusterRuntime(),
     "tuning": TuningSettings(),
+    "adapter_settings": AdapterSettings(),
 }
 
 DEPLOYMENTS: dict[str, dict[str, dg.ConfigurableResource]] = {"local": RESOURCES_LOCAL, "cluster": RESOURCES_CLUSTER}
