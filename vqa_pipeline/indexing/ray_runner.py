@@ -49,7 +49,7 @@ class RayOptions:
         threads_per_actor: intra-op threads of each actor's model (the ``threads`` extractor option).
         piece_actors: pool size of extractors that split a file into pieces (``plan_parts``);
             ``None``: the cluster's CPUs, at most :data:`MAX_PIECE_ACTORS` (never below
-            ``actors_per_extractor``).
+            ``actors_per_extractor``), when actors reserve no CPU or GPU; else ``actors_per_extractor``.
         shared_actors: on a Ray that outlives this process (``address`` set): named, detached actors that
             a later run with the same settings reuses, models already loaded; ``close`` leaves them
             running (they stop with that Ray). Off: the actors are this runner's own.
@@ -192,7 +192,10 @@ class RayRunner:
             # the configured model's tag (building the extractor loads nothing; only load() does)
             tag = create_extractor(name, **opts).model_tag if o.shared_actors else ""
             n = max(1, o.actors_per_extractor)
-            if hasattr(get_extractor_class(name), "plan_parts"):
+            if hasattr(get_extractor_class(name), "plan_parts") and (
+                    o.piece_actors or (not gpus and not o.num_cpus_per_actor)):
+                # More actors only where they reserve nothing (or the caller sized the pool): actors that
+                # each hold a CPU or a GPU share could starve the other extractors' actors, or never start.
                 cpus = int(self._ray.cluster_resources().get("CPU", 1))
                 n = max(n, o.piece_actors or min(MAX_PIECE_ACTORS, max(1, cpus)))
             for i in range(n):

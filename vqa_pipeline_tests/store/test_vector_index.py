@@ -33,12 +33,21 @@ def test_a_large_table_gets_an_ann_index_that_finds_stored_vectors_and_takes_new
     for i in range(0, 20_000, 997):
         assert vector_search(table, "emb_text", x[i], 10)[0][0] == window_id(i)
 
-    # 1 % new rows are merged into the existing index, not left to a flat scan or a rebuild.
-    new = clustered(200, seed=5)
-    add_rows(store, new, start=20_000)
+    # 1 % new rows stay outside the index (no merge per small run) and are found all the same ...
+    new = clustered(800, seed=5)
+    add_rows(store, new[:200], start=20_000)
     assert ensure_vector_index(store.windows, "emb_text", min_rows=10_000)
     stats = store.windows.index_stats(idx.name)
-    assert stats.num_indexed_rows == 20_200 and stats.num_unindexed_rows == 0
+    assert stats.num_indexed_rows == 20_000 and stats.num_unindexed_rows == 200
     table = open_windows_table(db_dir)
     for i in range(0, 200, 23):
+        assert vector_search(table, "emb_text", new[i], 10)[0][0] == window_id(20_000 + i)
+
+    # ... and past 2 % they are merged into the existing index, not rebuilt.
+    add_rows(store, new[200:], start=20_200)
+    assert ensure_vector_index(store.windows, "emb_text", min_rows=10_000)
+    stats = store.windows.index_stats(idx.name)
+    assert stats.num_indexed_rows == 20_800 and stats.num_unindexed_rows == 0
+    table = open_windows_table(db_dir)
+    for i in range(200, 800, 61):
         assert vector_search(table, "emb_text", new[i], 10)[0][0] == window_id(20_000 + i)
