@@ -53,7 +53,7 @@ def env(monkeypatch, tmp_path):
 
 def test_deployments_have_the_same_resource_keys():
     assert set(DEPLOYMENTS) == {"local", "cluster"}
-    assert RESOURCES_LOCAL.keys() == RESOURCES_CLUSTER.keys() == {"settings", "runtime", "tuning"}
+    assert RESOURCES_LOCAL.keys() == RESOURCES_CLUSTER.keys() == {"settings", "runtime", "tuning", "adapter_settings"}
     assert deployment_resources("cluster") is RESOURCES_CLUSTER
     with pytest.raises(KeyError, match="known: local, cluster"):
         deployment_resources("prod")
