@@ -199,7 +199,8 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
         usable = [*formed, *(s for s in usable if s not in formed)]
     # a count or presence question whose best units hold the detector's "nothing seen" line for the
     # asked thing (and no unit of that video counts it) is answered 0 / no from it, as above
-    absent = bool(usable) and asks_what_is_seen(q) and absence_of(q, usable, following) is not None
+    absence = absence_of(q, usable, following) if usable and asks_what_is_seen(q) else None
+    absent = absence is not None
     if not absent:  # the "nothing seen" line answers 0 / no and nothing else: never quoted as such
         usable = [s for s in usable if not is_nothing_seen(s.line.text)]
     if not usable or (usable[0].score < abstain_threshold and not counted and not formed and not absent):
@@ -215,7 +216,7 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
         usable, why = reorder_by_llm(question, usable, backend)
         if why:
             notices.append(why)
-    extracted = compose(q, usable, following)
+    extracted = compose(q, usable, following, absence)
     if not extracted.supported and best_score < UNSUPPORTED_MIN_SCORE:
         return done(ABSTAIN_TEXT, True)
     if backend is None:

@@ -278,8 +278,13 @@ def _by_position(q: Question, usable: Sequence[ScoredUnit], top_n: int = 5) -> l
     return [first, *(s for s in usable if s is not first)]
 
 
-def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None = None) -> Composed:
-    """The extractive answer: the words of the question's type from the best units."""
+def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None = None,
+            absence: tuple[str, PackedLine] | None = None) -> Composed:
+    """The extractive answer: the words of the question's type from the best units.
+
+    ``absence`` is :func:`absence_of` for these units, computed once by the caller (it decides
+    whether the "nothing seen" lines stay usable too); ``None``: the detector's absence line does
+    not answer this question."""
     usable = [s for s in ranked if not s.flagged]
     if q.position:
         usable = _by_position(q, usable)
@@ -296,17 +301,15 @@ def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None
         counted = count_answer(q.text, [s.line for s in usable])
         if counted is not None:
             return Composed(f"{counted[0]} {_at(counted[1])}", (counted[1],), True)
-        absent = absence_of(q, usable, following)  # the detector looked and never saw one: 0
-        if absent is not None:
-            return Composed(f"{absent[0]} {_at(absent[1])}", (absent[1],), True)
+        if absence is not None:  # the detector looked and never saw one: 0
+            return Composed(f"{absence[0]} {_at(absence[1])}", (absence[1],), True)
     if q.answer_type == "time":  # "when does the car appear?": the first window that saw it
         pool = list(following(top.line, whole=True)) if following is not None else []
         seen = appearance_answer(q.text, pool + [s.line for s in usable if s.line.video_id == top.line.video_id])
         if seen is not None:
             return Composed(f"{seen[0]} {_at(seen[1])}", (seen[1],), True)
     if q.answer_type == "yes_no":
-        absent = None if any(detector_says_present(q.text, s.line.text) for s in usable[:5]) else (
-            absence_of(q, usable, following))
+        absent = None if any(detector_says_present(q.text, s.line.text) for s in usable[:5]) else absence
         if absent is not None:  # "is there a car …?" where the detector looked and never saw one
             return Composed(f"{absent[0]} {_at(absent[1])}", (absent[1],), True)
         support = _yes_no_support(q, usable)

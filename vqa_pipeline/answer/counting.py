@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from vqa_pipeline.answer.pack import PackedLine
 from vqa_pipeline.answer.question import Question
+from vqa_pipeline.evidence import is_nothing_seen, parse_nothing_seen
 
 _OBJECTS = re.compile(r"^objects:\s*(?P<list>[^;]*)")
 _ITEM = re.compile(r"^(?P<n>\d+)\s+(?P<what>.+)$")
@@ -31,7 +32,6 @@ _PRESENCE = re.compile(r"^\s*(?:is|are|was|were)\s+there\b|^\s*(?:is|are|was|wer
                        r"appears?|show(?:s)? up|visible|seen|see|in (?:the )?(?:frame|shot|picture))\b", re.IGNORECASE)
 _NOT = re.compile(r"\b(?:not|no|never|without)\b|n't\b", re.IGNORECASE)
 _WHEN = re.compile(r"^\s*(?:when|at what (?:time|point|moment))\b", re.IGNORECASE)
-_NOTHING_SEEN = re.compile(r"^objects:\s*no\s+(?P<list>[a-z ,]+?)\s+seen in\s+(?P<a>[\d.]+)-(?P<b>[\d.]+)\s*s\b")
 
 SYNONYMS = {
     "person": ("people", "person", "persons", "man", "men", "woman", "women", "child", "children", "kid", "kids",
@@ -65,7 +65,7 @@ def asks_what_is_seen(q: Question) -> bool:
 def parse_objects(text: str) -> dict[str, int]:
     """``{label: count}`` of an objects line (``{}`` for any other line)."""
     m = _OBJECTS.match(text.strip())
-    if not m or m.group("list").strip() in ("", "none") or _NOTHING_SEEN.match(text.strip()):
+    if not m or m.group("list").strip() in ("", "none") or is_nothing_seen(text):
         return {}
     out: dict[str, int] = {}
     for item in m.group("list").split(","):
@@ -195,8 +195,8 @@ def appearance_answer(question: str, lines: Sequence[PackedLine]) -> tuple[str, 
 
 def not_seen(text: str) -> set[str]:
     """The classes a "nothing seen" line says the detector never saw (``set()`` for other lines)."""
-    m = _NOTHING_SEEN.match(text.strip())
-    return {x.strip() for x in m.group("list").split(",") if x.strip()} if m else set()
+    found = parse_nothing_seen(text)
+    return found[0] if found else set()
 
 
 def absence_answer(question: str, lines: Sequence[PackedLine]) -> tuple[str, PackedLine] | None:
@@ -218,9 +218,9 @@ def absence_answer(question: str, lines: Sequence[PackedLine]) -> tuple[str, Pac
         if ln.kind == "visual" and label in not_seen(ln.text):
             if any(o.video_id == ln.video_id and parse_objects(o.text).get(label) for o in lines):
                 continue
-            m = _NOTHING_SEEN.match(ln.text.strip())
-            assert m is not None  # not_seen() matched it
-            claimed = dataclasses.replace(ln, start_s=float(m.group("a")), end_s=float(m.group("b")))
+            found = parse_nothing_seen(ln.text)
+            assert found is not None  # not_seen() matched it
+            claimed = dataclasses.replace(ln, start_s=found[1], end_s=found[2])
             if counting:
                 from vqa_pipeline.extractors.objects import plural
 

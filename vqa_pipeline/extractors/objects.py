@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from vqa_pipeline.evidence import nothing_seen_line
 from vqa_pipeline.extractors.base import EvidenceLine, Extractor, ExtractorOutput
 from vqa_pipeline.extractors.frame_reuse import ReuseUnchanged
 from vqa_pipeline.media.types import DecodedMedia, Keyframe
@@ -51,7 +52,6 @@ ABSENCE_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck", "do
 """Classes a "nothing seen" line names when the detector never saw them: people, the road vehicles
 and the common animals (what questions about a picture most often ask for). Not all 80: a line
 naming every absent class would match almost any question's words."""
-NOTHING_SEEN = "objects: no "
 
 
 def plural(label: str, n: int) -> str:
@@ -64,11 +64,6 @@ def count_phrase(counts: list[dict]) -> str:
     """``3 people, 1 car`` (most numerous first, then best score)."""
     order = sorted(counts, key=lambda c: (-c["count"], -c["score"], c["label"]))
     return ", ".join(f"{c['count']} {plural(c['label'], c['count'])}" for c in order)
-
-
-def nothing_seen(labels: list[str], start_s: float, end_s: float, frames: int) -> str:
-    """``objects: no person, car seen in 0.0-60.0 s (34 frames)``."""
-    return f"{NOTHING_SEEN}{', '.join(labels)} seen in {start_s:.1f}-{end_s:.1f} s ({frames} frames)"
 
 
 def spread(items: list, n: int) -> list:
@@ -242,5 +237,5 @@ class Objects(Extractor):
             return
         n = len({f.t_s for wi in looked for f in frames[wi]})
         first = media.windows[looked[0]]
-        text = nothing_seen(absent, first.start_s, media.windows[looked[-1]].end_s, n)
+        text = nothing_seen_line(absent, first.start_s, media.windows[looked[-1]].end_s, n)
         lines[looked[0]].append(EvidenceLine(first.start_s, first.end_s, self.kind, text))

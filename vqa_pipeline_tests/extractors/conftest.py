@@ -259,3 +259,16 @@ def lite_outputs(media: DecodedMedia) -> dict:
         ex.load()
         outs[ex.group] = ex.extract(media, outs)
     return outs
+
+
+@pytest.fixture(scope="session")
+def nanodet_objects():
+    """The lite ``objects`` extractor (NanoDet) with its model loaded, once per session; skipped
+    (failing under CI) where the converted model is not installed."""
+    from vqa_pipeline.extractors.objects import Objects
+    from vqa_pipeline_tests.models.conftest import installed
+
+    installed("nanodet")
+    ex = Objects()
+    ex.load()
+    return ex

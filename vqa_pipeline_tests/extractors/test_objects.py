@@ -1,4 +1,4 @@
-"""The objects extractor (NanoDet) on real and edge frames, and counting answers from an indexed clip."""
+"""The objects nanodet_objects (NanoDet) on real and edge frames, and counting answers from an indexed clip."""
 
 from __future__ import annotations
 
@@ -16,15 +16,7 @@ from vqa_pipeline.answer.pack import PackedLine
 from vqa_pipeline.extractors.objects import Objects
 from vqa_pipeline.extractors.registry import create_extractor
 from vqa_pipeline.media.types import DecodedMedia, Keyframe, MediaInfo, Window, WindowingOptions
-from vqa_pipeline_tests.models.conftest import BIKES_FRAME, installed
-
-
-@pytest.fixture(scope="module")
-def extractor() -> Objects:
-    installed("nanodet")
-    ex = Objects()
-    ex.load()
-    return ex
+from vqa_pipeline_tests.models.conftest import BIKES_FRAME
 
 
 def _jpeg(rgb: np.ndarray) -> bytes:
@@ -53,11 +45,11 @@ def _check_columns(ex: Objects, out, n: int) -> None:
         pa.array(out.columns[f.name], type=f.type)  # storable as declared
 
 
-def test_counts_lines_appearance_and_skipped_frames(extractor):
+def test_counts_lines_appearance_and_skipped_frames(nanodet_objects):
     bikes, black = _bikes(), np.zeros((272, 640, 3), np.uint8)
     media = _media([black, bikes, bikes, black, bikes])
-    out = extractor.extract(media, {})
-    _check_columns(extractor, out, 5)
+    out = nanodet_objects.extract(media, {})
+    _check_columns(nanodet_objects, out, 5)
     texts = [[ln.text for ln in lines] for lines in out.lines]
     # black: no objects line; the file's "nothing seen" line (the classes never seen in 0-10 s) is there
     assert texts[0] == ["objects: no bicycle, car, motorcycle, bus, truck, dog, cat, bird, horse seen in 0.0-10.0 s "
@@ -78,27 +70,27 @@ def test_counts_lines_appearance_and_skipped_frames(extractor):
 
 
 @pytest.mark.parametrize("shape", [(16, 16, 3), (4320, 7680, 3)], ids=["16x16", "8K"])
-def test_tiny_and_huge_frames(extractor, shape):
+def test_tiny_and_huge_frames(nanodet_objects, shape):
     frame = np.zeros(shape, np.uint8)
     if shape[0] > 1000:  # the real frame scaled up to 8K: the person is still found
         frame = np.asarray(Image.fromarray(_bikes()).resize((shape[1], shape[0])))
-    out = extractor.extract(_media([frame]), {})
-    _check_columns(extractor, out, 1)
+    out = nanodet_objects.extract(_media([frame]), {})
+    _check_columns(nanodet_objects, out, 1)
     labels = out.columns["objects_labels"][0]
     assert labels == (["person"] if shape[0] > 1000 else [])
 
 
-def test_no_video_track_is_one_note(extractor):
-    out = extractor.extract(_media([None, None], has_video=False), {})
+def test_no_video_track_is_one_note(nanodet_objects):
+    out = nanodet_objects.extract(_media([None, None], has_video=False), {})
     assert out.notes == ["no video track"] and out.lines == [[], []]
-    _check_columns(extractor, out, 2)
+    _check_columns(nanodet_objects, out, 2)
 
 
-def test_a_corrupt_keyframe_is_reported_and_the_rest_kept(extractor):
+def test_a_corrupt_keyframe_is_reported_and_the_rest_kept(nanodet_objects):
     media = _media([_bikes(), _bikes()])
     bad = media.keyframes[0]
     media.keyframes[0] = Keyframe(bad.t_s, bad.window_index, b"not a jpeg", bad.width, bad.height)
-    out = extractor.extract(media, {})
+    out = nanodet_objects.extract(media, {})
     assert out.columns["objects_labels"][1] == ["person"] and out.columns["objects_labels"][0] is None
     assert len(out.notes) == 1 and "could not be decoded" in out.notes[0]
 
@@ -154,7 +146,7 @@ def _write_clip(path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def street_db(tmp_path_factory, extractor):
+def street_db(tmp_path_factory, nanodet_objects):
     from vqa_pipeline.indexing.pipeline import index_paths
     from vqa_pipeline.store import Store
 

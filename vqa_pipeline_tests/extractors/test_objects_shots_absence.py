@@ -14,15 +14,7 @@ from vqa_pipeline.answer.counting import absence_answer, not_seen, parse_objects
 from vqa_pipeline.answer.pack import PackedLine
 from vqa_pipeline.extractors.objects import Objects
 from vqa_pipeline.media.decode import decode
-from vqa_pipeline_tests.models.conftest import BIKES_FRAME, installed
-
-
-@pytest.fixture(scope="module")
-def extractor() -> Objects:
-    installed("nanodet")
-    ex = Objects()
-    ex.load()
-    return ex
+from vqa_pipeline_tests.models.conftest import BIKES_FRAME
 
 
 def _bikes() -> np.ndarray:
@@ -54,7 +46,7 @@ def _write(path: Path, seconds: float, fps: int, shown: tuple[float, float] | No
 # shot frames: a 0.6 s shot between the keyframes at 1 s and 3 s
 
 
-def test_a_short_shot_between_keyframes_becomes_a_shot_frame_and_the_detector_sees_it(tmp_path, extractor):
+def test_a_short_shot_between_keyframes_becomes_a_shot_frame_and_the_detector_sees_it(tmp_path, nanodet_objects):
     media = decode(_write(tmp_path / "short.mp4", 8.0, 25, (1.2, 1.8)), "short")
     assert [kf.t_s for kf in media.keyframes] == [1.0, 3.0, 5.0, 7.0]  # all black
     shots = [(kf.t_s, kf.window_index) for kf in media.shot_frames]
@@ -62,14 +54,14 @@ def test_a_short_shot_between_keyframes_becomes_a_shot_frame_and_the_detector_se
     assert any(1.8 <= t < 2.5 for t, _ in shots), shots  # and the cut back to black
     assert len(shots) <= 4  # nothing where the picture does not change
 
-    out = extractor.extract(media, {})
+    out = nanodet_objects.extract(media, {})
     assert out.columns["objects_labels"][0] == ["person"]
     assert [ln.text for ln in out.lines[0]][0] == "objects: 1 person; appears: person"
     assert out.stats["shot_frames"] >= 1
 
     # the keyframes alone (the behaviour before shot frames) never see the cyclist
     sparse = Objects(shots_per_window=0)
-    sparse._detector = extractor._detector
+    sparse._detector = nanodet_objects._detector
     before = sparse.extract(media, {})
     assert all(not labels for labels in before.columns["objects_labels"])
     assert "person" in not_seen(before.lines[0][-1].text)
@@ -108,7 +100,7 @@ def test_the_absence_rules():
 
 
 @pytest.fixture(scope="module")
-def black_db(tmp_path_factory, extractor):
+def black_db(tmp_path_factory, nanodet_objects):
     from vqa_pipeline.indexing.pipeline import index_paths
     from vqa_pipeline.store import Store
 
