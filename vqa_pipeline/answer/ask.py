@@ -33,6 +33,7 @@ from vqa_pipeline.answer.citations import (
     numbers,
     strip_timecodes,
 )
+from vqa_pipeline.answer.colours import colour_answer
 from vqa_pipeline.answer.compose import Context, _close, absence_of, compose, is_echo, labels_of, missing_names
 from vqa_pipeline.answer.counting import asks_what_is_seen, count_answer, is_objects_line, is_plain_count
 from vqa_pipeline.answer.llm import LLMBackend, LLMError
@@ -46,6 +47,7 @@ from vqa_pipeline.answer.spans import form_spans
 from vqa_pipeline.answer.types import Answer, AnswerOptions, AnswerSource
 from vqa_pipeline.answer.units import ScoredUnit, pack_units, rank_units, ranks_from_priorities
 from vqa_pipeline.evidence import clean_text, is_nothing_seen
+from vqa_pipeline.extractors.box_colours import parse_colours
 
 DEFAULT_ABSTAIN_THRESHOLD = 0.2
 """Best-unit probability under which ``ask`` abstains when the re-ranker carries no calibrated
@@ -203,7 +205,13 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
     absent = absence is not None
     if not absent:  # the "nothing seen" line answers 0 / no and nothing else: never quoted as such
         usable = [s for s in usable if not is_nothing_seen(s.line.text)]
-    if not usable or (usable[0].score < abstain_threshold and not counted and not formed and not absent):
+    # a colour question about a person's clothes or a detector class, with a colours line among the
+    # top units: the box's colours answer it ("red" shares no word with "the lecturer's shirt")
+    coloured = (q.answer_type == "text" and bool(usable)
+                and colour_answer(q.text, [s.line for s in usable]) is not None)
+    if not coloured:  # a colours line answers with the colours of the thing asked for, never quoted whole
+        usable = [s for s in usable if not parse_colours(s.line.text)]
+    if not usable or (usable[0].score < abstain_threshold and not (counted or formed or absent or coloured)):
         return done(ABSTAIN_TEXT, True)
     absent_names = missing_names(q, [s.line for s in usable])
     if absent_names:

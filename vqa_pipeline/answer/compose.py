@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vqa_pipeline.answer.citations import content_words, has_related, strip_timecodes
+from vqa_pipeline.answer.colours import colour_answer
 from vqa_pipeline.answer.counting import (
     absence_answer,
     appearance_answer,
@@ -303,6 +304,9 @@ def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None
             return Composed(f"{counted[0]} {_at(counted[1])}", (counted[1],), True)
         if absence is not None:  # the detector looked and never saw one: 0
             return Composed(f"{absence[0]} {_at(absence[1])}", (absence[1],), True)
+    coloured = colour_answer(q.text, [s.line for s in usable]) if q.answer_type == "text" else None
+    if coloured is not None:  # "what colour is the man's shirt?": the colours inside the person's box
+        return Composed(f"{coloured[0]} {_at(coloured[1])}", (coloured[1],), True)
     if q.answer_type == "time":  # "when does the car appear?": the first window that saw it
         pool = list(following(top.line, whole=True)) if following is not None else []
         seen = appearance_answer(q.text, pool + [s.line for s in usable if s.line.video_id == top.line.video_id])

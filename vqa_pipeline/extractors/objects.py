@@ -15,6 +15,9 @@ at reuses its detections instead of running the detector again
 - evidence lines (kind ``visual``): ``objects: 3 people, 1 car, 1 truck``, and, track-free, where a
   class starts or stops being seen compared with the previous window: ``appears: car`` /
   ``disappears: dog`` (the first appearance and the last disappearance give when a class is seen);
+- colours (kind ``visual``): per class of :data:`ABSENCE_CLASSES`, the dominant colours inside its
+  best-scoring box of the window, a person's from the torso (:mod:`box_colours`):
+  ``colours: person (clothes): red, pink; car: white``;
 - "nothing seen" (kind ``visual``, once per video or long-file segment, in the first window the
   detector looked at): ``objects: no person, car seen in 0.0-60.0 s (34 frames)`` names the
   :data:`ABSENCE_CLASSES` never detected in the span the text gives (the windows it looked at).
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,6 +38,7 @@ import pyarrow as pa
 
 from vqa_pipeline.evidence import nothing_seen_line
 from vqa_pipeline.extractors.base import EvidenceLine, Extractor, ExtractorOutput
+from vqa_pipeline.extractors.box_colours import box_colours, colours_line
 from vqa_pipeline.extractors.frame_reuse import ReuseUnchanged
 from vqa_pipeline.media.types import DecodedMedia, Keyframe
 from vqa_pipeline.models.detector_models import VERSION as HM_VERSION
@@ -79,6 +83,7 @@ def spread(items: list, n: int) -> list:
 class _Frame:
     t_s: float
     dets: list  # Detection-like: label, score, box
+    colours: dict = field(default_factory=dict)  # {label: (score, colour names)} of its best box
 
 
 class Objects(Extractor):
@@ -93,7 +98,7 @@ class Objects(Extractor):
     kind = "visual"
     modality = "video"
     model_id = f"nanodet-coco80-human-models-{HM_VERSION}"  # another package version: stale columns
-    version = "2"  # 2: shot frames, "nothing seen" lines
+    version = "3"  # 2: shot frames, "nothing seen" lines; 3: colours inside the boxes
 
     def __init__(self, **options) -> None:
         super().__init__(**options)
@@ -164,7 +169,8 @@ class Objects(Extractor):
                 except Exception as err:  # a corrupt keyframe is reported, not fatal
                     failures.append(f"{kf.t_s:.2f}s: {type(err).__name__}")
                     continue
-                frames.setdefault(wi, []).append(_Frame(kf.t_s, detect(rgb)))
+                dets = detect(rgb)
+                frames.setdefault(wi, []).append(_Frame(kf.t_s, dets, box_colours(rgb, dets, ABSENCE_CLASSES, threshold)))
         ran, skipped = detect.looked, detect.reused
         shot_times = {kf.t_s for kf in media.shot_frames}
 
@@ -207,6 +213,13 @@ class Objects(Extractor):
                 parts.insert(0, "objects: none")
             if parts:
                 lines[wi].append(EvidenceLine(win.start_s, win.end_s, self.kind, "; ".join(parts)))
+            colours: dict[str, tuple[float, list[str]]] = {}
+            for fr in seen:  # per class, the colours of its best-scoring box in the window
+                for label, found in fr.colours.items():
+                    if label not in colours or found[0] > colours[label][0]:
+                        colours[label] = found
+            if colours:
+                lines[wi].append(EvidenceLine(win.start_s, win.end_s, self.kind, colours_line(colours)))
             prev = present
         self._add_nothing_seen(media, frames, labels_col, lines)
 

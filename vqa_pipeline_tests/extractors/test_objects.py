@@ -55,10 +55,11 @@ def test_counts_lines_appearance_and_skipped_frames(nanodet_objects):
     assert texts[0] == ["objects: no bicycle, car, motorcycle, bus, truck, dog, cat, bird, horse seen in 0.0-10.0 s "
                         "(5 frames)"]
     assert (out.lines[0][0].start_s, out.lines[0][0].end_s) == (0.0, 2.0)  # it sits in one window
-    assert texts[1] == ["objects: 1 person; appears: person"]
-    assert texts[2] == ["objects: 1 person"]  # the same frame again: counted, no new appearance
+    shirt = "colours: person (clothes): black"  # the cyclist's top, inside his box
+    assert texts[1] == ["objects: 1 person; appears: person", shirt]
+    assert texts[2] == ["objects: 1 person", shirt]  # the same frame again: counted, no new appearance
     assert texts[3] == ["objects: none; disappears: person"]
-    assert texts[4] == ["objects: 1 person; appears: person"]
+    assert texts[4] == ["objects: 1 person; appears: person", shirt]
     assert all(ln.kind == "visual" for lines in out.lines for ln in lines)
     [person] = out.columns["objects_counts"][1]
     assert person["label"] == "person" and person["count"] == 1 and person["score"] > 0.7
@@ -165,8 +166,9 @@ def test_object_lines_are_searchable_by_bm25_and_by_text_vector(street_db):
     texts = [r["evidence_text"] for r in rows]
     # the black start's "nothing seen" line is evidence, not search text
     assert rows[0]["objects_lines"][0]["text"].startswith("objects: no bicycle, car,")
-    assert texts[:2] == [None, None] and texts[2] == "objects: 1 person; appears: person"
-    assert rows[2]["objects_model"] == "nanodet-coco80-human-models-3.0.4@2" and rows[2]["emb_text"] is not None
+    assert texts[:2] == [None, None]
+    assert texts[2] == "objects: 1 person; appears: person | colours: person (clothes): black"
+    assert rows[2]["objects_model"] == "nanodet-coco80-human-models-3.0.4@3" and rows[2]["emb_text"] is not None
     from vqa_pipeline.store.search import fts_search
 
     hits = fts_search(store.windows, "person", limit=3)
