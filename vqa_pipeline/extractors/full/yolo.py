@@ -55,7 +55,7 @@ class YoloObjects(Objects):
     group = "objects"
     kind = "visual"
     model_id = "yolo"
-    version = "2"  # 2: shot frames and "nothing seen" lines, as Objects
+    version = "3"  # 2: shot frames and "nothing seen" lines; 3: colours inside the boxes; as Objects
     num_gpus = 0.25
 
     def __init__(self, **options) -> None:
