@@ -1,5 +1,8 @@
 """ASR on one long speech track: one stream, pieces cut at pauses, faster-whisper's batched pipeline.
 
+The pieces two ways: each detecting its language (before issue 13's follow-up) and the language
+detected once per file by the extractor's probe, every piece then heard in it (what the pipeline does).
+
 (One self-contained script by design: a benchmark is run and read as a single file.)
 
     .venv/bin/python benchmarks/asr_pieces.py              # a 91 s espeak-ng track made here
@@ -99,24 +102,34 @@ def main(argv: list[str] | None = None) -> int:
     def words(segments):
         return [w.word for s in segments for w in (s.words or ()) if w.word.strip()]
 
+    ex = asr.WhisperBase(cpu_threads=args.threads)  # the extractor's own code: probe, then the pieces
+    ex.load()
+    parts = [asr.AsrPart(i, p, tuple(tight)) for i, p in enumerate(pieces)]
+
+    def pieces_detect_once():
+        language, _ = ex.detect_language(audio, parts[0].chunks)
+        return [w["word"] for p in parts for w in ex.transcribe(audio, p.chunks, language=language)[0]]
+
     ways = {
         "one stream (before)": lambda: words(asr.transcribe_speech(
             model, audio, asr.transcription_chunks(tight, audio.size), condition_on_previous_text=False, **opts)[0]),
         f"{len(pieces)} pieces, one after another": lambda: [w for p in pieces for w in words(asr.transcribe_speech(
             model, audio, p, condition_on_previous_text=False, **opts)[0])],
+        f"{len(pieces)} pieces, language detected once (after)": pieces_detect_once,
         "BatchedInferencePipeline, batch 4": lambda: words(BatchedInferencePipeline(model).transcribe(
             audio, batch_size=4, **opts)[0]),
     }
-    rows, first = [], None
+    rows, got_by = [], []
     for name, run in ways.items():
         c, t = cpu(), time.perf_counter()
         got = run()
-        rows.append([name, f"{cpu() - c:.2f}", f"{time.perf_counter() - t:.1f}", len(got),
-                     "-" if first is None else ("same" if got == first else "differ")])
-        first = got if first is None else first
+        same = ["-" if not got_by else ("same" if got == got_by[0] else "differ"),
+                "-" if len(got_by) < 2 else ("same" if got == got_by[1] else "differ")]
+        rows.append([name, f"{cpu() - c:.2f}", f"{time.perf_counter() - t:.1f}", len(got), *same])
+        got_by.append(got)
     print(f"\nmachine: {machine()}; {audio.size / 16000:.1f} s of audio, pieces of "
           f"{[round(sum(c['end'] - c['start'] for c in p) / 16000, 1) for p in pieces]} s; {args.threads} thread(s)")
-    print(table(rows, ["way", "CPU s", "wall s", "words", "words vs one stream"]))
+    print(table(rows, ["way", "CPU s", "wall s", "words", "words vs one stream", "vs pieces each detecting"]))
     print("\ncommand:", command_line())
     return 0
 

@@ -15,6 +15,10 @@ its primary copy lives on the driver's node.
 An extractor whose work splits into pieces (``plan_parts``: ASR) gets one actor per CPU of the cluster (up to
 :data:`MAX_PIECE_ACTORS`), one thread each, and each job goes to its least busy actor: a long file
 alone spreads its pieces over the cores, many files keep one actor each busy.
+
+An actor that dies for good (its restarts spent: out of memory, a model's segfault) is replaced on its
+own, in its slot of the pool; the other actors keep their jobs and loaded models. A piece whose actor
+died runs once more on the pool (:data:`PIECE_RETRIES`): one piece lost would fail the whole file's ASR.
 """
 
 from __future__ import annotations
@@ -69,6 +73,9 @@ SHARED_NAMESPACE = "vqa-extractors"
 # An actor lost with its node (or killed by the OS) comes back this many times on a live node, and its
 # unfinished tasks run again there; a model that crashes its process every time fails after that.
 ACTOR_RESTARTS = 2
+# A piece (``job.part``) whose actor died for good is submitted again this many times, to the pool's
+# other actors or the dead one's replacement; a whole-file job reports the crash as before.
+PIECE_RETRIES = 1
 
 
 def shared_actor_name(name: str, opts: Mapping, threads: int, num_cpus: float, gpus: float, index: int, *,
@@ -146,7 +153,9 @@ class RayRunner:
         self._pools: dict[str, list] = {}
         self._rr: dict[str, int] = {}
         self._busy: dict[str, list[int]] = {}  # extractor -> jobs in flight per actor of its pool
-        self._pending: dict = {}  # ObjectRef -> (job, index of its actor in the pool)
+        self._pending: dict = {}  # ObjectRef -> (job, index of its actor in the pool, that actor, tries so far)
+        self._spawn: dict[str, tuple] = {}  # extractor -> (options, GPUs, model tag) its actors are made with
+        self.replaced: dict[str, int] = {}  # extractor -> actors replaced after they died for good
         self._media_refs: dict[int, tuple] = {}  # id(media) -> (ObjectRef, jobs using it)
         self.nodes: dict[str, set[str]] = {}  # extractor -> the Ray node ids its results came from
         self._placed = 0  # actors placed so far (they take the live nodes in turn)
@@ -163,18 +172,12 @@ class RayRunner:
         self._ray = ray
         self._remote_cls = ray.remote(_ExtractorActor)
 
-    def _actor(self, name: str):
-        """An actor of the extractor's pool (round robin), the pool started on first use."""
-        pool = self._pool(name)
-        self._rr[name] = (self._rr[name] + 1) % len(pool)
-        return pool[self._rr[name]]
-
     def _pick(self, name: str):
-        """The least busy actor of the pool (round robin among equals) and its index; counted busy."""
+        """The least busy actor of the extractor's pool (round robin among equals) and its index; the
+        pool is started on first use."""
         pool, busy = self._pool(name), self._busy[name]
         self._rr[name] = (self._rr[name] + 1) % len(pool)
         i = min(range(len(pool)), key=lambda k: (busy[k], (k - self._rr[name]) % len(pool)))
-        busy[i] += 1
         return pool[i], i
 
     def _pool(self, name: str) -> list:
@@ -188,7 +191,6 @@ class RayRunner:
                 gpus = 0
             opts = dict(self.options.extractor_options.get(name, {}))
             o = self.options
-            self._pools[name] = []
             # the configured model's tag (building the extractor loads nothing; only load() does)
             tag = create_extractor(name, **opts).model_tag if o.shared_actors else ""
             n = max(1, o.actors_per_extractor)
@@ -198,19 +200,36 @@ class RayRunner:
                 # each hold a CPU or a GPU share could starve the other extractors' actors, or never start.
                 cpus = int(self._ray.cluster_resources().get("CPU", 1))
                 n = max(n, o.piece_actors or min(MAX_PIECE_ACTORS, max(1, cpus)))
-            for i in range(n):
-                placement: dict = {"num_cpus": o.num_cpus_per_actor, "num_gpus": gpus,
-                                   "scheduling_strategy": self._next_node(),
-                                   "max_restarts": ACTOR_RESTARTS, "max_task_retries": ACTOR_RESTARTS}
-                if o.shared_actors:
-                    # The running actor of an earlier run when there is one: its model is loaded.
-                    placement.update(name=shared_actor_name(name, opts, o.threads_per_actor, o.num_cpus_per_actor,
-                                                            gpus, i, model_tag=tag),
-                                     namespace=SHARED_NAMESPACE, lifetime="detached", get_if_exists=True)
-                self._pools[name].append(self._remote_cls.options(**placement).remote(name, opts, o.threads_per_actor))
+            self._spawn[name] = (opts, gpus, tag)
+            self._pools[name] = [self._new_actor(name, i) for i in range(n)]
             self._rr[name] = 0
-            self._busy[name] = [0] * len(self._pools[name])
+            self._busy[name] = [0] * n
         return self._pools[name]
+
+    def _new_actor(self, name: str, i: int):
+        """Actor ``i`` of the extractor's pool (the settings :meth:`_pool` worked out)."""
+        opts, gpus, tag = self._spawn[name]
+        o = self.options
+        placement: dict = {"num_cpus": o.num_cpus_per_actor, "num_gpus": gpus,
+                           "scheduling_strategy": self._next_node(),
+                           "max_restarts": ACTOR_RESTARTS, "max_task_retries": ACTOR_RESTARTS}
+        if o.shared_actors:
+            # The running actor of an earlier run when there is one: its model is loaded.
+            placement.update(name=shared_actor_name(name, opts, o.threads_per_actor, o.num_cpus_per_actor,
+                                                    gpus, i, model_tag=tag),
+                             namespace=SHARED_NAMESPACE, lifetime="detached", get_if_exists=True)
+        return self._remote_cls.options(**placement).remote(name, opts, o.threads_per_actor)
+
+    def _replace(self, name: str, i: int, dead) -> None:
+        """A fresh actor in slot ``i`` for one that died for good (unless the pool was closed or already
+        replaced it); the pool's other actors keep running."""
+        pool = self._pools.get(name)
+        if pool is None or i >= len(pool) or pool[i] is not dead:
+            return
+        if self.options.shared_actors:
+            self._ray.kill(dead)  # a shared actor's name must be free for its replacement
+        pool[i] = self._new_actor(name, i)
+        self.replaced[name] = self.replaced.get(name, 0) + 1
 
     def _next_node(self):
         """Where the next actor goes: the live nodes in turn (one node's cores are not all a cluster has).
@@ -238,35 +257,42 @@ class RayRunner:
             self._media_refs[key] = (self._ray.put(job.media), 0)
         ref, users = self._media_refs[key]
         self._media_refs[key] = (ref, users + 1)
+        self._send(job, ref, tries=0)
+
+    def _send(self, job: ExtractionJob, media_ref, tries: int) -> None:
         actor, i = self._pick(job.extractor)
-        self._pending[actor.run.remote(ref, job.upstream, job.part)] = (job, i)
+        self._busy[job.extractor][i] += 1
+        self._pending[actor.run.remote(media_ref, job.upstream, job.part)] = (job, i, actor, tries)
 
     def wait_one(self) -> ExtractionResult:
         ray = self._ray
-        done, _ = ray.wait(list(self._pending), num_returns=1)
-        job, i = self._pending.pop(done[0])
-        busy = self._busy.get(job.extractor)
-        if busy is not None and i < len(busy):
-            busy[i] = max(0, busy[i] - 1)
-        key = id(job.media)
-        ref, users = self._media_refs[key]
-        if users <= 1:
-            del self._media_refs[key]  # lets Ray free the media once no job needs it
-        else:
-            self._media_refs[key] = (ref, users - 1)
-        try:
-            result = ray.get(done[0])
+        while True:
+            done, _ = ray.wait(list(self._pending), num_returns=1)
+            job, i, actor, tries = self._pending.pop(done[0])
+            busy = self._busy.get(job.extractor)
+            if busy is not None and i < len(busy):
+                busy[i] = max(0, busy[i] - 1)
+            key = id(job.media)
+            ref, users = self._media_refs[key]
+            try:
+                result = ray.get(done[0])
+            except Exception as exc:  # actor died for good (its restarts spent: out of memory, a model's segfault)
+                self._replace(job.extractor, i, actor)
+                if job.part is not None and tries < PIECE_RETRIES:
+                    log.warning("extractor %s: a worker died on a piece of %s; running that piece again (%s)",
+                                job.extractor, job.media.video_id, one_line(exc))
+                    self._send(job, ref, tries + 1)  # still counted among the media's users
+                    continue
+                result = ExtractionResult(job.extractor, job.media.video_id, None,
+                                          error=f"worker crashed: {one_line(exc)}", segment=job.media.segment,
+                                          part_index=-1 if job.part is None else job.part.index)
+            if users <= 1:
+                del self._media_refs[key]  # lets Ray free the media once no job needs it
+            else:
+                self._media_refs[key] = (ref, users - 1)
             if result.node:
                 self.nodes.setdefault(result.extractor, set()).add(result.node)
             return result
-        except Exception as exc:  # actor died for good (its restarts spent: out of memory, a model's segfault)
-            # Start a fresh actor for the next job (a dead shared actor's name is free again).
-            for actor in self._pools.pop(job.extractor, []):
-                if self.options.shared_actors:
-                    self._ray.kill(actor)
-            self._busy.pop(job.extractor, None)
-            return ExtractionResult(job.extractor, job.media.video_id, None, error=f"worker crashed: {one_line(exc)}",
-                                    segment=job.media.segment, part_index=-1 if job.part is None else job.part.index)
 
     def pending(self) -> int:
         return len(self._pending)
@@ -280,3 +306,4 @@ class RayRunner:
                     self._ray.kill(actor)
         self._pools.clear()
         self._busy.clear()
+        self._spawn.clear()

@@ -8,7 +8,10 @@ feeds it a folder, a Dagster asset one video (:meth:`ExtractionScheduler.run`).
 
 An extractor with ``plan_parts`` (ASR) may split a file's work into pieces: each piece is a job of
 its own, so the runner can spread one long file over several actors, and the pieces' payloads are
-joined here (``join_parts``) into the one result the rest of the loop sees.
+joined here (``join_parts``) into the one result the rest of the loop sees. Such an extractor may
+first want a short probe job (``probe_part``: ASR's language detection, once per file); its pieces
+are submitted when the probe returns (``after_probe`` hands them its result). The probe goes out with
+the rest of its stage, so the other extractors keep the cores busy meanwhile.
 """
 
 from __future__ import annotations
@@ -148,12 +151,19 @@ class VideoProgress:
 
 
 class _Pieces:
-    """A split extractor's pieces on one media, until each has reported."""
+    """A split extractor's pieces on one media, until each has reported.
 
-    __slots__ = ("parts", "results")
+    ``probing``: the probe job is out and the pieces wait for it; ``probe``: its payload once in.
+    """
 
-    def __init__(self, parts: list[Any]) -> None:
+    __slots__ = ("parts", "probe", "probe_seconds", "probing", "results", "upstream")
+
+    def __init__(self, parts: list[Any], upstream: dict[str, ExtractorOutput], probing: bool = False) -> None:
         self.parts = parts
+        self.upstream = upstream
+        self.probing = probing
+        self.probe: Any = None
+        self.probe_seconds = 0.0
         self.results: list[ExtractionResult | None] = [None] * len(parts)
 
 
@@ -180,6 +190,7 @@ class VideoExtraction:
                                      for stage in stages(list(video.by_name.values()))) if st]
         self.fresh: dict[str, ExtractorOutput] = {}
         self.pieces: dict[str, _Pieces] = {}
+        self._later: list[ExtractionJob] = []  # pieces released by their probe, not yet submitted
         self.waiting = 0
 
     @property
@@ -199,23 +210,47 @@ class VideoExtraction:
                 elif g in self.video.active:
                     upstream[g] = stored_output(self.store, self.media, self.video.active[g])
             parts = plan_parts(ex, self.media)
+            probe = getattr(ex, "probe_part", None)
+            lead = probe(parts) if parts is not None and probe is not None else None
             if parts is None:
                 jobs.append(ExtractionJob(ex.name, self.media, upstream))
+            elif lead is not None:  # the pieces go out when the probe is back (:meth:`_join`)
+                self.pieces[ex.name] = _Pieces(parts, upstream, probing=True)
+                jobs.append(ExtractionJob(ex.name, self.media, upstream, part=lead))
             else:
-                self.pieces[ex.name] = _Pieces(parts)
+                self.pieces[ex.name] = _Pieces(parts, upstream)
                 jobs += [ExtractionJob(ex.name, self.media, upstream, part=p) for p in parts]
         self.waiting = len(jobs)
+        return jobs
+
+    def later_jobs(self) -> list[ExtractionJob]:
+        """Pieces whose probe came back since the last call (submitted by the scheduler, like :meth:`next_jobs`)."""
+        jobs, self._later = self._later, []
+        self.waiting += len(jobs)
         return jobs
 
     def _join(self, result: ExtractionResult) -> ExtractionResult | None:
         """Keep a piece's result; once every piece is in, their joined result (``None`` before)."""
         pieces = self.pieces[result.extractor]
+        if pieces.probing:  # the probe: hand its result to the pieces and send them out
+            pieces.probing = False
+            pieces.probe_seconds = result.seconds
+            if result.part_output is not None:
+                ex = self.video.by_name[result.extractor]
+                pieces.probe = result.part_output
+                pieces.parts = ex.after_probe(pieces.parts, result.part_output)  # type: ignore[attr-defined]
+                self._later += [ExtractionJob(result.extractor, self.media, pieces.upstream, part=p)
+                                for p in pieces.parts]
+                return None
+            del self.pieces[result.extractor]  # no language, no pieces: the extractor failed on this file
+            return ExtractionResult(result.extractor, result.video_id, None, error=result.error,
+                                    seconds=result.seconds, segment=result.segment)
         pieces.results[result.part_index] = result
         if any(r is None for r in pieces.results):
             return None
         del self.pieces[result.extractor]
         done = [r for r in pieces.results if r is not None]
-        seconds = sum(r.seconds for r in done)
+        seconds = sum(r.seconds for r in done) + pieces.probe_seconds
         base = ExtractionResult(result.extractor, result.video_id, None, seconds=seconds, segment=result.segment)
         failed = [r for r in done if r.part_output is None]
         if failed:
@@ -223,7 +258,7 @@ class VideoExtraction:
             return base
         try:
             base.output = self.video.by_name[result.extractor].join_parts(  # type: ignore[attr-defined]
-                self.media, pieces.parts, [r.part_output for r in done])
+                self.media, pieces.parts, [r.part_output for r in done], probe=pieces.probe)
         except Exception as exc:  # noqa: BLE001 - reported per video like any extractor failure
             base.error = one_line(exc)
         return base
@@ -295,7 +330,7 @@ class ExtractionScheduler:
         self._videos.pop(video_id, None)
 
     def _submit_next(self, x: VideoExtraction) -> None:
-        for job in x.next_jobs():
+        for job in [*x.later_jobs(), *x.next_jobs()]:
             self.runner.submit(job)
         if x.done:
             del self._in_flight[(x.media.video_id, x.media.segment)]

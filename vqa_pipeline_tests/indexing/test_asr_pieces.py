@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vqa_pipeline.corpus import synth
-from vqa_pipeline.extractors.asr import PIECE_MAX_S, plan_pieces, speech_chunks
+from vqa_pipeline.extractors.asr import PIECE_MAX_S, AsrPart, plan_pieces, speech_chunks
 from vqa_pipeline.indexing.pipeline import index_paths
 from vqa_pipeline.indexing.runners import InlineRunner
 from vqa_pipeline.store import Store
@@ -107,9 +107,94 @@ def test_pieces_on_two_actors_give_the_words_of_one_process(tmp_path, speech_tra
     stats = _asr_stats(tmp_path / "ray", vid)
     assert stats["pieces"] >= 3 and stats["workers"] == 2  # the pieces really ran on two actors
     assert _asr_stats(tmp_path / "inline", vid)["workers"] == 1
+    # Whisper detected the language once for the file (the probe), not once per piece, in both runs.
+    assert stats["language_detections"] == _asr_stats(tmp_path / "inline", vid)["language_detections"] == 1
+    assert {r["asr_language"] for r in Store(tmp_path / "ray").windows_for(vid, ["asr_language"])} == {"en"}
 
     # And they are the sentences (whisper may write numbers as digits): most words heard, none twice over.
     heard = [w[0].strip(".,").lower() for w in words]
     truth = [w.lower() for t in SENTENCES for w in t.split()]
     assert sum(1 for w in set(truth) if w in heard) >= 0.8 * len(set(truth))
     assert len(heard) <= len(truth)
+
+
+def test_the_language_is_detected_once_unless_it_is_fixed(speech_track):
+    """A probe detects the language before the pieces run; a fixed language (an option, an English-only
+    model) needs none. The probe hears what the first piece hears."""
+    from vqa_pipeline.extractors.registry import create_extractor
+
+    _, audio, _ = speech_track
+    tight = speech_chunks(audio)
+    parts = [AsrPart(i, p, tuple(tight)) for i, p in enumerate(plan_pieces(tight, audio.size))]
+    probe = create_extractor("whisper-base").probe_part(parts)
+    assert probe is not None and probe.probe and probe.chunks == parts[0].chunks
+    assert create_extractor("whisper-base", language="en").probe_part(parts) is None
+    assert create_extractor("whisper-tiny-en").probe_part(parts) is None
+    assert create_extractor("whisper-base").probe_part(parts[:1]) is None  # one piece detects as it goes
+    heard = create_extractor("whisper-base").after_probe(parts, {"language": "de", "language_probability": 0.9})
+    assert [(p.language, p.language_probability, p.chunks) for p in heard] == [("de", 0.9, p.chunks) for p in parts]
+
+
+@pytest.mark.slow
+def test_a_piece_whose_actor_dies_runs_again_and_only_that_actor_is_replaced(tmp_path, speech_track):
+    """An actor killed for good (no restarts left) while it holds a piece: the piece runs again, the
+    words are those of an undisturbed run, and the pool's other actor is the one it was."""
+    import ray
+
+    from vqa_pipeline.indexing.ray_runner import RayOptions, RayRunner
+
+    class KillsOnePiece(RayRunner):
+        killed: list = []
+
+        def submit(self, job):
+            super().submit(job)
+            if job.part is not None and not job.part.probe and not self.killed:
+                _, i, actor, _ = list(self._pending.values())[-1]
+                self.killed.append((i, actor, list(self._pools[job.extractor])))
+                ray.kill(actor, no_restart=True)
+
+    path = speech_track[0]
+    inline = index_paths([path], Store(tmp_path / "inline"), extractors=["whisper-base"], runner=InlineRunner())
+    runner = KillsOnePiece(RayOptions(threads_per_actor=1, piece_actors=2))
+    try:
+        run = index_paths([path], Store(tmp_path / "ray"), extractors=["whisper-base"], runner=runner)
+        pool = list(runner._pools["whisper-base"])
+    finally:
+        runner.close()
+    vid = run.files[0].video_id
+    assert run.files[0].extractors == {"whisper-base": "ok"}
+    assert _asr_words(tmp_path / "ray", vid) == _asr_words(tmp_path / "inline", vid)
+    (i, dead, before), = KillsOnePiece.killed
+    assert runner.replaced == {"whisper-base": 1}
+    assert pool[i] is not dead and pool[1 - i] is before[1 - i]  # one new actor; the other kept its model
+    assert _asr_stats(tmp_path / "ray", vid)["language_detections"] == 1
+    assert inline.files[0].extractors == {"whisper-base": "ok"}
+
+
+@pytest.mark.slow
+def test_a_whisperx_alignment_failure_in_the_pieces_reaches_the_rows(tmp_path, speech_track, monkeypatch):
+    """WhisperLarge asked to align (whisperx does not import here): the pieces carry the failure back,
+    so the joined rows are not tagged +whisperx and the record says why."""
+    from vqa_pipeline.extractors import models
+    from vqa_pipeline.extractors.full.asr_large import WhisperLarge
+
+    ok, why = models.whisper_base_available()
+    if not ok:
+        pytest.skip(f"bundled Whisper base is not installed: {why}")
+    # the bundled base weights stand in for large-v3; environment: the scheduler's and the runner's
+    # extractors see the same settings
+    monkeypatch.setenv("VQA_WHISPER_MODEL_DIR", str(models.whisper_base_dir()))
+    monkeypatch.setenv("VQA_WHISPERX_ALIGN", "1")
+    monkeypatch.setenv("VQA_DEVICE", "cpu")
+    tag = WhisperLarge().model_tag
+    assert "+whisperx" in tag
+    run = index_paths([speech_track[0]], Store(tmp_path / "db"), extractors=["whisper-large-v3"],
+                      runner=InlineRunner())
+    vid = run.files[0].video_id
+    outcome = run.files[0].extractors["whisper-large-v3"]
+    assert outcome.startswith("ok (WhisperX alignment did not run in ") and "faster-whisper word times" in outcome
+    stats = _asr_stats(tmp_path / "db", vid)
+    assert stats["pieces"] >= 3 and f"in {stats['pieces']} of {stats['pieces']} pieces" in outcome
+    rows = Store(tmp_path / "db").windows_for(vid, ["asr_model", "asr_words"])
+    assert {r["asr_model"] for r in rows} == {tag.replace("+whisperx", "")}
+    assert sum(len(r["asr_words"] or []) for r in rows) > 50

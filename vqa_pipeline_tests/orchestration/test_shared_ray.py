@@ -31,7 +31,7 @@ from vqa_pipeline.orchestration.resources import ExtractionRuntime
 runner = ExtractionRuntime(keep_actors=sys.argv[1] == "keep").runner()
 ids = {}
 for name in ("yamnet", "visual-stats"):
-    actor = runner._actor(name)
+    actor = runner._pick(name)[0]
     ray.get(actor.__ray_ready__.remote())
     ids[name] = actor._actor_id.hex()
 runner.close()

@@ -165,8 +165,9 @@ class WhisperLarge(_FasterWhisper):
     def _beam_size(self) -> int:
         return int(self.options.get("beam_size", 5 if self._device == "cuda" else 1))
 
-    def transcribe(self, audio: np.ndarray, chunks: list[dict[str, int]] | None = None) -> tuple[list[dict], str, float]:
-        segments, info = self._segments(audio, chunks)
+    def transcribe(self, audio: np.ndarray, chunks: list[dict[str, int]] | None = None,
+                   language: str | None = None) -> tuple[list[dict], str, float]:
+        segments, info = self._segments(audio, chunks, language)
         segs, words = [], []
         for seg in segments:
             segs.append({"start": float(seg.start), "end": float(seg.end), "text": seg.text})
@@ -181,14 +182,22 @@ class WhisperLarge(_FasterWhisper):
                 words = aligned
         return words, info.language, float(info.language_probability)
 
-    def extract(self, media, upstream):
-        """As the base class; when the alignment was asked for but did not run for this file, the
-        rows' model tag says so (no ``+whisperx``) and a note gives the reason."""
-        out = super().extract(media, upstream)
-        if self._alignment_error is not None:
+    def _part_notes(self) -> dict:
+        """A piece carries its alignment failure back with its words: the pieces of one file may run in
+        different processes, and the file's rows are tagged where they are joined."""
+        error, self._alignment_error = self._alignment_error, None
+        return {"alignment_error": error}
+
+    def join_parts(self, media, parts, results, seconds=None, probe=None):
+        """As the base class; when the alignment was asked for but did not run for a piece of this file
+        (``extract`` joins its pieces here too), the rows' model tag says so (no ``+whisperx``) and a
+        note gives the reason (the first piece's; how many pieces when more than one failed)."""
+        out = super().join_parts(media, parts, results, seconds=seconds, probe=probe)
+        errors = [r["alignment_error"] for r in results if r.get("alignment_error")]
+        if errors:
             out.model_tag = self.model_tag.replace("+whisperx", "")
-            out.notes.append(f"WhisperX alignment did not run ({self._alignment_error}); faster-whisper word times")
-        self._alignment_error = None
+            where = f" in {len(errors)} of {len(results)} pieces" if len(results) > 1 else ""
+            out.notes.append(f"WhisperX alignment did not run{where} ({errors[0]}); faster-whisper word times")
         return out
 
     def _align(self, segments: list[dict], audio: np.ndarray, language: str) -> list[dict] | None:
