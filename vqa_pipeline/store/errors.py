@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from vqa_pipeline.store.location import is_uri
+
 _LANCE_MARKERS = ("lance error", "lanceerror", "lance_", "lance-io", ".lance", "_versions", "_indices", "lance file",
                   "invalid magic")
 _CORRUPT = re.compile(r"invalid magic|does not appear to be a lance file|file size is too small|unexpected eof|"
@@ -86,7 +88,7 @@ def object_store_reason(exc: BaseException, db: str | Path | None) -> str | None
     such bucket, server unreachable), naming the bucket; ``None`` when ``exc`` is something else."""
     from urllib.parse import urlsplit
 
-    if db is None or "://" not in str(db):
+    if db is None or not is_uri(db):
         return None
     text = str(exc)
     split = urlsplit(str(db))

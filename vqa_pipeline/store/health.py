@@ -31,8 +31,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from vqa_pipeline.store.errors import describe, is_lance_error, is_lost_file, plain_reason
-from vqa_pipeline.store.fingerprint import TABLES, is_local, lost_files
-from vqa_pipeline.store.location import DbLocation
+from vqa_pipeline.store.fingerprint import TABLES, lost_files
+from vqa_pipeline.store.location import DbLocation, is_uri
 from vqa_pipeline.store.lock import STALE_AFTER_S
 from vqa_pipeline.store.schema import KEYS
 from vqa_pipeline.store.search_index import FTS_COLUMN
@@ -188,7 +188,7 @@ def _check_indexes(table, root: Path | None, deep: bool, health: Health) -> None
 def check(db: str | Path, deep: bool = False) -> Health:
     """Look at every table of the index at ``db`` without changing anything (see the module docstring)."""
     uri = str(db)
-    root = Path(uri) if is_local(uri) else None
+    root = None if is_uri(uri) else Path(uri)
     health = Health(db=uri)
     if root is not None and not root.is_dir():
         health.problems.append(f"no index database at {uri}")
@@ -315,7 +315,7 @@ def repair(db: str | Path, deep: bool = False) -> Repairs:
     """
     uri = str(db)
     out = Repairs()
-    if is_local(uri) and not Path(uri).is_dir():
+    if not is_uri(uri) and not Path(uri).is_dir():
         return out
     health = check(uri, deep=deep)
     if not any(t.exists for t in health.tables.values()):
@@ -326,7 +326,7 @@ def repair(db: str | Path, deep: bool = False) -> Repairs:
     for name in health.damaged:
         problems = health.tables[name].problems
         why = next((p for p in problems if "cannot be" in p), problems[0] if problems else f"table '{name}' is damaged")
-        if not is_local(uri):
+        if is_uri(uri):
             out.lines.append(f"{why}; cannot move it aside on an object store: fix or delete it")
             continue
         target = move_aside(uri, name)
@@ -346,7 +346,7 @@ def repair(db: str | Path, deep: bool = False) -> Repairs:
         out.rebuild_indexes = True
     if health.orphan_videos and "windows" not in health.damaged and "videos" not in health.damaged:
         table = DbLocation.of(uri).connect().open_table("windows")
-        orphans = health.orphan_videos if is_local(uri) else _abandoned(table, health.orphan_videos, ORPHAN_GRACE_S)
+        orphans = _abandoned(table, health.orphan_videos, ORPHAN_GRACE_S) if is_uri(uri) else health.orphan_videos
         if len(orphans) < len(health.orphan_videos):
             log.info("%s: window rows of %d video(s) have no record yet (another writer may be at work): left",
                      uri, len(health.orphan_videos) - len(orphans))

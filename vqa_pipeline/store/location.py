@@ -37,7 +37,8 @@ DEFAULT_RETRY_TIMEOUT_S = "30"
 
 
 def is_uri(db: str | Path) -> bool:
-    """Whether ``db`` names an object store (or any URI) rather than a folder."""
+    """Whether ``db`` names an object store (or any URI) rather than a folder: the one test of it
+    (:attr:`DbLocation.is_local` is its negation)."""
     return "://" in str(db)
 
 

@@ -25,7 +25,6 @@ from vqa_pipeline.evidence import is_nothing_seen
 from vqa_pipeline.store.commits import is_ambiguous_merge, retry_conflicts, unique_by
 from vqa_pipeline.store.duplicates import drop_duplicate_keys
 from vqa_pipeline.store.errors import object_store_reason
-from vqa_pipeline.store.fingerprint import is_local
 from vqa_pipeline.store.location import DbLocation
 from vqa_pipeline.store.lock import Holder, WriterLock
 from vqa_pipeline.store.schema import (
@@ -485,7 +484,7 @@ class Store:
         Returns:
             Table name -> rows deleted, for the tables that had duplicates.
         """
-        marker = Path(self.uri) / KEYS_CHECKED if is_local(self.uri) else None
+        marker = Path(self.uri) / KEYS_CHECKED if self.location.is_local else None
         if once and marker is not None and marker.exists():
             return {}
         removed = {}
