@@ -128,16 +128,14 @@ def _check_holds_index(db: Path | str) -> None:
     from vqa_pipeline.store.fingerprint import TABLES
 
     if is_uri(db):  # an object store: a prefix with none of our tables is a typo, not an empty index
-        from vqa_pipeline.store.errors import object_store_reason
+        from vqa_pipeline.store.errors import raise_object_store_error
         from vqa_pipeline.store.location import DbLocation
 
         try:
             names = set(DbLocation.of(db).connect().list_tables().tables)
         except (OSError, RuntimeError, ValueError) as exc:
-            reason = object_store_reason(exc, db)
-            if reason is None:
-                raise
-            raise CliError(reason) from None
+            raise_object_store_error(exc, db, CliError)
+            raise
         if not names & set(TABLES):
             raise CliError(f"no index at {db}")
         return

@@ -8,6 +8,7 @@ Nothing here imports LanceDB.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from vqa_pipeline.store.location import is_uri
@@ -81,6 +82,22 @@ _UNREACHABLE = re.compile(r"tcp connect error|Connection ?refused|connection res
                           r"error sending request|operation timed out|TimedOut|dispatch failure|broken pipe|"
                           r"connection closed|IncompleteMessage|kind: Connect|HttpError", re.IGNORECASE)
 _HOST = re.compile(r"uri: Some\((https?://[^/\s)]+)")
+
+
+def raise_object_store_error(exc: BaseException, db: str | Path | None, error: Callable[[str], Exception]) -> None:
+    """Raise ``error(reason)``, one line, when ``exc`` is a failure to talk to the object store
+    holding ``db`` (:func:`object_store_reason`); else return, for the caller's own handling.
+
+    Example:
+        >>> try:                                            # doctest: +SKIP
+        ...     table = connection.open_table("windows")
+        ... except (OSError, RuntimeError) as exc:
+        ...     raise_object_store_error(exc, db, StoreError)
+        ...     raise
+    """
+    reason = object_store_reason(exc, db)
+    if reason is not None:
+        raise error(reason) from None
 
 
 def object_store_reason(exc: BaseException, db: str | Path | None) -> str | None:
