@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from vqa_pipeline.store.location import is_uri
+
 ENV_HOME = "VQA_HOME"
 ENV_DB = "VQA_DB"
 
@@ -18,7 +20,7 @@ def default_db_dir() -> Path | str:
     """The LanceDB folder: ``$VQA_DB`` (a folder or an object-store URI, ``s3://bucket/prefix``) or
     ``<state>/lance``."""
     env = os.environ.get(ENV_DB)
-    if env and "://" in env:
+    if env and is_uri(env):
         return env
     return Path(env).absolute() if env else state_dir() / "lance"
 

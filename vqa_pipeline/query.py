@@ -43,7 +43,7 @@ from vqa_pipeline.retrieval.search import (
     search_columns,
     usable_vector_columns,
 )
-from vqa_pipeline.store.errors import describe, is_lance_error, object_store_reason
+from vqa_pipeline.store.errors import describe, is_lance_error, raise_object_store_error
 from vqa_pipeline.store.location import as_db
 from vqa_pipeline.store.search import video_catalog
 from vqa_pipeline.store.tables import StoreError
@@ -150,9 +150,7 @@ def _index_errors(db_path: Path | str, table: str) -> Iterator[None]:
     except StoreError as exc:
         raise IndexUnavailable(str(exc)) from None
     except (RuntimeError, OSError, ValueError) as exc:
-        remote = object_store_reason(exc, db_path)
-        if remote is not None:
-            raise IndexUnavailable(remote) from None
+        raise_object_store_error(exc, db_path, IndexUnavailable)
         if not is_lance_error(exc):
             raise
         raise IndexUnavailable(describe(exc, db_path, table)) from None

@@ -52,7 +52,7 @@ from vqa_pipeline.answer.pack import PackedLine
 from vqa_pipeline.answer.question import Question
 from vqa_pipeline.answer.spans import has_answer_type, labelled_values, parts_of
 from vqa_pipeline.evidence import KINDS, clean_text
-from vqa_pipeline.store.location import ObjectFile, side_file
+from vqa_pipeline.store.location import SideFile, as_side_file, side_file
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +200,8 @@ class Reranker:
         return cls(weights, float(data.get("bias", 0.0)), dict(data.get("model_tags") or {}), dict(data.get("info") or {}),
                    None if threshold is None else float(threshold))
 
-    def save(self, path: str | Path | ObjectFile) -> None:
-        (path if isinstance(path, ObjectFile) else Path(path)).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    def save(self, path: str | SideFile) -> None:
+        as_side_file(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def reranker_tags() -> dict[str, str]:

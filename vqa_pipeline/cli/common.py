@@ -14,7 +14,9 @@ def check_db_folder(db) -> None:
     """A ``--db`` that names an existing non-folder is refused before LanceDB says "File exists"."""
     from pathlib import Path
 
-    if db is not None and "://" not in str(db) and Path(db).exists() and not Path(db).is_dir():
+    from vqa_pipeline.store.location import is_uri
+
+    if db is not None and not is_uri(db) and Path(db).exists() and not Path(db).is_dir():
         raise CliError(f"--db must be a folder: {db} is a file")
 
 

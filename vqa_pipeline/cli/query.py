@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vqa_pipeline.cli.common import CliError, print_json
+from vqa_pipeline.store.location import is_uri
 
 
 def cmd_evidence(args: argparse.Namespace) -> int:
@@ -53,7 +54,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
 
 def _file_missing(source: str) -> bool:
     """A local indexed file that is gone (moved or deleted since it was indexed)."""
-    return bool(source) and "://" not in source and not Path(source).is_file()
+    return bool(source) and not is_uri(source) and not Path(source).is_file()
 
 
 def _print_subtitles(fmt: str, lines: list[dict], kinds, video: dict) -> int:
@@ -124,19 +125,17 @@ def _answer_model(args: argparse.Namespace) -> dict:
 def _check_holds_index(db: Path | str) -> None:
     """An existing folder without a single table is no index (say $VQA_HOME instead of
     $VQA_HOME/lance): one line, rather than every table "missing" and "no problem found"."""
-    from vqa_pipeline.store.fingerprint import TABLES, is_local
+    from vqa_pipeline.store.fingerprint import TABLES
 
-    if not is_local(db):  # an object store: a prefix with none of our tables is a typo, not an empty index
-        from vqa_pipeline.store.errors import object_store_reason
+    if is_uri(db):  # an object store: a prefix with none of our tables is a typo, not an empty index
+        from vqa_pipeline.store.errors import raise_object_store_error
         from vqa_pipeline.store.location import DbLocation
 
         try:
             names = set(DbLocation.of(db).connect().list_tables().tables)
         except (OSError, RuntimeError, ValueError) as exc:
-            reason = object_store_reason(exc, db)
-            if reason is None:
-                raise
-            raise CliError(reason) from None
+            raise_object_store_error(exc, db, CliError)
+            raise
         if not names & set(TABLES):
             raise CliError(f"no index at {db}")
         return

@@ -17,14 +17,15 @@ from pathlib import Path
 
 from vqa_pipeline.indexing.discover import Found
 from vqa_pipeline.indexing.summary import FileOutcome, IndexSummary
-from vqa_pipeline.store.fingerprint import db_fingerprint, is_local, lost_files
+from vqa_pipeline.store.fingerprint import db_fingerprint, lost_files
+from vqa_pipeline.store.location import is_uri
 
 NAME = "vqa-index-manifest.json"
 FORMAT = 1
 
 
 def _local(db: str | Path) -> Path | None:
-    return Path(db) if is_local(db) else None
+    return None if is_uri(db) else Path(db)
 
 
 def save(db: str | Path, settings: dict, summary: IndexSummary, file_records: dict[str, dict]) -> None:

@@ -28,6 +28,7 @@ from pydantic import Field
 from vqa_pipeline.config import state_dir
 from vqa_pipeline.media.types import WindowingOptions
 from vqa_pipeline.orchestration.assets.adapters import AdapterSettings
+from vqa_pipeline.store.location import is_uri
 
 ENV_DEPLOYMENT = "VQA_DEPLOYMENT"
 ENV_SOURCE_DIR = "VQA_SOURCE_DIR"
@@ -67,7 +68,7 @@ class VqaSettings(dg.ConfigurableResource):
     def cache_dir(self) -> Path:
         if self.decode_cache_dir:
             return Path(self.decode_cache_dir).absolute()
-        if "://" in self.db_dir:  # an object store: the cache only has to outlive one run
+        if is_uri(self.db_dir):  # an object store: the cache only has to outlive one run
             return Path(gettempdir()) / "vqa-decoded"
         # Beside the database, so two corpora with two databases never share cache entries.
         return Path(self.db_dir).absolute().parent / "decoded"

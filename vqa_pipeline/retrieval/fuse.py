@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from vqa_pipeline.store.location import ObjectFile, side_file
+from vqa_pipeline.store.location import SideFile, as_side_file, side_file
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def index_fusion(db: str | Path, current_tags: Mapping[str, str],
     return config, warning, warning is None
 
 
-def load_fusion_config(path: str | Path | ObjectFile | None, current_tags: Mapping[str, str] | None = None) -> tuple[FusionConfig, str | None]:
+def load_fusion_config(path: str | SideFile | None, current_tags: Mapping[str, str] | None = None) -> tuple[FusionConfig, str | None]:
     """Read a tuned fusion config, falling back to the defaults when it cannot be trusted.
 
     Args:
@@ -164,7 +164,7 @@ def load_fusion_config(path: str | Path | ObjectFile | None, current_tags: Mappi
     """
     if path is None:
         return FusionConfig(), None
-    p = path if isinstance(path, ObjectFile) else Path(path)
+    p = as_side_file(path)
     reason = None
     try:
         config = FusionConfig.from_dict(json.loads(p.read_text(encoding="utf-8")))

@@ -8,7 +8,10 @@ Nothing here imports LanceDB.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+
+from vqa_pipeline.store.location import is_uri
 
 _LANCE_MARKERS = ("lance error", "lanceerror", "lance_", "lance-io", ".lance", "_versions", "_indices", "lance file",
                   "invalid magic")
@@ -81,12 +84,28 @@ _UNREACHABLE = re.compile(r"tcp connect error|Connection ?refused|connection res
 _HOST = re.compile(r"uri: Some\((https?://[^/\s)]+)")
 
 
+def raise_object_store_error(exc: BaseException, db: str | Path | None, error: Callable[[str], Exception]) -> None:
+    """Raise ``error(reason)``, one line, when ``exc`` is a failure to talk to the object store
+    holding ``db`` (:func:`object_store_reason`); else return, for the caller's own handling.
+
+    Example:
+        >>> try:                                            # doctest: +SKIP
+        ...     table = connection.open_table("windows")
+        ... except (OSError, RuntimeError) as exc:
+        ...     raise_object_store_error(exc, db, StoreError)
+        ...     raise
+    """
+    reason = object_store_reason(exc, db)
+    if reason is not None:
+        raise error(reason) from None
+
+
 def object_store_reason(exc: BaseException, db: str | Path | None) -> str | None:
     """One line for a failure to talk to the object store holding ``db`` (credentials refused, no
     such bucket, server unreachable), naming the bucket; ``None`` when ``exc`` is something else."""
     from urllib.parse import urlsplit
 
-    if db is None or "://" not in str(db):
+    if db is None or not is_uri(db):
         return None
     text = str(exc)
     split = urlsplit(str(db))

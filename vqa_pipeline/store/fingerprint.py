@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vqa_pipeline.store.location import is_uri
+
 TABLES = ("files", "videos", "windows", "extractions")
-
-
-def is_local(db: str | Path) -> bool:
-    """A folder on this machine (object-store URIs have no cheap fingerprint)."""
-    return "://" not in str(db)
 
 
 def db_fingerprint(db: str | Path) -> dict[str, int] | None:
     """``{table: mtime_ns of its _versions folder}`` (0 for a table not created yet, as when every
     file failed: creating or losing it changes the answer), or ``None`` when ``db`` is remote."""
-    if not is_local(db):
+    if is_uri(db):  # object-store URIs have no cheap fingerprint
         return None
     out = {}
     for table in TABLES:
@@ -62,7 +59,7 @@ def file_listing(db: str | Path) -> dict[str, dict[str, list[int]]]:
 
 def save_listing(db: str | Path) -> None:
     """Record the tables' files now, so a later run notices one that is lost (local folders only)."""
-    if not is_local(db) or not Path(db).is_dir():
+    if is_uri(db) or not Path(db).is_dir():
         return
     import json
     import os
@@ -83,7 +80,7 @@ def lost_files(db: str | Path) -> dict[str, list[str]]:
     Deleting a data file or truncating a manifest does not touch ``_versions``' time, so the
     fingerprint alone cannot see it.
     """
-    if not is_local(db):
+    if is_uri(db):
         return {}
     import json
 

@@ -12,8 +12,14 @@ notice. :func:`check` looks, read-only (``vqa doctor --db``):
 
 :func:`repair` acts on what it found: a table that cannot be opened or read is moved aside (renamed
 ``<name>.lance.damaged-<UTC time>``, never deleted) and recreated empty, an index with lost files
-is dropped (the indexer rebuilds it), and the videos whose windows are missing are returned so the
-indexer treats their records as stale and indexes them again.
+is dropped (the indexer rebuilds it), window rows of no recorded video are deleted, and the videos
+whose windows are missing are returned so the indexer treats their records as stale and indexes
+them again.
+
+Window rows with no record are also what a writer at work leaves for a moment (it writes a video's
+rows, then its record). A local folder's writer lock keeps other writers out while `vqa index`
+repairs; an object store has no such lock (``s3+ddb://`` lets several writers in at once), so
+there only rows that have had no record for :data:`ORPHAN_GRACE_S` are taken for a stopped run's.
 """
 
 from __future__ import annotations
@@ -21,18 +27,23 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from vqa_pipeline.store.errors import describe, is_lance_error, is_lost_file, plain_reason
-from vqa_pipeline.store.fingerprint import TABLES, is_local, lost_files
-from vqa_pipeline.store.location import DbLocation
+from vqa_pipeline.store.fingerprint import TABLES, lost_files
+from vqa_pipeline.store.location import DbLocation, is_uri
+from vqa_pipeline.store.lock import STALE_AFTER_S
 from vqa_pipeline.store.schema import KEYS
 from vqa_pipeline.store.search_index import FTS_COLUMN
 
 log = logging.getLogger(__name__)
 
 DAMAGED_SUFFIX = ".damaged-"
+ORPHAN_GRACE_S = STALE_AFTER_S
+"""On an object store, window rows with no video record are deleted only once they have been there
+this long: until then another writer may be about to write their record (as long as a writer on
+another host is trusted to be alive)."""
 
 
 @dataclass(slots=True)
@@ -177,7 +188,7 @@ def _check_indexes(table, root: Path | None, deep: bool, health: Health) -> None
 def check(db: str | Path, deep: bool = False) -> Health:
     """Look at every table of the index at ``db`` without changing anything (see the module docstring)."""
     uri = str(db)
-    root = Path(uri) if is_local(uri) else None
+    root = None if is_uri(uri) else Path(uri)
     health = Health(db=uri)
     if root is not None and not root.is_dir():
         health.problems.append(f"no index database at {uri}")
@@ -261,6 +272,30 @@ def move_aside(db: str | Path, name: str) -> Path:
     return target
 
 
+def _id_lists(video_ids: list[str], size: int = 500) -> list[str]:
+    """SQL lists of (well-formed) video ids, ``size`` at a time."""
+    ids = [f"'{v}'" for v in video_ids if v.replace("-", "").isalnum()]
+    return [", ".join(ids[i:i + size]) for i in range(0, len(ids), size)]
+
+
+def _abandoned(table, video_ids: list[str], grace_s: float) -> list[str]:
+    """Those of ``video_ids`` that already had window rows ``grace_s`` ago (in the last version of
+    ``table`` committed by then); none when the table has no version that old."""
+    cutoff = datetime.now() - timedelta(seconds=grace_s)  # Lance's version times are local and naive
+    old = [v["version"] for v in table.list_versions() if v["timestamp"] <= cutoff]
+    if not old:
+        return []
+    table.checkout(max(old))
+    try:
+        found: set[str] = set()
+        for chunk in _id_lists(video_ids):
+            rows = table.search().where(f"video_id IN ({chunk})").select(["video_id"]).limit(None).to_arrow()
+            found.update(rows.column("video_id").to_pylist())
+    finally:
+        table.checkout_latest()
+    return [v for v in video_ids if v in found]
+
+
 @dataclass(slots=True)
 class Repairs:
     """What :func:`repair` did: one line per repair, the videos to index again, whether the
@@ -280,7 +315,7 @@ def repair(db: str | Path, deep: bool = False) -> Repairs:
     """
     uri = str(db)
     out = Repairs()
-    if is_local(uri) and not Path(uri).is_dir():
+    if not is_uri(uri) and not Path(uri).is_dir():
         return out
     health = check(uri, deep=deep)
     if not any(t.exists for t in health.tables.values()):
@@ -291,7 +326,7 @@ def repair(db: str | Path, deep: bool = False) -> Repairs:
     for name in health.damaged:
         problems = health.tables[name].problems
         why = next((p for p in problems if "cannot be" in p), problems[0] if problems else f"table '{name}' is damaged")
-        if not is_local(uri):
+        if is_uri(uri):
             out.lines.append(f"{why}; cannot move it aside on an object store: fix or delete it")
             continue
         target = move_aside(uri, name)
@@ -311,14 +346,17 @@ def repair(db: str | Path, deep: bool = False) -> Repairs:
         out.rebuild_indexes = True
     if health.orphan_videos and "windows" not in health.damaged and "videos" not in health.damaged:
         table = DbLocation.of(uri).connect().open_table("windows")
-        for i in range(0, len(health.orphan_videos), 500):
-            ids = ", ".join(f"'{v}'" for v in health.orphan_videos[i:i + 500] if v.replace("-", "").isalnum())
-            if ids:
-                table.delete(f"video_id IN ({ids})")
-        n = len(health.orphan_videos)
-        out.lines.append(f"window rows of {n} video{'s' if n > 1 else ''} with no record (a run stopped half-way): "
-                         "removed")
-        out.rebuild_indexes = True
+        orphans = _abandoned(table, health.orphan_videos, ORPHAN_GRACE_S) if is_uri(uri) else health.orphan_videos
+        if len(orphans) < len(health.orphan_videos):
+            log.info("%s: window rows of %d video(s) have no record yet (another writer may be at work): left",
+                     uri, len(health.orphan_videos) - len(orphans))
+        for chunk in _id_lists(orphans):
+            table.delete(f"video_id IN ({chunk})")
+        if orphans:
+            n = len(orphans)
+            out.lines.append(f"window rows of {n} video{'s' if n > 1 else ''} with no record (a run stopped "
+                             "half-way): removed")
+            out.rebuild_indexes = True
     out.duplicates = any(t.duplicates for t in health.tables.values())
     out.stale_videos = dict(health.stale_videos)  # a lost or damaged 'windows' makes every indexed video stale
     return out

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 from urllib.parse import urlsplit
 
 OBJECT_SCHEMES = ("s3", "s3+ddb", "gs", "az", "abfs")
@@ -37,7 +38,8 @@ DEFAULT_RETRY_TIMEOUT_S = "30"
 
 
 def is_uri(db: str | Path) -> bool:
-    """Whether ``db`` names an object store (or any URI) rather than a folder."""
+    """Whether ``db`` names an object store (or any URI) rather than a folder: the one test of it
+    (:attr:`DbLocation.is_local` is its negation)."""
     return "://" in str(db)
 
 
@@ -99,7 +101,7 @@ class DbLocation:
             return lancedb.connect(self.uri)
         return lancedb.connect(self.uri, storage_options=self.storage_options())
 
-    def side_file(self, name: str) -> Path | ObjectFile:
+    def side_file(self, name: str) -> SideFile:
         """``name`` beside the tables: ``<folder>/name`` or the object ``<prefix>/name``."""
         if self.is_local:
             return Path(self.uri) / name
@@ -109,7 +111,7 @@ class DbLocation:
         return self.uri
 
 
-def side_file(db: str | Path, name: str) -> Path | ObjectFile:
+def side_file(db: str | Path, name: str) -> SideFile:
     """Shorthand for ``DbLocation.of(db).side_file(name)``."""
     return DbLocation.of(db).side_file(name)
 
@@ -195,6 +197,15 @@ class ObjectFile:
                 raise
 
 
+SideFile: TypeAlias = Path | ObjectFile
+"""A small file beside the tables (``fusion.json``, ...): a local path or an object."""
+
+
+def as_side_file(path: str | SideFile) -> SideFile:
+    """``path`` as a file to read or write: an :class:`ObjectFile` as it is, anything else a ``Path``."""
+    return path if isinstance(path, ObjectFile) else Path(path)
+
+
 def object_filesystem(location: DbLocation):
     """A pyarrow file system for the location's bucket, with the same settings LanceDB gets."""
     from pyarrow import fs
@@ -217,4 +228,4 @@ def object_filesystem(location: DbLocation):
     return fs.S3FileSystem(**kwargs)
 
 
-__all__ = ["DbLocation", "ObjectFile", "as_db", "is_uri", "side_file", "storage_options"]
+__all__ = ["DbLocation", "ObjectFile", "SideFile", "as_db", "as_side_file", "is_uri", "side_file", "storage_options"]

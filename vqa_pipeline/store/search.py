@@ -44,7 +44,7 @@ def open_windows_table(db: str | Path):
         StoreError: the folder or the table does not exist, or the table is empty (the message
             says which command to run).
     """
-    from vqa_pipeline.store.errors import object_store_reason
+    from vqa_pipeline.store.errors import raise_object_store_error
     from vqa_pipeline.store.location import DbLocation, is_uri
 
     path = db if is_uri(db) else Path(db).expanduser()
@@ -53,9 +53,7 @@ def open_windows_table(db: str | Path):
     try:
         table = DbLocation.of(path).connect().open_table(TABLE_NAME)
     except (ValueError, FileNotFoundError, OSError, RuntimeError) as exc:
-        reason = object_store_reason(exc, path)
-        if reason is not None:
-            raise StoreError(reason) from None
+        raise_object_store_error(exc, path, StoreError)
         if not isinstance(exc, (ValueError, FileNotFoundError)):
             raise
         raise StoreError(f"no '{TABLE_NAME}' table in {path}; run `vqa index PATH --db {path}` first") from exc

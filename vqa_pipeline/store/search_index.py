@@ -81,11 +81,11 @@ def writer_lock_if_free(table) -> Iterator[bool]:
     Yields whether writing is allowed: true as well when this process holds the lock already, or
     when the database has no lock (an object-store URI).
     """
-    from vqa_pipeline.store.fingerprint import is_local
+    from vqa_pipeline.store.location import is_uri
     from vqa_pipeline.store.lock import WriterLock
 
     uri = str(getattr(table, "uri", "") or "")
-    if not uri or not is_local(uri):
+    if not uri or is_uri(uri):
         yield True
         return
     with WriterLock(Path(uri).parent).hold_if_free() as taken:

@@ -24,8 +24,7 @@ import pyarrow as pa
 from vqa_pipeline.evidence import is_nothing_seen
 from vqa_pipeline.store.commits import is_ambiguous_merge, retry_conflicts, unique_by
 from vqa_pipeline.store.duplicates import drop_duplicate_keys
-from vqa_pipeline.store.errors import object_store_reason
-from vqa_pipeline.store.fingerprint import is_local
+from vqa_pipeline.store.errors import raise_object_store_error
 from vqa_pipeline.store.location import DbLocation
 from vqa_pipeline.store.lock import Holder, WriterLock
 from vqa_pipeline.store.schema import (
@@ -134,10 +133,8 @@ class Store:
         try:
             self.db = self.location.connect()
         except (OSError, RuntimeError, ValueError) as exc:
-            reason = object_store_reason(exc, self.uri)
-            if reason is None:
-                raise
-            raise StoreError(reason) from None
+            raise_object_store_error(exc, self.uri, StoreError)
+            raise
         self._tables: dict[str, lancedb.table.Table] = {}
         self._create = create
         # An object store cannot hold a file lock: writers there rely on LanceDB's commits
@@ -194,9 +191,7 @@ class Store:
         try:
             table = self.db.open_table(name)
         except (ValueError, FileNotFoundError, OSError, RuntimeError) as exc:
-            reason = object_store_reason(exc, self.uri)
-            if reason is not None:
-                raise StoreError(reason) from None
+            raise_object_store_error(exc, self.uri, StoreError)
             if not isinstance(exc, (ValueError, FileNotFoundError)):
                 raise
             if not self._create:
@@ -209,9 +204,7 @@ class Store:
                     try:
                         table = self.db.open_table(name)
                     except (ValueError, FileNotFoundError, OSError, RuntimeError):
-                        reason = object_store_reason(exc2, self.uri)
-                        if reason is not None:
-                            raise StoreError(reason) from None
+                        raise_object_store_error(exc2, self.uri, StoreError)
                         raise exc2 from None
         missing = [f for f in schema if f.name not in table.schema.names]
         if missing:
@@ -485,7 +478,7 @@ class Store:
         Returns:
             Table name -> rows deleted, for the tables that had duplicates.
         """
-        marker = Path(self.uri) / KEYS_CHECKED if is_local(self.uri) else None
+        marker = Path(self.uri) / KEYS_CHECKED if self.location.is_local else None
         if once and marker is not None and marker.exists():
             return {}
         removed = {}

@@ -27,7 +27,7 @@ from vqa_pipeline.answer.rerank import RERANKER_FILE, Reranker, candidate_featur
 from vqa_pipeline.answer.units import embed_units
 from vqa_pipeline.retrieval.metrics import RetrievedWindow, mrr, ndcg_at_k, recall_at_k, span_relevant, spans_hit
 from vqa_pipeline.store.catalog import source_matches
-from vqa_pipeline.store.location import ObjectFile, side_file
+from vqa_pipeline.store.location import SideFile, side_file
 from vqa_pipeline.tuning.devset import ResolvedQuestion
 
 Progress = Callable[[str, dict], None]
@@ -150,7 +150,7 @@ class RerankResult:
     dev: dict = field(default_factory=dict)
     heldout: dict = field(default_factory=dict)
     seconds: float = 0.0
-    path: Path | ObjectFile | None = None
+    path: SideFile | None = None
 
 
 def calibrate_abstention(questions: Sequence[QuestionUnits], model: Reranker, max_wrong: float = 0.10) -> float:
@@ -196,7 +196,7 @@ def fit_and_score(units: Sequence[QuestionUnits], dev_ids: Sequence[str], heldou
     return result
 
 
-def save(result: RerankResult, db: str | Path) -> Path | ObjectFile:
+def save(result: RerankResult, db: str | Path) -> SideFile:
     path = side_file(db, RERANKER_FILE)
     model = Reranker(result.model.weights, result.model.bias, result.model.model_tags,
                      {**result.model.info, "dev": result.dev, "heldout": result.heldout},

@@ -20,7 +20,7 @@ from typing import Literal
 from vqa_pipeline.retrieval.fuse import FUSION_FILE, FusionConfig, index_fusion
 from vqa_pipeline.retrieval.retrievers import index_retrievers
 from vqa_pipeline.retrieval.search import open_index
-from vqa_pipeline.store.location import ObjectFile, as_db, side_file
+from vqa_pipeline.store.location import SideFile, as_db, side_file
 from vqa_pipeline.store.search import video_catalog
 from vqa_pipeline.tuning.answers import answer_accuracy
 from vqa_pipeline.tuning.devset import DevQuestion, ResolvedQuestion, load_devset, resolve_devset
@@ -40,7 +40,7 @@ from vqa_pipeline.tuning.study import (
 DEFAULT_DEVSET = Path("data") / "sample" / "devset.jsonl"
 
 
-def fusion_path(db: str | Path) -> Path | ObjectFile:
+def fusion_path(db: str | Path) -> SideFile:
     return side_file(db, FUSION_FILE)
 
 
@@ -113,7 +113,7 @@ def run_eval(db: str | Path, devsets: Sequence[str | Path], k: int = 10,
 
 def run_tune(db: str | Path, devsets: Sequence[str | Path], options: TuneOptions | None = None,
              on_unknown: Literal["error", "skip"] = "error", progress: Progress | None = None,
-             save: bool = True) -> tuple[TuneResult, Path | ObjectFile | None, Prepared]:
+             save: bool = True) -> tuple[TuneResult, SideFile | None, Prepared]:
     """Tune the fusion on the dev split and (by default) store it as ``<db>/fusion.json``."""
     options = options or TuneOptions()
     prep = prepare(db, devsets, n_hits=options.k, on_unknown=on_unknown, hybrid=False, progress=progress)

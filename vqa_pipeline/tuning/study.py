@@ -41,7 +41,7 @@ from pathlib import Path
 
 from vqa_pipeline.config import state_dir
 from vqa_pipeline.retrieval.fuse import DEFAULT_RRF_K, FUSION_METHODS, FusionConfig
-from vqa_pipeline.store.location import ObjectFile
+from vqa_pipeline.store.location import ObjectFile, SideFile, as_side_file
 from vqa_pipeline.tuning.devset import DevSetError
 from vqa_pipeline.tuning.evaluate import FusionProblem, Progress, RankingCache
 from vqa_pipeline.tuning.splits import Split, fold_of, split_questions
@@ -346,7 +346,7 @@ def tune(cache: RankingCache, options: TuneOptions | None = None, progress: Prog
     )
 
 
-def save_tuned(result: TuneResult, path: str | Path | ObjectFile) -> Path | ObjectFile:
+def save_tuned(result: TuneResult, path: str | SideFile) -> SideFile:
     """Write the tuned config (with its ``tuning`` record) where queries read it, atomically."""
     data = {**result.config.to_dict(), TUNING_KEY: result.record()}
     if isinstance(path, ObjectFile):  # one PUT replaces an object whole
@@ -360,10 +360,10 @@ def save_tuned(result: TuneResult, path: str | Path | ObjectFile) -> Path | Obje
     return path
 
 
-def read_tuning_record(path: str | Path | ObjectFile) -> dict | None:
+def read_tuning_record(path: str | SideFile) -> dict | None:
     """The ``tuning`` record of a stored config, or ``None`` (missing, unreadable, or untuned)."""
     try:
-        data = json.loads((path if isinstance(path, ObjectFile) else Path(path)).read_text(encoding="utf-8"))
+        data = json.loads(as_side_file(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     rec = data.get(TUNING_KEY) if isinstance(data, dict) else None
