@@ -27,7 +27,7 @@ import numpy as np
 
 from vqa_pipeline.store.errors import describe, is_damage
 from vqa_pipeline.store.schema import EVIDENCE_GROUPS, THUMB_COLUMN
-from vqa_pipeline.store.search_index import FTS_COLUMN, ann_params, ensure_fts_index
+from vqa_pipeline.store.search_index import FTS_COLUMN, ann_params, ensure_fts_index, fts_index_current
 from vqa_pipeline.store.tables import StoreError
 from vqa_pipeline.vectors import ColumnTransform, l2_normalize
 
@@ -250,15 +250,18 @@ _fts_ready_versions: set[tuple] = set()
 
 
 def _fts_ready(table) -> bool:
-    """:func:`ensure_fts_index`, checked once per table version (listing the indexes on every query
-    cost a few ms at 1M windows; a version's indexes do not change)."""
+    """:func:`ensure_fts_index`, skipped for a table version whose index was found up to date
+    (listing the indexes on every query cost a few ms at 1M windows; a version's indexes do not
+    change). A version whose index is due a refresh that this reader could not do (a writer held
+    the lock) is checked again by the next query."""
     if table_key(table) in _fts_ready_versions:
         return True
     if not ensure_fts_index(table):
         return False
-    if len(_fts_ready_versions) > 10_000:  # a long-lived server over many versions
-        _fts_ready_versions.clear()
-    _fts_ready_versions.add(table_key(table))  # the version after a rebuild, if there was one
+    if fts_index_current(table):
+        if len(_fts_ready_versions) > 10_000:  # a long-lived server over many versions
+            _fts_ready_versions.clear()
+        _fts_ready_versions.add(table_key(table))  # the version after a rebuild, if there was one
     return True
 
 
