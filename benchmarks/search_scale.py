@@ -342,8 +342,12 @@ def profile_search(args) -> None:
 
     ph = Phases()
     for name in ("open_index", "make_filter", "index_retrievers", "index_fusion", "usable_vector_columns",
-                 "encode_question", "search_columns", "fuse", "fetch_windows", "row_vector_scores", "row_units"):
+                 "fuse", "fetch_windows", "row_vector_scores", "row_units"):
         ph.wrap(query, name)
+    for name in ("encode_and_search", "search_columns", "encode_question"):  # whichever query.py calls
+        if name in vars(query):
+            ph.wrap(query, name)
+    ph.wrap(rsearch, "encode_question")  # called inside encode_and_search
     ph.wrap(rsearch, "column_transforms")
     ph.wrap(rsearch, "vector_search", "ann", key=lambda table, column, *a, **kw: column)
     ph.wrap(rsearch, "fts_search", "bm25")

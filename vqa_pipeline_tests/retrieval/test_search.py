@@ -14,6 +14,8 @@ from vqa_pipeline.retrieval.search import (
     QueryError,
     SearchFilter,
     clip_question,
+    encode_and_search,
+    encode_question,
     fetch_neighbours,
     fetch_windows,
     make_filter,
@@ -224,3 +226,16 @@ def test_a_database_deleted_and_built_again_under_the_same_name_is_read_afresh(s
     new = [w for w, _ in search_columns(table, "the oven", k=20)["emb_text"]]
     assert new and set(new) <= {r["window_id"] for r in sample_rows[4:]}
     assert not fetch_windows(table, old)
+
+
+def test_embedding_the_question_while_bm25_runs_gives_the_lists_of_a_plain_search(sample, sample_table):
+    question = "what temperature is the oven set to?"
+    vectors, lists = encode_and_search(sample_table, question, k=10)
+    encoders = index_retrievers(sample_table).encoders
+    expected = encode_question(question, usable_vector_columns(sample_table, encoders), encoders)
+    assert set(vectors) == set(expected) == {"emb_text", "emb_audio_labels"}
+    for col, v in expected.items():
+        np.testing.assert_allclose(vectors[col], v, rtol=0, atol=1e-6)
+    assert list(lists) == ["emb_text", "emb_audio_labels", BM25]  # columns first, BM25 last, as before
+    assert lists == search_columns(sample_table, question, k=10, question_vectors=vectors)
+    assert lists["emb_text"][0][0] == sample.window_of("kitchen.mp4", 5)
