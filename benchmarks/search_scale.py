@@ -10,12 +10,18 @@ scene. Queries are stored rows plus noise (cosine ~0.9 to their row); the truth 
 Phases (all by default; the table is kept in ``--db`` and reused by a later run):
   build    generate the table (no indexes), load the truth
   sweep    per ``--configs`` entry, build that index on emb_text and sweep nprobes/refine (raw LanceDB
-           query shaped like the project's: limit 50, top 10 scored)
+           query shaped like the project's: limit 50, top 10 scored); ``pq:existing`` sweeps the
+           index the table already has (nothing is built or replaced)
   project  ``Store.refresh_search_index()`` (the project's rule on both vector columns, FTS, id
            index), then the project's search path: recall@10 of ``search_columns`` and the latency
            of ``vqa_pipeline.query.search`` (question embedding + columns + BM25 + fusion + fetch)
   search   only the project's search path (indexes built by an earlier run)
   refresh  append 1 % new rows, ``refresh_search_index()`` again (incremental), recall on new rows
+  profile  ``vqa_pipeline.query.search`` end to end with the time of each phase (the real functions,
+           wrapped in place with timers: table open, filter, retrievers, fusion config, question
+           embedding, each column's ANN search, BM25, fusion, row fetch, hit formatting); writes the
+           top-10 ids per question to ``--top-out`` (compare two runs: the results must not change).
+           Needs no truth (run alone, the exact vectors are not loaded).
 
 Usage:
     nice python benchmarks/search_scale.py --db /tmp/vqa1m/lance --rows 1000000 \\
@@ -171,6 +177,7 @@ def main() -> None:
     ap.add_argument("--phases", default="build,sweep,project,refresh")
     ap.add_argument("--runs", type=int, default=3, help="passes over the 10 text questions (latency)")
     ap.add_argument("--out", type=Path, required=True, help="JSON lines of results (appended)")
+    ap.add_argument("--top-out", type=Path, help="profile: write each question's top-10 window ids here (JSON)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     phases = set(args.phases.split(","))
@@ -185,6 +192,9 @@ def main() -> None:
         with PeakRSS() as mem:
             synthetic_table(args.db, args.rows, vectors=gen, refresh=False)
         log(args.out, event="generated", rows=args.rows, s=round(time.perf_counter() - t0, 1), peak_rss_gb=mem.peak / 2**30)
+    if phases == {"profile"}:
+        profile_search(args)
+        return
     table = lancedb.connect(str(args.db)).open_table("windows")
     n = table.count_rows()
     x, ids = load_vectors(table)
@@ -232,19 +242,20 @@ def main() -> None:
         truth2 = [[ids[i] for i in row] for row in exact_top(x, q2)]
         project_search(args, q2, truth2, n + add, label="after 1% append")
 
-    if "sweep" in phases:  # last: it replaces the emb_text index
+    if "sweep" in phases:  # last: it replaces the emb_text index (unless "existing")
         table = lancedb.connect(str(args.db)).open_table("windows")
         if table.count_rows() != n:
             x, ids = load_vectors(table)
             truth = [[ids[i] for i in row] for row in exact_top(x, q)]
         for cfg in args.configs.split(","):
             kind, parts = cfg.split(":")
-            t0 = time.perf_counter()
-            with PeakRSS() as mem:
-                build_index(table, kind, int(parts))
-            log(args.out, event="index", config=cfg, build_s=round(time.perf_counter() - t0, 1),
-                peak_rss_gb=round(mem.peak / 2**30, 2), rss_before_gb=round(mem.start / 2**30, 2))
-            grid = ([(p, r, None) for p in (10, 20, 40, 80) for r in (5, 10, 20)] if kind == "pq"
+            if parts != "existing":  # "pq:existing": sweep the index the table has (no build)
+                t0 = time.perf_counter()
+                with PeakRSS() as mem:
+                    build_index(table, kind, int(parts))
+                log(args.out, event="index", config=cfg, build_s=round(time.perf_counter() - t0, 1),
+                    peak_rss_gb=round(mem.peak / 2**30, 2), rss_before_gb=round(mem.start / 2**30, 2))
+            grid = ([(p, r, None) for p in (5, 10, 20, 40, 80) for r in (None, 2, 5, 10, 20)] if kind == "pq"
                     else [(p, r, e) for p in (5, 10, 20) for e in (50, 100) for r in (None, 5)])
             for nprobes, refine, ef in grid:
                 lat, found = [], []
@@ -280,6 +291,87 @@ def project_search(args, q: np.ndarray, truth: list[list[str]], n: int, label: s
             lat.append(time.perf_counter() - t0)
     log(args.out, event="end_to_end", label=label, rows=n, searches=len(lat),
         p50_ms=round(1000 * statistics.median(lat), 1), p95_ms=round(1000 * pct(lat, 0.95), 1))
+
+
+class Phases:
+    """Per-phase wall time of one ``search`` call: functions wrapped in place with timers.
+
+    A phase run in a worker thread (the column searches) is timed there; phases overlapping in
+    time therefore add up to more than the wall time of their caller.
+    """
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+        self.current: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._undo: list[tuple[object, str, object]] = []
+
+    def wrap(self, module, name: str, label: str | None = None, key=None) -> None:
+        fn = getattr(module, name)
+
+        def timed(*a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                lab = label or name
+                if key is not None:
+                    lab = f"{lab}:{key(*a, **kw)}"
+                with self._lock:
+                    self.current[lab] = self.current.get(lab, 0.0) + time.perf_counter() - t0
+
+        self._undo.append((module, name, fn))
+        setattr(module, name, timed)
+
+    def end_call(self, total: float) -> None:
+        self.current["TOTAL"] = total
+        for lab, t in self.current.items():
+            self.times.setdefault(lab, []).append(t)
+        self.current = {}
+
+    def restore(self) -> None:
+        for module, name, fn in reversed(self._undo):
+            setattr(module, name, fn)
+
+
+def profile_search(args) -> None:
+    """``vqa_pipeline.query.search`` end to end, phase by phase (see the module docstring)."""
+    import vqa_pipeline.query as query
+    import vqa_pipeline.retrieval.search as rsearch
+    from vqa_pipeline.store import search as ssearch
+
+    ph = Phases()
+    for name in ("open_index", "make_filter", "index_retrievers", "index_fusion", "usable_vector_columns",
+                 "fuse", "fetch_windows", "row_vector_scores", "row_units"):
+        ph.wrap(query, name)
+    for name in ("encode_and_search", "search_columns", "encode_question"):  # whichever query.py calls
+        if name in vars(query):
+            ph.wrap(query, name)
+    ph.wrap(rsearch, "encode_question")  # called inside encode_and_search
+    ph.wrap(rsearch, "column_transforms")
+    ph.wrap(rsearch, "vector_search", "ann", key=lambda table, column, *a, **kw: column)
+    ph.wrap(rsearch, "fts_search", "bm25")
+    ph.wrap(ssearch, "ensure_fts_index", "bm25.ensure_fts_index")
+    try:
+        query.search(QUESTIONS[0], db=args.db)  # warm: encoder load, table open
+        ph.current = {}
+        top: dict[str, list[list[str]]] = {}
+        for _ in range(args.runs):
+            for question in QUESTIONS:
+                t0 = time.perf_counter()
+                hits = query.search(question, k=10, db=args.db)
+                ph.end_call(time.perf_counter() - t0)
+                top.setdefault(question, []).append([h.window_id for h in hits])
+    finally:
+        ph.restore()
+    stable = all(all(r == runs[0] for r in runs) for runs in top.values())
+    phases = {lab: {"p50_ms": round(1000 * statistics.median(ts), 1), "p95_ms": round(1000 * pct(ts, 0.95), 1)}
+              for lab, ts in sorted(ph.times.items(), key=lambda kv: -statistics.median(kv[1]))}
+    log(args.out, event="profile", searches=len(ph.times["TOTAL"]), same_top10_every_run=stable, phases=phases)
+    for lab, v in phases.items():
+        print(f"{lab:32s} p50 {v['p50_ms']:7.1f} ms   p95 {v['p95_ms']:7.1f} ms")
+    if args.top_out:
+        args.top_out.write_text(json.dumps({q: runs[0] for q, runs in top.items()}, indent=1))
 
 
 if __name__ == "__main__":

@@ -33,14 +33,13 @@ from vqa_pipeline.retrieval.search import (
     QueryError,
     candidate_depth,
     clip_question,
-    encode_question,
+    encode_and_search,
     fetch_span,
     fetch_thumbnails,
     fetch_windows,
     make_filter,
     open_index,
     row_vector_scores,
-    search_columns,
     usable_vector_columns,
 )
 from vqa_pipeline.store.errors import describe, is_lance_error, raise_object_store_error
@@ -173,9 +172,8 @@ def _retrieve(question: str, k: int, videos, time_range, db_path: Path | str, fu
     retrievers = index_retrievers(table)
     config, notice, _ = index_fusion(db_path, retrievers.tags(), fusion)
     cols = usable_vector_columns(table, retrievers.encoders)
-    qvecs = encode_question(clip_question(question), cols, retrievers.encoders)
-    lists = search_columns(table, question, k=candidate_depth(k), flt=flt, retrievers=retrievers.encoders,
-                           question_vectors=qvecs)
+    # BM25 runs while the question is embedded, then each column is searched with its vector.
+    qvecs, lists = encode_and_search(table, question, k=candidate_depth(k), flt=flt, retrievers=retrievers.encoders)
     fused = fuse(lists, config)
     top = [wid for wid, _ in fused.ranked[:max(k, n_rows or k)]]
     rows_by_id = fetch_windows(table, top, cols)

@@ -57,7 +57,7 @@ over its returned list, so a config tuned on deeper lists would rank differently
 
 __all__ = [
     "BM25", "MAX_QUERY_CHARS", "MIN_CANDIDATES", "QueryEncoder", "QueryError", "SearchFilter", "candidate_depth",
-    "check_videos", "clip_question", "encode_question", "fetch_neighbours", "fetch_span",
+    "check_videos", "clip_question", "encode_and_search", "encode_question", "fetch_neighbours", "fetch_span",
     "fetch_thumbnails", "fetch_windows", "make_filter", "open_index",
     "resolve_videos", "row_vector_scores", "search_columns", "usable_vector_columns",
 ]
@@ -198,23 +198,35 @@ def search_columns(table, question: str, k: int = 50, flt: SearchFilter | None =
         ``{retriever: [(window_id, score), ...]}`` best first; cosine similarity for vectors, BM25
         score for text. Absent or all-null columns are left out.
     """
+    return encode_and_search(table, question, k, flt, retrievers, use_bm25, question_vectors)[1]
+
+
+def encode_and_search(table, question: str, k: int = 50, flt: SearchFilter | None = None,
+                      retrievers: Mapping[str, QueryEncoder] | None = None, use_bm25: bool = True,
+                      question_vectors: Mapping[str, np.ndarray] | None = None,
+                      ) -> tuple[dict[str, np.ndarray], dict[str, list[tuple[str, float]]]]:
+    """:func:`search_columns`, also returning the question vectors it searched with.
+
+    When it embeds the question itself, BM25 (which needs no vector) runs while the question is
+    embedded; the column searches start once the vectors are there.
+    """
     question = clip_question(question)
     if retrievers is None:
         retrievers = index_retrievers(table).encoders
     cols = usable_vector_columns(table, retrievers)
-    if question_vectors is None:
-        question_vectors = encode_question(question, cols, retrievers)
     transforms = column_transforms(table, retrievers, cols)
     out: dict[str, list[tuple[str, float]]] = {}
     # LanceDB releases the GIL: the column searches and BM25 run side by side.
     with ThreadPoolExecutor(max_workers=len(cols) + 1) as pool:
-        futures = {col: pool.submit(vector_search, table, col, question_vectors[col], k, flt,
-                                          transforms.get(col)) for col in cols}
-        if use_bm25 and has_full_text(table):
-            futures[BM25] = pool.submit(fts_search, table, question, k, flt)
+        bm25 = pool.submit(fts_search, table, question, k, flt) if use_bm25 and has_full_text(table) else None
+        vectors = dict(question_vectors) if question_vectors is not None else encode_question(question, cols, retrievers)
+        futures = {col: pool.submit(vector_search, table, col, vectors[col], k, flt, transforms.get(col))
+                   for col in cols}
         for name, fut in futures.items():
             out[name] = fut.result()
-    return out
+        if bm25 is not None:
+            out[BM25] = bm25.result()
+    return vectors, out
 
 
 def column_transforms(table, retrievers: Mapping[str, QueryEncoder], cols: Iterable[str]) -> dict[str, ColumnTransform]:

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,7 @@ import numpy as np
 
 from vqa_pipeline.store.errors import describe, is_damage
 from vqa_pipeline.store.schema import EVIDENCE_GROUPS, THUMB_COLUMN
-from vqa_pipeline.store.search_index import FTS_COLUMN, ann_params, ensure_fts_index
+from vqa_pipeline.store.search_index import FTS_COLUMN, ann_params, ensure_fts_index, fts_index_current
 from vqa_pipeline.store.tables import StoreError
 from vqa_pipeline.vectors import ColumnTransform, l2_normalize
 
@@ -51,7 +54,7 @@ def open_windows_table(db: str | Path):
     if not is_uri(path) and not Path(path).exists():
         raise StoreError(f"no index database at {path}; run `vqa index PATH --db {path}` first")
     try:
-        table = DbLocation.of(path).connect().open_table(TABLE_NAME)
+        table = _connection(DbLocation.of(path)).open_table(TABLE_NAME)
     except (ValueError, FileNotFoundError, OSError, RuntimeError) as exc:
         raise_object_store_error(exc, path, StoreError)
         if not isinstance(exc, (ValueError, FileNotFoundError)):
@@ -60,6 +63,47 @@ def open_windows_table(db: str | Path):
     if table.count_rows() == 0:
         raise StoreError(f"the '{TABLE_NAME}' table in {path} is empty; index some videos first")
     return table
+
+
+MAX_CONNECTIONS = 8
+"""Databases whose LanceDB connection a process keeps open for queries (least recently used go)."""
+_connections: OrderedDict[tuple, object] = OrderedDict()
+_connections_lock = threading.Lock()
+
+
+def _connection(loc):
+    """One LanceDB connection per database per process, reused by every query.
+
+    The connection's session caches the opened index files (IVF centroids, PQ codebooks, the BM25
+    and B-tree pages): a fresh connection per query read them again each time, which was 40-50 ms
+    of a search at 1M windows (docs/benchmarks.md, "Search at 1M windows"). The table itself is
+    opened per call, so every query reads the latest version. A local folder is keyed by its
+    identity on disk too: a database deleted and created again under the same name gets a new
+    connection, so nothing cached for the old one can be served (a cheap precaution; LanceDB read
+    such a database correctly through a reused connection in our test as well).
+    """
+    key = (loc.uri, tuple(sorted(loc.storage_options().items())), _folder_identity(loc))
+    with _connections_lock:
+        conn = _connections.get(key)
+        if conn is not None:
+            _connections.move_to_end(key)
+            return conn
+    conn = loc.connect()
+    with _connections_lock:
+        _connections[key] = conn
+        while len(_connections) > MAX_CONNECTIONS:
+            _connections.popitem(last=False)
+    return conn
+
+
+def _folder_identity(loc) -> tuple[int, int, int] | None:
+    if not loc.is_local:
+        return None
+    try:
+        st = os.stat(Path(loc.uri) / f"{TABLE_NAME}.lance")
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_ctime_ns
 
 
 def table_key(table) -> tuple[str, int]:
@@ -200,13 +244,32 @@ def _transformed_search(table, column: str, vector: np.ndarray, limit: int, flt:
     return [(ids[i], float(scores[i])) for i in order]
 
 
+_fts_ready_versions: set[tuple] = set()
+
+
+def _fts_ready(table) -> bool:
+    """:func:`ensure_fts_index`, skipped for a table version whose index was found up to date
+    (listing the indexes on every query cost a few ms at 1M windows; a version's indexes do not
+    change). A version whose index is due a refresh that this reader could not do (a writer held
+    the lock) is checked again by the next query."""
+    if table_key(table) in _fts_ready_versions:
+        return True
+    if not ensure_fts_index(table):
+        return False
+    if fts_index_current(table):
+        if len(_fts_ready_versions) > 10_000:  # a long-lived server over many versions
+            _fts_ready_versions.clear()
+        _fts_ready_versions.add(table_key(table))  # the version after a rebuild, if there was one
+    return True
+
+
 def has_full_text(table) -> bool:
     return FTS_COLUMN in table.schema.names
 
 
 def fts_search(table, text: str, limit: int, flt: SearchFilter | None = None) -> list[tuple[str, float]]:
     """Top ``limit`` windows by BM25 over ``evidence_text``: ``[(window_id, bm25)]`` best first."""
-    if (flt is not None and flt.empty) or not text.strip() or not ensure_fts_index(table):
+    if (flt is not None and flt.empty) or not text.strip() or not _fts_ready(table):
         return []
     q = table.search(text, query_type="fts", fts_columns=FTS_COLUMN).select(["window_id", "_score"]).limit(limit)
     where = flt.where() if flt is not None else None

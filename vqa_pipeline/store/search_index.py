@@ -43,6 +43,13 @@ def fts_needs_rebuild(indexed: int, unindexed: int) -> bool:
     return unindexed > min(FTS_STALE_FRACTION * indexed, FTS_MAX_UNINDEXED_ROWS)
 
 
+def fts_index_current(table) -> bool:
+    """Whether the BM25 index exists and is not due a rebuild (:func:`fts_needs_rebuild`)."""
+    idx = _fts_index(table)
+    return idx is not None and not fts_needs_rebuild(int(getattr(idx, "num_indexed_rows", 0) or 0),
+                                                     int(getattr(idx, "num_unindexed_rows", 0) or 0))
+
+
 def ensure_fts_index(table) -> bool:
     """Create the BM25 index on ``evidence_text`` if missing; rebuild it when too many rows are unindexed.
 

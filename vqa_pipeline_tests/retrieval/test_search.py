@@ -14,6 +14,8 @@ from vqa_pipeline.retrieval.search import (
     QueryError,
     SearchFilter,
     clip_question,
+    encode_and_search,
+    encode_question,
     fetch_neighbours,
     fetch_windows,
     make_filter,
@@ -188,3 +190,52 @@ def test_a_column_from_an_older_extractor_version_with_the_same_model_is_still_s
     sample.build_windows_table(tmp_path / "db2", rows=[dict(r, text_model=other) for r in sample_rows])
     built = index_retrievers(open_index(tmp_path / "db2"))
     assert built.encoders == {} and built.mismatched == {"emb_text": E5Small().model_tag, "emb_audio_labels": E5Small().model_tag}
+
+
+def test_a_reused_connection_still_reads_rows_written_since(sample_rows, sample, tmp_path):
+    # Queries share one LanceDB connection per database (its caches hold the opened indexes), but
+    # each opens the table afresh: rows another writer added in between are found.
+    import lancedb
+
+    from vqa_pipeline.store import search as store_search
+
+    sample.build_windows_table(tmp_path / "db", rows=sample_rows)
+    first = open_index(tmp_path / "db")
+    assert not fetch_windows(first, ["ffffffffffffffff-00000"])
+    extra = dict(sample_rows[0], window_id="ffffffffffffffff-00000", video_id="ffffffffffffffff",
+                 evidence_text="asr: the zeppelin lands at noon", emb_text=None, emb_audio_labels=None)
+    lancedb.connect(str(tmp_path / "db")).open_table("windows").add(
+        pa.Table.from_pylist([extra], schema=first.schema))
+    again = open_index(tmp_path / "db")
+    assert again.count_rows() == len(sample_rows) + 1
+    assert list(fetch_windows(again, ["ffffffffffffffff-00000"])) == ["ffffffffffffffff-00000"]
+    assert [w for w, _ in search_columns(again, "zeppelin", k=5)[BM25]] == ["ffffffffffffffff-00000"]
+    keys = [k for k in store_search._connections if k[0] == str(tmp_path / "db")]
+    assert len(keys) == 1  # one connection served both opens
+
+
+def test_a_database_deleted_and_built_again_under_the_same_name_is_read_afresh(sample_rows, sample, tmp_path):
+    db = tmp_path / "db"
+    sample.build_windows_table(db, rows=sample_rows[:4])
+    old = [w for w, _ in search_columns(open_index(db), "the oven", k=20)["emb_text"]]
+    assert set(old) <= {r["window_id"] for r in sample_rows[:4]}
+    shutil.rmtree(db)
+    sample.build_windows_table(db, rows=sample_rows[4:])
+    table = open_index(db)
+    assert table.count_rows() == len(sample_rows) - 4
+    new = [w for w, _ in search_columns(table, "the oven", k=20)["emb_text"]]
+    assert new and set(new) <= {r["window_id"] for r in sample_rows[4:]}
+    assert not fetch_windows(table, old)
+
+
+def test_embedding_the_question_while_bm25_runs_gives_the_lists_of_a_plain_search(sample, sample_table):
+    question = "what temperature is the oven set to?"
+    vectors, lists = encode_and_search(sample_table, question, k=10)
+    encoders = index_retrievers(sample_table).encoders
+    expected = encode_question(question, usable_vector_columns(sample_table, encoders), encoders)
+    assert set(vectors) == set(expected) == {"emb_text", "emb_audio_labels"}
+    for col, v in expected.items():
+        np.testing.assert_allclose(vectors[col], v, rtol=0, atol=1e-6)
+    assert list(lists) == ["emb_text", "emb_audio_labels", BM25]  # columns first, BM25 last, as before
+    assert lists == search_columns(sample_table, question, k=10, question_vectors=vectors)
+    assert lists["emb_text"][0][0] == sample.window_of("kitchen.mp4", 5)
