@@ -91,17 +91,22 @@ def test_a_shared_actor_is_named_by_its_model_and_the_package_version(monkeypatc
     assert name("nanodet-coco80-human-models-3.0.4@1") != before
 
 
-def test_a_dead_shared_actor_is_replaced_under_its_name_once_free(tmp_path, ray_runner):
+def test_a_dead_shared_actor_is_replaced_under_its_name_once_free(tmp_path, ray_runner, monkeypatch):
     """A shared actor killed for good: its replacement is a live actor, not the dead one handed back by
-    ``get_if_exists`` while Ray still holds the name."""
+    ``get_if_exists`` while Ray still holds the name; a name that stays taken gives way to a new one."""
     import ray
 
+    from vqa_pipeline.indexing import ray_runner as rr
     from vqa_pipeline.indexing.ray_runner import SHARED_NAMESPACE, RayOptions, RayRunner
 
     runner = RayRunner(RayOptions(threads_per_actor=1, shared_actors=True))
     dead = runner._pick("visual-stats")[0]
     ray.get(dead.__ray_ready__.remote())
     name = runner._shared_name("visual-stats", 0)
+    monkeypatch.setattr(rr, "NAME_FREE_S", 0.5)
+    held = runner._free_name(name, dead)  # not killed yet: Ray still gives its name to the "dead" actor
+    assert held != name and held.startswith(name + "-")
+    monkeypatch.undo()
     try:
         ray.kill(dead, no_restart=True)
         runner._replace("visual-stats", 0, dead)
