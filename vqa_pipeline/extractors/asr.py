@@ -20,7 +20,9 @@ The language is detected once per file, not once per piece (each detection is on
 on 30 s of audio: +11-16 % Whisper CPU on real speech): a short probe job (:meth:`~_FasterWhisper.probe_part`)
 detects it on the first piece's speech exactly as that piece's own transcription would, and every
 piece is then heard with that language. A language fixed by the ``language`` option (or an
-English-only model) skips the probe.
+English-only model) skips the probe. A probe that is unsure (probability under
+:data:`PROBE_MIN_PROBABILITY`: music or noise at the start) or that failed decides nothing: each piece
+then detects its own language, as it would alone.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ WORD_TYPE = pa.struct([("word", pa.string()), ("start_s", pa.float64()), ("end_s
 # continuous speech greedy decoding took 4.1 s CPU vs 5.2 s for beam 5 (same words); on a 60 s track
 # with 30 % speech 1.9 s vs 3.2 s wall. Temperature fallback still re-decodes a bad greedy segment.
 DEFAULT_BEAM_SIZE = 1
+
+# The probe's language is the file's only when Whisper is at least this sure of it; under it (music,
+# noise or another language in the first piece) every piece detects its own.
+PROBE_MIN_PROBABILITY = 0.5
 
 _MODEL_CACHE: dict[tuple, Any] = {}
 _MODEL_LOCK = threading.Lock()
@@ -280,7 +286,7 @@ class _FasterWhisper(Extractor):
 
     def _fixed_language(self) -> str | None:
         """The language set by the options (or the model's only one): nothing to detect."""
-        return self.options.get("language", self.default_language)
+        return self.options.get("language") or self.default_language  # language=None: still the model's own
 
     def _segments(self, audio: np.ndarray, chunks: list[dict[str, int]] | None, language: str | None = None):
         """faster-whisper's ``(segments, info)`` for ``audio``, hearing only ``chunks`` (see :func:`transcribe_speech`)."""
@@ -353,8 +359,17 @@ class _FasterWhisper(Extractor):
         return AsrPart(parts[0].index, parts[0].chunks, parts[0].tight, probe=True)
 
     @staticmethod
-    def after_probe(parts: Sequence[AsrPart], probe: Mapping[str, Any]) -> list[AsrPart]:
-        """The pieces, heard in the probe's language."""
+    def probe_is_sure(probe: Mapping[str, Any] | None) -> bool:
+        """Whether the probe's language is the file's (:data:`PROBE_MIN_PROBABILITY`)."""
+        return probe is not None and float(probe["language_probability"]) >= PROBE_MIN_PROBABILITY
+
+    @classmethod
+    def after_probe(cls, parts: Sequence[AsrPart], probe: Mapping[str, Any] | None) -> list[AsrPart]:
+        """The pieces, heard in the probe's language when it is sure of it; else (``probe``: ``None``
+        when it failed) as they are: each detects its own."""
+        if not cls.probe_is_sure(probe):
+            return list(parts)
+        assert probe is not None
         return [replace(p, language=probe["language"], language_probability=float(probe["language_probability"]))
                 for p in parts]
 
@@ -384,15 +399,16 @@ class _FasterWhisper(Extractor):
     def join_parts(self, media: DecodedMedia, parts: Sequence[AsrPart], results: Sequence[Mapping[str, Any]],
                    seconds: float | None = None, probe: Mapping[str, Any] | None = None) -> ExtractorOutput:
         """The file's output from its pieces' words (pieces follow each other in time: no reordering,
-        and no word is in two pieces). The language is the probe's (``probe``: its payload), else that
-        of the piece heard longest."""
+        and no word is in two pieces). The language is the probe's (``probe``: its payload) when it is
+        sure of it (:meth:`probe_is_sure`), else that of the piece heard longest."""
         windows = media.windows
         n = len(windows)
         duration = media.audio.size / AUDIO_SAMPLE_RATE if media.audio is not None else 0.0
         tight = parts[0].tight if parts else ()
         regions = [(a / AUDIO_SAMPLE_RATE, b / AUDIO_SAMPLE_RATE) for a, b in tight]
         words = [w for r in results for w in r["words"]]
-        main: Mapping[str, Any] = (probe if probe is not None else max(results, key=lambda r: r["heard"]) if results
+        main: Mapping[str, Any] = (probe if probe is not None and self.probe_is_sure(probe)
+                                   else max(results, key=lambda r: r["heard"]) if results
                                    else {"language": None, "language_probability": 0.0})
         ran = [*results, probe] if probe is not None else list(results)
 

@@ -19,6 +19,8 @@ alone spreads its pieces over the cores, many files keep one actor each busy.
 An actor that dies for good (its restarts spent: out of memory, a model's segfault) is replaced on its
 own, in its slot of the pool; the other actors keep their jobs and loaded models. A piece whose actor
 died runs once more on the pool (:data:`PIECE_RETRIES`): one piece lost would fail the whole file's ASR.
+Only a dead actor (``RayActorError``) is replaced: a result Ray fails to return for another reason fails
+that job alone. A shared actor's replacement takes its name once Ray has freed it.
 """
 
 from __future__ import annotations
@@ -76,6 +78,11 @@ ACTOR_RESTARTS = 2
 # A piece (``job.part``) whose actor died for good is submitted again this many times, to the pool's
 # other actors or the dead one's replacement; a whole-file job reports the crash as before.
 PIECE_RETRIES = 1
+# What the driver and a shared actor exchange (jobs, parts, results); part of a shared actor's name, so a
+# detached actor started before a change here is never reused. 2: ASR language probe parts.
+ACTOR_PROTOCOL = 2
+# How long a replaced shared actor's name may stay taken after the kill before its replacement gets a new one.
+NAME_FREE_S = 30.0
 
 
 def shared_actor_name(name: str, opts: Mapping, threads: int, num_cpus: float, gpus: float, index: int, *,
@@ -87,8 +94,8 @@ def shared_actor_name(name: str, opts: Mapping, threads: int, num_cpus: float, g
 
     from vqa_pipeline import __version__
 
-    key = json.dumps([name, dict(opts), threads, num_cpus, gpus, model_tag, __version__], sort_keys=True,
-                     default=str)
+    key = json.dumps([name, dict(opts), threads, num_cpus, gpus, model_tag, __version__, ACTOR_PROTOCOL],
+                     sort_keys=True, default=str)
     return f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}-{index}"
 
 
@@ -206,8 +213,14 @@ class RayRunner:
             self._busy[name] = [0] * n
         return self._pools[name]
 
-    def _new_actor(self, name: str, i: int):
-        """Actor ``i`` of the extractor's pool (the settings :meth:`_pool` worked out)."""
+    def _shared_name(self, name: str, i: int) -> str:
+        opts, gpus, tag = self._spawn[name]
+        o = self.options
+        return shared_actor_name(name, opts, o.threads_per_actor, o.num_cpus_per_actor, gpus, i, model_tag=tag)
+
+    def _new_actor(self, name: str, i: int, actor_name: str | None = None):
+        """Actor ``i`` of the extractor's pool (the settings :meth:`_pool` worked out); ``actor_name``:
+        a shared actor's name other than slot ``i``'s own."""
         opts, gpus, tag = self._spawn[name]
         o = self.options
         placement: dict = {"num_cpus": o.num_cpus_per_actor, "num_gpus": gpus,
@@ -215,8 +228,7 @@ class RayRunner:
                            "max_restarts": ACTOR_RESTARTS, "max_task_retries": ACTOR_RESTARTS}
         if o.shared_actors:
             # The running actor of an earlier run when there is one: its model is loaded.
-            placement.update(name=shared_actor_name(name, opts, o.threads_per_actor, o.num_cpus_per_actor,
-                                                    gpus, i, model_tag=tag),
+            placement.update(name=actor_name or self._shared_name(name, i),
                              namespace=SHARED_NAMESPACE, lifetime="detached", get_if_exists=True)
         return self._remote_cls.options(**placement).remote(name, opts, o.threads_per_actor)
 
@@ -226,10 +238,32 @@ class RayRunner:
         pool = self._pools.get(name)
         if pool is None or i >= len(pool) or pool[i] is not dead:
             return
+        actor_name = None
         if self.options.shared_actors:
-            self._ray.kill(dead)  # a shared actor's name must be free for its replacement
-        pool[i] = self._new_actor(name, i)
+            self._ray.kill(dead)
+            actor_name = self._free_name(self._shared_name(name, i), dead)
+        pool[i] = self._new_actor(name, i, actor_name)
         self.replaced[name] = self.replaced.get(name, 0) + 1
+
+    def _free_name(self, actor_name: str, dead) -> str:
+        """``actor_name`` once the dead actor no longer holds it (``get_if_exists`` would hand back the dead
+        one), or a new name when it stays taken: the name frees only when Ray has recorded the death.
+        The name may meanwhile belong to another driver's replacement of the same actor: that one is used."""
+        import time
+        import uuid
+
+        deadline = time.monotonic() + NAME_FREE_S
+        while time.monotonic() < deadline:
+            try:
+                holder = self._ray.get_actor(actor_name, namespace=SHARED_NAMESPACE)
+            except ValueError:  # no live actor by that name
+                return actor_name
+            if holder._actor_id != dead._actor_id:
+                return actor_name
+            time.sleep(0.1)
+        fresh = f"{actor_name}-{uuid.uuid4().hex[:8]}"
+        log.warning("shared actor %s: its name is still taken after it died; its replacement is %s", actor_name, fresh)
+        return fresh
 
     def _next_node(self):
         """Where the next actor goes: the live nodes in turn (one node's cores are not all a cluster has).
@@ -276,7 +310,7 @@ class RayRunner:
             ref, users = self._media_refs[key]
             try:
                 result = ray.get(done[0])
-            except Exception as exc:  # actor died for good (its restarts spent: out of memory, a model's segfault)
+            except ray.exceptions.RayActorError as exc:  # died for good (restarts spent: out of memory, a segfault)
                 self._replace(job.extractor, i, actor)
                 if job.part is not None and tries < PIECE_RETRIES:
                     log.warning("extractor %s: a worker died on a piece of %s; running that piece again (%s)",
@@ -285,6 +319,10 @@ class RayRunner:
                     continue
                 result = ExtractionResult(job.extractor, job.media.video_id, None,
                                           error=f"worker crashed: {one_line(exc)}", segment=job.media.segment,
+                                          part_index=-1 if job.part is None else job.part.index)
+            except Exception as exc:  # noqa: BLE001 - the result did not come back (lost, unreadable): the actor lives on
+                result = ExtractionResult(job.extractor, job.media.video_id, None, error=one_line(exc),
+                                          segment=job.media.segment,
                                           part_index=-1 if job.part is None else job.part.index)
             if users <= 1:
                 del self._media_refs[key]  # lets Ray free the media once no job needs it

@@ -16,6 +16,7 @@ the rest of its stage, so the other extractors keep the cores busy meanwhile.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +32,8 @@ from vqa_pipeline.indexing.extract import (
 from vqa_pipeline.indexing.runners import ExtractionJob, ExtractionResult, ExtractionRunner, one_line
 from vqa_pipeline.media.types import DecodedMedia
 from vqa_pipeline.store import Store
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str, dict], None]
 SKIPPED = "skipped (up to date)"
@@ -153,7 +156,8 @@ class VideoProgress:
 class _Pieces:
     """A split extractor's pieces on one media, until each has reported.
 
-    ``probing``: the probe job is out and the pieces wait for it; ``probe``: its payload once in.
+    ``probing``: the probe job is out and the pieces wait for it; ``probe``: its payload once in
+    (``None`` when it failed).
     """
 
     __slots__ = ("parts", "probe", "probe_seconds", "probing", "results", "upstream")
@@ -235,16 +239,15 @@ class VideoExtraction:
         if pieces.probing:  # the probe: hand its result to the pieces and send them out
             pieces.probing = False
             pieces.probe_seconds = result.seconds
-            if result.part_output is not None:
-                ex = self.video.by_name[result.extractor]
-                pieces.probe = result.part_output
-                pieces.parts = ex.after_probe(pieces.parts, result.part_output)  # type: ignore[attr-defined]
-                self._later += [ExtractionJob(result.extractor, self.media, pieces.upstream, part=p)
-                                for p in pieces.parts]
-                return None
-            del self.pieces[result.extractor]  # no language, no pieces: the extractor failed on this file
-            return ExtractionResult(result.extractor, result.video_id, None, error=result.error,
-                                    seconds=result.seconds, segment=result.segment)
+            if result.part_output is None:  # a failed probe decides nothing: each piece detects its own
+                log.warning("extractor %s: the language probe failed on %s (%s); each piece detects its own",
+                            result.extractor, self.media.video_id, result.error)
+            ex = self.video.by_name[result.extractor]
+            pieces.probe = result.part_output
+            pieces.parts = ex.after_probe(pieces.parts, result.part_output)  # type: ignore[attr-defined]
+            self._later += [ExtractionJob(result.extractor, self.media, pieces.upstream, part=p)
+                            for p in pieces.parts]
+            return None
         pieces.results[result.part_index] = result
         if any(r is None for r in pieces.results):
             return None

@@ -133,6 +133,85 @@ def test_the_language_is_detected_once_unless_it_is_fixed(speech_track):
     assert create_extractor("whisper-base").probe_part(parts[:1]) is None  # one piece detects as it goes
     heard = create_extractor("whisper-base").after_probe(parts, {"language": "de", "language_probability": 0.9})
     assert [(p.language, p.language_probability, p.chunks) for p in heard] == [("de", 0.9, p.chunks) for p in parts]
+    # language=None spelled out is no language fixed: an English-only model still needs no probe
+    assert create_extractor("whisper-tiny-en", language=None).probe_part(parts) is None
+
+
+def test_an_unsure_or_failed_probe_leaves_each_piece_to_detect_its_own(speech_track):
+    """Music or noise at the start: a probe under PROBE_MIN_PROBABILITY decides nothing (nor does a failed
+    one, ``None``); the file's language is then that of the piece heard longest."""
+    from vqa_pipeline.extractors.asr import PROBE_MIN_PROBABILITY
+    from vqa_pipeline.extractors.registry import create_extractor
+
+    _, audio, _ = speech_track
+    tight = speech_chunks(audio)
+    parts = [AsrPart(i, p, tuple(tight)) for i, p in enumerate(plan_pieces(tight, audio.size))]
+    ex = create_extractor("whisper-base")
+    unsure = {"language": "nn", "language_probability": 0.2}
+    assert 0.2 < PROBE_MIN_PROBABILITY <= 0.5
+    assert [p.language for p in ex.after_probe(parts, unsure)] == [None] * len(parts)
+    assert [p.language for p in ex.after_probe(parts, None)] == [None] * len(parts)
+    sure = {"language": "nn", "language_probability": PROBE_MIN_PROBABILITY}
+    assert [p.language for p in ex.after_probe(parts, sure)] == ["nn"] * len(parts)
+
+
+def _whisper_calls(monkeypatch, fail_probe: bool = False) -> dict:
+    """What faster-whisper itself is asked in this process: its language detections, and the ``language``
+    of each transcription. ``fail_probe``: our probe's detection raises (the pieces' own ones run)."""
+    from faster_whisper import WhisperModel
+
+    from vqa_pipeline.extractors.asr import _FasterWhisper
+
+    calls: dict = {"detections": 0, "languages": []}
+    detect, transcribe = WhisperModel.detect_language, WhisperModel.transcribe
+
+    def counted_detect(self, *args, **kwargs):
+        calls["detections"] += 1
+        return detect(self, *args, **kwargs)
+
+    def recorded_transcribe(self, *args, **kwargs):
+        calls["languages"].append(kwargs.get("language"))
+        return transcribe(self, *args, **kwargs)
+
+    def failing_probe(self, *args, **kwargs):
+        raise RuntimeError("language probe out of memory")
+
+    monkeypatch.setattr(WhisperModel, "detect_language", counted_detect)
+    monkeypatch.setattr(WhisperModel, "transcribe", recorded_transcribe)
+    if fail_probe:
+        monkeypatch.setattr(_FasterWhisper, "detect_language", failing_probe)
+    return calls
+
+
+@pytest.mark.slow
+def test_whisper_detects_the_language_once_and_every_piece_is_heard_in_it(tmp_path, speech_track, monkeypatch):
+    """Observed in faster-whisper, not in our stats: one detection for the file, and each piece's
+    transcription is given the probe's language (so it runs none of its own)."""
+    calls = _whisper_calls(monkeypatch)
+    run = index_paths([speech_track[0]], Store(tmp_path / "db"), extractors=["whisper-base"], runner=InlineRunner())
+    vid = run.files[0].video_id
+    assert run.files[0].extractors == {"whisper-base": "ok"}
+    pieces = _asr_stats(tmp_path / "db", vid)["pieces"]
+    assert pieces >= 3
+    assert calls["detections"] == 1
+    assert calls["languages"] == ["en"] * pieces
+
+
+@pytest.mark.slow
+def test_a_failed_probe_lets_each_piece_detect_its_language(tmp_path, speech_track, monkeypatch):
+    """The probe raises: the file is still transcribed, each piece detecting its own language as it
+    would without a probe, and the words are those of a run whose probe worked."""
+    calls = _whisper_calls(monkeypatch, fail_probe=True)
+    run = index_paths([speech_track[0]], Store(tmp_path / "db"), extractors=["whisper-base"], runner=InlineRunner())
+    vid = run.files[0].video_id
+    assert run.files[0].extractors == {"whisper-base": "ok"}
+    pieces = _asr_stats(tmp_path / "db", vid)["pieces"]
+    assert pieces >= 3
+    assert calls["languages"] == [None] * pieces and calls["detections"] == pieces
+    assert {r["asr_language"] for r in Store(tmp_path / "db").windows_for(vid, ["asr_language"])} == {"en"}
+    heard = [w[0].strip(".,").lower() for w in _unique(_asr_words(tmp_path / "db", vid))]
+    truth = [w.lower() for t in SENTENCES for w in t.split()]
+    assert sum(1 for w in set(truth) if w in heard) >= 0.8 * len(set(truth))
 
 
 @pytest.mark.slow

@@ -83,3 +83,66 @@ def test_a_shared_actor_is_named_by_its_model_and_the_package_version(monkeypatc
     assert name("nanodet-coco80-human-models-3.0.5@1") != base
     monkeypatch.setattr(vqa_pipeline, "__version__", "99.0.0")
     assert name("nanodet-coco80-human-models-3.0.4@1") != base
+    from vqa_pipeline.indexing import ray_runner
+
+    monkeypatch.setattr(vqa_pipeline, "__version__", "0.1.0")
+    before = name("nanodet-coco80-human-models-3.0.4@1")
+    monkeypatch.setattr(ray_runner, "ACTOR_PROTOCOL", ray_runner.ACTOR_PROTOCOL + 1)  # what the actors exchange changed
+    assert name("nanodet-coco80-human-models-3.0.4@1") != before
+
+
+def test_a_dead_shared_actor_is_replaced_under_its_name_once_free(tmp_path, ray_runner, monkeypatch):
+    """A shared actor killed for good: its replacement is a live actor, not the dead one handed back by
+    ``get_if_exists`` while Ray still holds the name; a name that stays taken gives way to a new one."""
+    import ray
+
+    from vqa_pipeline.indexing import ray_runner as rr
+    from vqa_pipeline.indexing.ray_runner import SHARED_NAMESPACE, RayOptions, RayRunner
+
+    runner = RayRunner(RayOptions(threads_per_actor=1, shared_actors=True))
+    dead = runner._pick("visual-stats")[0]
+    ray.get(dead.__ray_ready__.remote())
+    name = runner._shared_name("visual-stats", 0)
+    monkeypatch.setattr(rr, "NAME_FREE_S", 0.5)
+    held = runner._free_name(name, dead)  # not killed yet: Ray still gives its name to the "dead" actor
+    assert held != name and held.startswith(name + "-")
+    monkeypatch.undo()
+    try:
+        ray.kill(dead, no_restart=True)
+        runner._replace("visual-stats", 0, dead)
+        fresh = runner._pools["visual-stats"][0]
+        assert fresh._actor_id != dead._actor_id and runner.replaced == {"visual-stats": 1}
+        ray.get(fresh.__ray_ready__.remote(), timeout=120)  # alive
+        assert ray.get_actor(name, namespace=SHARED_NAMESPACE)._actor_id == fresh._actor_id
+    finally:
+        runner.close()
+        for actor in (dead, fresh):
+            ray.kill(actor)
+
+
+def test_a_job_ray_did_not_return_fails_but_keeps_the_actor(tmp_path, ray_runner):
+    """Only an actor's death replaces it: a job whose result Ray does not hand back for another reason
+    (cancelled here, queued behind a long one on the pool's one actor) is that job's error, and the
+    actor, its model loaded, takes the next job."""
+    import ray
+
+    from vqa_pipeline.indexing.runners import ExtractionJob
+    from vqa_pipeline.media.decode import decode
+
+    long = ExtractionJob("visual-stats", decode(make_clip(tmp_path / "l.mp4", duration_s=30.0, fps=5.0), "long"))
+    short = ExtractionJob("visual-stats", decode(make_clip(tmp_path / "s.mp4", duration_s=2.0), "short"))
+    ray_runner.submit(long)
+    ray_runner.submit(short)
+    assert len(ray_runner._pools["visual-stats"]) == 1
+    actor = ray_runner._pools["visual-stats"][0]
+    (ref,) = [r for r, (j, *_) in ray_runner._pending.items() if j is short]
+    ray.cancel(ref)
+    results = {r.video_id: r for r in (ray_runner.wait_one(), ray_runner.wait_one())}
+    assert results["long"].error == "" and results["long"].output is not None
+    cancelled = results["short"]
+    assert cancelled.output is None and "cancel" in cancelled.error.lower()
+    assert not cancelled.error.startswith("worker crashed")
+    assert "visual-stats" not in ray_runner.replaced and ray_runner._pools["visual-stats"][0] is actor
+    ray_runner.submit(short)
+    again = ray_runner.wait_one()
+    assert again.error == "" and again.output is not None  # the same actor, still alive
