@@ -34,7 +34,16 @@ from vqa_pipeline.answer.citations import (
     strip_timecodes,
 )
 from vqa_pipeline.answer.colours import colour_answer
-from vqa_pipeline.answer.compose import Context, _close, absence_of, compose, is_echo, labels_of, missing_names
+from vqa_pipeline.answer.compose import (
+    Context,
+    _close,
+    absence_of,
+    answer_order,
+    compose,
+    is_echo,
+    labels_of,
+    missing_names,
+)
 from vqa_pipeline.answer.counting import asks_what_is_seen, count_answer, is_objects_line, is_plain_count
 from vqa_pipeline.answer.llm import LLMBackend, LLMError
 from vqa_pipeline.answer.llm_rerank import llm_rerank as reorder_by_llm
@@ -136,6 +145,10 @@ def _formed_units(q: Question, usable: Sequence[ScoredUnit]) -> list[ScoredUnit]
             if s.line.video_id == video and form_spans(q, clean_text(s.line.kind, s.line.text))][:FORM_TOP_UNITS]
 
 
+def _ids(units: Sequence[ScoredUnit]) -> list[int]:
+    return [id(s) for s in units]
+
+
 def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePack, backend: LLMBackend | None, *,
                     ranks: Ranks | None = None, reranker: Reranker | None = None,
                     abstain_threshold: float | None = None,
@@ -202,13 +215,13 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
     # a count or presence question whose best units hold the detector's "nothing seen" line for the
     # asked thing (and no unit of that video counts it) is answered 0 / no from it, as above
     absence = absence_of(q, usable, following) if usable and asks_what_is_seen(q) else None
-    absent = absence is not None
+    absent, absence_units = absence is not None, _ids(usable)
     if not absent:  # the "nothing seen" line answers 0 / no and nothing else: never quoted as such
         usable = [s for s in usable if not is_nothing_seen(s.line.text)]
     # a colour question about a person's clothes or a detector class, with a colours line among the
     # top units: the box's colours answer it ("red" shares no word with "the lecturer's shirt")
-    coloured = (q.answer_type == "text" and bool(usable)
-                and colour_answer(q.text, [s.line for s in usable]) is not None)
+    colour = colour_answer(q.text, [s.line for s in usable]) if q.answer_type == "text" and usable else None
+    coloured, colour_units = colour is not None, _ids(usable)
     if not coloured:  # a colours line answers with the colours of the thing asked for, never quoted whole
         usable = [s for s in usable if not parse_colours(s.line.text)]
     if not usable or (usable[0].score < abstain_threshold and not (counted or formed or absent or coloured)):
@@ -224,7 +237,15 @@ def answer_question(question: str, candidates: Sequence[PackedLine] | EvidencePa
         usable, why = reorder_by_llm(question, usable, backend)
         if why:
             notices.append(why)
-    extracted = compose(q, usable, following, absence)
+    # the absence and colour answers are those of the units compose answers from (unflagged, "at the
+    # start" reordered, after the LLM's choice), as compose found them itself before they were
+    # computed once; recomputed only when that order differs from the one they were checked on
+    ordered = answer_order(q, usable)
+    if absent and _ids(ordered) != absence_units:
+        absence = absence_of(q, ordered, following)
+    if coloured and _ids(ordered) != colour_units:
+        colour = colour_answer(q.text, [s.line for s in ordered])
+    extracted = compose(q, ordered, following, absence, colour)
     if not extracted.supported and best_score < UNSUPPORTED_MIN_SCORE:
         return done(ABSTAIN_TEXT, True)
     if backend is None:

@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vqa_pipeline.answer.citations import content_words, has_related, strip_timecodes
-from vqa_pipeline.answer.colours import colour_answer
 from vqa_pipeline.answer.counting import (
     absence_answer,
     appearance_answer,
@@ -279,16 +278,22 @@ def _by_position(q: Question, usable: Sequence[ScoredUnit], top_n: int = 5) -> l
     return [first, *(s for s in usable if s is not first)]
 
 
-def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None = None,
-            absence: tuple[str, PackedLine] | None = None) -> Composed:
+def answer_order(q: Question, ranked: Sequence[ScoredUnit]) -> list[ScoredUnit]:
+    """The units an answer is composed from, in order: the unflagged ones; for "at the start / at the
+    end" questions the earliest (latest) good unit of the best unit's video first."""
+    usable = [s for s in ranked if not s.flagged]
+    return _by_position(q, usable) if q.position and usable else usable
+
+
+def compose(q: Question, usable: Sequence[ScoredUnit], following: Context | None = None,
+            absence: tuple[str, PackedLine] | None = None,
+            colour: tuple[str, PackedLine] | None = None) -> Composed:
     """The extractive answer: the words of the question's type from the best units.
 
-    ``absence`` is :func:`absence_of` for these units, computed once by the caller (it decides
-    whether the "nothing seen" lines stay usable too); ``None``: the detector's absence line does
-    not answer this question."""
-    usable = [s for s in ranked if not s.flagged]
-    if q.position:
-        usable = _by_position(q, usable)
+    ``usable`` are :func:`answer_order`'s units. ``absence`` (:func:`absence_of`) and ``colour``
+    (:func:`~vqa_pipeline.answer.colours.colour_answer`) are those units' answers, computed once by
+    the caller (they decide which lines stay usable and whether to abstain, too); ``None``: the
+    detector's absence line, or a box's colours, do not answer this question."""
     top = usable[0]
     if q.answer_type in ("next", "previous"):
         anchor = _anchor_unit(q, usable)
@@ -304,9 +309,8 @@ def compose(q: Question, ranked: Sequence[ScoredUnit], following: Context | None
             return Composed(f"{counted[0]} {_at(counted[1])}", (counted[1],), True)
         if absence is not None:  # the detector looked and never saw one: 0
             return Composed(f"{absence[0]} {_at(absence[1])}", (absence[1],), True)
-    coloured = colour_answer(q.text, [s.line for s in usable]) if q.answer_type == "text" else None
-    if coloured is not None:  # "what colour is the man's shirt?": the colours inside the person's box
-        return Composed(f"{coloured[0]} {_at(coloured[1])}", (coloured[1],), True)
+    if colour is not None and q.answer_type == "text":  # "the man's shirt?": the colours inside the person's box
+        return Composed(f"{colour[0]} {_at(colour[1])}", (colour[1],), True)
     if q.answer_type == "time":  # "when does the car appear?": the first window that saw it
         pool = list(following(top.line, whole=True)) if following is not None else []
         seen = appearance_answer(q.text, pool + [s.line for s in usable if s.line.video_id == top.line.video_id])

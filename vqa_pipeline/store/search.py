@@ -144,10 +144,19 @@ def _in_list(ids: Iterable[str]) -> str:
 # What the table holds
 
 
+_catalog_cache: dict[tuple[str, int], dict[str, str]] = {}
+
+
 def video_catalog(table) -> dict[str, str]:
-    """``{video_id: source}`` of every indexed video (reads only those two columns)."""
-    rows = table.search().select(["video_id", "source"]).limit(None).to_arrow()
-    return {v: s for v, s in zip(rows.column("video_id").to_pylist(), rows.column("source").to_pylist()) if v and s}
+    """``{video_id: source}`` of every indexed video (reads only those two columns; cached per table
+    version: ``ask`` looks for a named video, then resolves it, on the same table)."""
+    key = table_key(table)
+    if key not in _catalog_cache:
+        rows = table.search().select(["video_id", "source"]).limit(None).to_arrow()
+        _catalog_cache.clear()  # one table state at a time: a new version makes the old one useless
+        _catalog_cache[key] = {v: s for v, s in zip(rows.column("video_id").to_pylist(),
+                                                    rows.column("source").to_pylist()) if v and s}
+    return dict(_catalog_cache[key])
 
 
 def window_spans(table) -> list[tuple[str, str, str, float, float]]:

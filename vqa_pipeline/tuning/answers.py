@@ -117,6 +117,8 @@ def answer_accuracy(db: str | Path, questions: Sequence, config, backend,
     scores = []
     for i, r in enumerate(questions):
         q = r.question
+        # no ``videos``: as users ask, a question naming its recording ("the bikes video") is answered
+        # from it, so the scores are those of `vqa ask`, not of an oracle scope
         a = ask(q.question, db=db, fusion=config, backend=backend)
         scores.append(score_question(a.answer, a.abstained, [(c.source, c.start, c.end) for c in a.citations],
                                      q.video, q.answer_any, q.relevant))

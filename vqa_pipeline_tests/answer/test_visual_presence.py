@@ -53,3 +53,24 @@ def test_presence_questions_may_use_detector_lines_but_questions_about_words_may
     assert asks_what_is_seen(analyze("Does a dog appear in the trailer?"))
     assert not asks_what_is_seen(analyze("Is the book on the shelf written by Austen?"))
     assert not asks_what_is_seen(analyze("Is there a meeting on Friday?"))  # no detector class named
+
+
+def test_the_absence_answer_is_that_of_the_units_the_answer_is_composed_from():
+    # ranked by retrieval rank alone: street's late window first, then park's and street's "nothing
+    # seen" lines. "At the start" puts street's earliest good unit (its "nothing seen" line) first,
+    # so the "no" cites street, not the line of the other video ranked before it
+    from vqa_pipeline.answer.rerank import Reranker
+
+    def line(video: str, text: str, start: float, priority: float) -> PackedLine:
+        return PackedLine(video_id=video, source=f"/x/{video}.mp4", kind="visual", start_s=start, end_s=start + 2,
+                          text=text, priority=priority)
+
+    by_rank = Reranker({"fused_rr": 1.0})
+    lines = [line("street", "motion: high; dominant colours: gray", 10.0, 0.0),
+             line("park", "objects: no car seen in 0.0-30.0 s (15 frames)", 0.0, 1.0),
+             line("street", "objects: no car seen in 0.0-20.0 s (10 frames)", 0.0, 2.0)]
+    anywhen = answer_question("Is there a car in the video?", lines, None, reranker=by_rank, abstain_threshold=0.0)
+    assert anywhen.answer.startswith("No") and {c.video_id for c in anywhen.citations} == {"park"}, anywhen
+    start = answer_question("Is there a car at the start of the video?", lines, None, reranker=by_rank,
+                            abstain_threshold=0.0)
+    assert start.answer.startswith("No") and {c.video_id for c in start.citations} == {"street"}, start
