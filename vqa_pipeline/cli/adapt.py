@@ -152,7 +152,7 @@ def cmd_adapt_train(args: argparse.Namespace) -> int:
 
 
 def cmd_adapt_eval(args: argparse.Namespace) -> int:
-    from vqa_pipeline.adapters.ask_route import devset_comparison
+    from vqa_pipeline.adapters.ask_route import check_index_features, devset_comparison
     from vqa_pipeline.adapters.checkpoint import read_meta
     from vqa_pipeline.adapters.evaluate import markdown_table
     from vqa_pipeline.adapters.route import REPORT_FILE, adapter_path, check_dataset_fits, evaluate_on, load_trained
@@ -169,12 +169,17 @@ def cmd_adapt_eval(args: argparse.Namespace) -> int:
             raise CliError(f"the adapter {path} reads {', '.join(modalities)}, not {', '.join(wanted)}")
         ds = _dataset(args, modalities)
         check_dataset_fits(ds, [FeatureSpec.from_dict(s) for s in meta["specs"]])  # before a decoder loads
+        devset_db = args.devset_db or args.adapt_db or default_db_dir()
+        if args.devset is not None:  # the dev set and its index too: before minutes of answering
+            from vqa_pipeline.tuning.devset import load_devset
+
+            load_devset(args.devset)
+            check_index_features(devset_db, [FeatureSpec.from_dict(s) for s in meta["specs"]])
         _say(args, f"loading the decoder and {path} ...")
         decoder, bridge, specs, _ = load_trained(path, args.decoder, args.device)
         report = evaluate_on(ds, decoder, bridge, specs, progress=_phase(args), limit=args.limit)
         if args.devset is not None:
-            report["devset"] = devset_comparison(args.devset_db or args.adapt_db or default_db_dir(), args.devset, decoder, bridge, specs,
-                                                 progress=_phase(args))
+            report["devset"] = devset_comparison(devset_db, args.devset, decoder, bridge, specs, progress=_phase(args))
     except _errors() as exc:
         raise CliError(str(exc)) from None
     report["adapter"] = str(path)
