@@ -50,6 +50,12 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--tokens", type=int, default=8)
+    ap.add_argument("--balance", action=argparse.BooleanOptionalAction, default=False,
+                    help="batches drawn evenly over question kind, then answer")
+    ap.add_argument("--schedule", default="constant", choices=["constant", "cosine"])
+    ap.add_argument("--minutes", type=float, default=0.0, help="stop training after this long (0: run all steps)")
+    ap.add_argument("--devset-db", type=Path, default=None,
+                    help="an index of data/sample to use for the dev set (default: index it into --home/sample_lance)")
     ap.add_argument("--limit", type=int, default=None, help="held-out questions scored (default: all)")
     ap.add_argument("--devset-limit", type=int, default=64, help="dev-set questions compared (0: skip)")
     ap.add_argument("--device", default="auto")
@@ -89,7 +95,8 @@ def main() -> int:
 
     t2 = time.perf_counter()
     training = train_on(ds, decoder, folder, steps=args.steps, kind=args.kind, k_tokens=args.tokens, lr=args.lr,
-                        batch_size=args.batch, seed=args.seed, progress=progress)
+                        batch_size=args.batch, seed=args.seed, progress=progress, balance=args.balance,
+                        schedule=args.schedule, max_seconds=args.minutes * 60)
     out["training"] = training.summary()
     out["training"]["loss_curve_png"] = str(folder / "loss.png")
     print(f"training: {json.dumps(out['training'])}", flush=True)
@@ -106,8 +113,9 @@ def main() -> int:
         from vqa_pipeline.indexing.pipeline import index_paths
         from vqa_pipeline.store.tables import Store
 
-        sample_db = args.home / "sample_lance"
-        index_paths([ROOT / "data" / "sample"], Store(sample_db), profile="lite")
+        sample_db = args.devset_db or args.home / "sample_lance"
+        if args.devset_db is None:
+            index_paths([ROOT / "data" / "sample"], Store(sample_db), profile="lite")
         bridge, specs = training_bridge(folder, decoder), specs_for(folder)
         dev = devset_comparison(sample_db, ROOT / "data" / "sample" / "devset.jsonl", decoder, bridge, specs,
                                 limit=args.devset_limit)

@@ -62,15 +62,41 @@ class SoftTokenBackend(LLMBackend):
                 return dec.generate(empty, mask.new_zeros(1, 0), prompt.completion, max_new_tokens=prompt.max_tokens)
 
 
+def _check_index_specs(db: str | Path, specs: Sequence, wf) -> None:
+    from vqa_pipeline.adapters.spec import AdapterError, FeatureSpec, check_specs_match
+
+    present = [s for s in specs if s.name in wf.tags]  # a modality absent from these windows is masked
+    have = [FeatureSpec(m, wf.tags[m], int(wf.shapes[m][-1]), len(wf.shapes[m]) == 2) for m in wf.tags]
+    try:
+        check_specs_match(present, have)
+    except AdapterError as exc:
+        raise AdapterError(f"the index at {db}: {exc}") from None
+
+
+def check_index_features(db: str | Path, specs: Sequence) -> None:
+    """Raise unless some window of the index has each modality the adapter reads, from the same model.
+
+    Windows missing a modality (an audio-only file has no colours) are fine: they are masked when
+    answered; only an index where NO window has it cannot feed the adapter. Cheap (one column read),
+    so callers run it before any answering.
+
+    Raises:
+        FeatureError: no window has a modality (naming the index and the column); no index.
+        AdapterError: the features come from another model version or width (naming both).
+    """
+    from vqa_pipeline.adapters.window_features import read_windows
+
+    _check_index_specs(db, specs, read_windows(db, [s.name for s in specs]))
+
+
 def window_features_for(question: str, db: str | Path, specs: Sequence, k: int = 5, videos=None,
                         time_range=None, n_windows: int = SOFT_WINDOWS) -> list[dict]:
-    """The adapter's features of the best ``n_windows`` windows retrieval picks for ``question``.
+    """The adapter's features of the best ``n_windows`` windows retrieval picks for ``question``;
+    a modality those windows lack is ``None`` (masked by the bridge, as in training).
 
     Raises:
         AdapterError: the index's features come from another model version than the adapter's.
-        FeatureError: the index lacks a modality the adapter reads.
     """
-    from vqa_pipeline.adapters.spec import AdapterError, FeatureSpec, check_specs_match
     from vqa_pipeline.adapters.window_features import read_windows
     from vqa_pipeline.query import retrieve
 
@@ -78,12 +104,8 @@ def window_features_for(question: str, db: str | Path, specs: Sequence, k: int =
     ids = [row["window_id"] for row in r.rows[:n_windows]]
     if not ids:
         return []
-    wf = read_windows(db, [s.name for s in specs], ids)
-    have = [FeatureSpec(m, wf.tags[m], int(wf.shapes[m][-1]), len(wf.shapes[m]) == 2) for m in wf.tags]
-    try:
-        check_specs_match(list(specs), have)
-    except AdapterError as exc:
-        raise AdapterError(f"the index at {db}: {exc}") from None
+    wf = read_windows(db, [s.name for s in specs], ids, absent_ok=True)
+    _check_index_specs(db, specs, wf)
     return [wf.of(w) for w in ids]
 
 
@@ -107,13 +129,15 @@ def devset_comparison(db: str | Path, devset: str | Path | Sequence[str | Path],
         ``delta`` in accuracy points (fractions) of ``with_soft_tokens - text_only``.
 
     Raises:
-        DevSetError: an unreadable dev set; QueryError: no index; AdapterError: features of another model.
+        DevSetError: an unreadable dev set; QueryError: no index; AdapterError: features of another
+        model; FeatureError: no window of the index has a modality the adapter reads.
     """
     from vqa_pipeline.query import ask
     from vqa_pipeline.tuning.answers import aggregate, score_question
     from vqa_pipeline.tuning.devset import load_devset
 
     questions = load_devset(devset)[:limit] if limit else load_devset(devset)
+    check_index_features(db, specs)  # before any answering: a wrong index fails in seconds, not minutes
     t0 = time.perf_counter()
     scores: dict[str, list] = {"text_only": [], "with_soft_tokens": []}
     from_model = {name: 0 for name in scores}

@@ -38,7 +38,7 @@ def specs_of(ds: AdapterDataset) -> list:
 def examples_of(ds: AdapterDataset, split: str = "train") -> list:
     from vqa_pipeline.adapters.train import Example
 
-    return [Example(dict(ds.of(q)), q.prompt, q.answer) for q in ds.split(split)]
+    return [Example(dict(ds.of(q)), q.prompt, q.answer, (q.kind, q.answer)) for q in ds.split(split)]
 
 
 def adapter_path(out: str | Path) -> Path:
@@ -70,9 +70,11 @@ class Training:
 
 def train_on(ds: AdapterDataset, decoder, out_dir: str | Path, steps: int = 300, kind: str = "mlp",
              k_tokens: int = 8, lr: float = 1e-3, batch_size: int = 8, seed: int = 0,
-             progress: Callable[[int, int, float], None] | None = None) -> Training:
+             progress: Callable[[int, int, float], None] | None = None, balance: bool = False,
+             schedule: str = "constant", max_seconds: float = 0.0) -> Training:
     """Train an adapter on the data set's training split; writes ``out_dir/adapter.safetensors``,
-    ``training.json`` (losses, settings) and ``loss.png``.
+    ``training.json`` (losses, settings) and ``loss.png``. ``balance``, ``schedule``,
+    ``max_seconds``: see :class:`~vqa_pipeline.adapters.train.TrainConfig`.
 
     Raises:
         AdapterError: an empty training split, bad features or settings (from the core).
@@ -82,7 +84,8 @@ def train_on(ds: AdapterDataset, decoder, out_dir: str | Path, steps: int = 300,
     out = Path(out_dir)
     examples = examples_of(ds, "train")
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, kind=kind, k_tokens=k_tokens,
-                      checkpoint_every=max(25, steps // 4))
+                      checkpoint_every=max(25, steps // 4), balance=balance, schedule=schedule,
+                      max_seconds=max_seconds)
     result = train_adapter(decoder, specs_of(ds), examples, cfg, out, progress)
     training = Training(Path(result.adapter_path or out / ADAPTER_FILE), result.steps, list(result.losses),
                         result.seconds, result.steps_per_s, result.peak_rss_mb, len(examples), cfg.to_dict())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -30,11 +31,13 @@ _CKPT_FORMAT = "vqa-train-checkpoint/1"
 @dataclass
 class Example:
     """One training pair: features per modality (pooled ``(dim,)`` or sequence ``(n, dim)`` float32;
-    ``None`` = missing for this window), the prompt, and the answer to learn."""
+    ``None`` = missing for this window), the prompt, and the answer to learn. ``group`` (e.g.
+    ``("sound", "chime")``: question kind, answer) is what balanced batches draw evenly over."""
 
     features: dict[str, np.ndarray | None]
     prompt: str
     answer: str
+    group: tuple[str, ...] = ()
 
 
 @dataclass
@@ -44,6 +47,12 @@ class TrainConfig:
     ``kind``: ``"mlp"`` | ``"resampler"`` | ``"xattn"``; ``k_tokens``: soft tokens per modality;
     ``xattn_blocks``: cross-attention blocks spread over the decoder (kind ``"xattn"`` only);
     ``lora_rank`` > 0 adds LoRA to the decoder's attention projections.
+    ``balance``: draw each batch row level by level evenly over the examples' ``group`` (a question
+    kind first, then an answer within it) instead of uniformly over examples, so a majority answer
+    ("no", "none") cannot be learnt as a prior in place of the features.
+    ``schedule``: ``"constant"`` lr, or ``"cosine"``: linear warm-up over ``warmup`` of the run, then
+    cosine decay to a tenth of ``lr``. ``max_seconds`` > 0 ends the run when that time has passed
+    (the schedule then follows whichever of steps or time is further along).
     """
 
     steps: int = 200
@@ -57,6 +66,10 @@ class TrainConfig:
     k_tokens: int = 8
     weight_decay: float = 0.0
     xattn_blocks: int = 4
+    balance: bool = False
+    schedule: str = "constant"
+    warmup: float = 0.05
+    max_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -83,12 +96,52 @@ Progress = Callable[[int, int, float], None]
 """``progress(step, total_steps, loss)`` after every optimizer step."""
 
 
+SCHEDULES = ("constant", "cosine")
+
+
+def lr_at(cfg: TrainConfig, step: int, progress: float | None = None) -> float:
+    """The learning rate of optimizer step ``step`` (0-based); ``progress`` in [0, 1] overrides ``step / steps``."""
+    if cfg.schedule == "constant":
+        return cfg.lr
+    warm = max(1, round(cfg.warmup * cfg.steps))
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    frac = progress if progress is not None else (step - warm) / max(1, cfg.steps - warm)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, max(0.0, frac)))))
+
+
+def balanced_sampler(groups: Sequence[tuple[str, ...]], gen: torch.Generator) -> Callable[[int], list[int]]:
+    """``draw(b)``: ``b`` example indices, each drawn evenly over the first group level, then the
+    next within it, ..., then over the examples of the chosen group (seeded by ``gen``)."""
+    tree: dict = {}
+    for i, g in enumerate(groups):
+        node = tree
+        for part in g:
+            node = node.setdefault(part, {})
+        node.setdefault(None, []).append(i)
+
+    def pick(node: dict) -> int:
+        while True:
+            keys = sorted(k for k in node if k is not None)
+            leaves = node.get(None, [])
+            options = len(keys) + (1 if leaves else 0)
+            j = int(torch.randint(options, (1,), generator=gen))
+            if j < len(keys):
+                node = node[keys[j]]
+                continue
+            return leaves[int(torch.randint(len(leaves), (1,), generator=gen))]
+
+    return lambda b: [pick(tree) for _ in range(b)]
+
+
 def _check_config(cfg: TrainConfig) -> None:
     if cfg.kind not in KINDS:
         raise AdapterError(f"unknown adapter kind '{cfg.kind}' (choose one of {', '.join(KINDS)})")
     for name in ("steps", "batch_size", "grad_accum", "checkpoint_every", "k_tokens", "xattn_blocks"):
         if getattr(cfg, name) < 1:
             raise AdapterError(f"training setting {name} must be at least 1, not {getattr(cfg, name)}")
+    if cfg.schedule not in SCHEDULES:
+        raise AdapterError(f"unknown lr schedule '{cfg.schedule}' (choose one of {', '.join(SCHEDULES)})")
     if not cfg.lr > 0 or cfg.lora_rank < 0:
         raise AdapterError(f"training needs lr > 0 and lora_rank >= 0 (got lr={cfg.lr}, lora_rank={cfg.lora_rank})")
 
@@ -108,10 +161,10 @@ def _fingerprint(decoder: Decoder, specs: Sequence[FeatureSpec], examples: Seque
                  rows: Sequence[dict[str, np.ndarray | None]], cfg: TrainConfig) -> str:
     """What must not change for a checkpoint to resume: everything but the step budget and cadence."""
     h = hashlib.sha256()
-    conf = {k: v for k, v in cfg.to_dict().items() if k not in ("steps", "checkpoint_every")}
+    conf = {k: v for k, v in cfg.to_dict().items() if k not in ("steps", "checkpoint_every", "max_seconds")}
     h.update(json.dumps([conf, [s.to_dict() for s in specs], decoder.name, decoder.d_model], sort_keys=True).encode())
     for ex, row in zip(examples, rows):
-        h.update(ex.prompt.encode() + b"\0" + ex.answer.encode() + b"\0")
+        h.update(ex.prompt.encode() + b"\0" + ex.answer.encode() + b"\0" + "/".join(ex.group).encode() + b"\0")
         for s in specs:
             v = row[s.name]
             h.update(b"-" if v is None else v.tobytes())
@@ -202,13 +255,22 @@ def train_adapter(decoder: Decoder, specs: list[FeatureSpec], examples: Sequence
                  "torch_rng": torch.get_rng_state(), "config": cfg.to_dict()}
         atomic_write(ckpt_path, lambda tmp: torch.save(state, str(tmp)))
 
+    draw = balanced_sampler([ex.group for ex in examples], gen) if cfg.balance else None
     bridge.train()
     while step < cfg.steps:
+        if cfg.max_seconds > 0 and time.perf_counter() - t0 >= cfg.max_seconds:
+            break
+        timed = (time.perf_counter() - t0) / cfg.max_seconds if cfg.max_seconds > 0 else 0.0
+        for g in opt.param_groups:
+            g["lr"] = lr_at(cfg, step, max(timed, step / cfg.steps) if cfg.max_seconds > 0 else None)
         opt.zero_grad(set_to_none=True)
         total = 0.0
         for _ in range(cfg.grad_accum):
-            idx = (torch.randperm(n, generator=gen)[: cfg.batch_size] if n >= cfg.batch_size
-                   else torch.randint(n, (cfg.batch_size,), generator=gen)).tolist()
+            if draw is not None:
+                idx = draw(cfg.batch_size)
+            else:
+                idx = (torch.randperm(n, generator=gen)[: cfg.batch_size] if n >= cfg.batch_size
+                       else torch.randint(n, (cfg.batch_size,), generator=gen)).tolist()
             batch = collate(specs, [rows[i] for i in idx], dev)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp), \
                     bridge.conditioned(decoder.layers, batch) as (soft, soft_mask):
@@ -222,7 +284,8 @@ def train_adapter(decoder: Decoder, specs: list[FeatureSpec], examples: Sequence
         opt.step()
         step += 1
         losses.append(total)
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or (
+                cfg.max_seconds > 0 and time.perf_counter() - t0 >= cfg.max_seconds):
             save_checkpoint()
         if progress is not None:
             progress(step, cfg.steps, total)

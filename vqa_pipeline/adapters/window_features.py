@@ -178,12 +178,16 @@ class WindowFeatures:
         return {w: {m: a[i] for m, a in self.arrays.items()} for i, w in enumerate(self.window_ids)}
 
 
-def features_from_rows(rows: Iterable[dict], modalities: Sequence[str], where: str = "the index") -> WindowFeatures:
+def features_from_rows(rows: Iterable[dict], modalities: Sequence[str], where: str = "the index",
+                       absent_ok: bool = False) -> WindowFeatures:
     """Encode window rows (dicts with the modalities' columns) into arrays, checking values.
 
+    With ``absent_ok`` a modality none of ``rows`` has (a few windows picked from an audio-only
+    file) is all ``None`` (masked) and left out of ``tags``/``shapes``, instead of an error.
+
     Raises:
-        FeatureError: a modality no row has, windows whose values come from different model
-            versions, NaN/inf values, or vectors of another width.
+        FeatureError: a modality no row has (unless ``absent_ok``), windows whose values come from
+            different model versions, NaN/inf values, or vectors of another width.
     """
     rows = list(rows)
     arrays: dict[str, list[np.ndarray | None]] = {}
@@ -193,6 +197,9 @@ def features_from_rows(rows: Iterable[dict], modalities: Sequence[str], where: s
         mod = MODALITIES[name]
         values = [mod.encode(r) for r in rows]
         seen_tags = sorted({str(r.get(mod.tag_column)) for r, v in zip(rows, values) if v is not None})
+        if not seen_tags and absent_ok:
+            arrays[name] = values
+            continue
         if not seen_tags:
             raise FeatureError(f"{where} has no {name} features (column {mod.columns[0]} is missing or empty; "
                                "index with the extractor that writes it)")
@@ -217,8 +224,10 @@ EVIDENCE_COLUMNS = ("window_id", "video_id", "source", "start_s", "end_s", "asr_
                     "visual_lines", "objects_lines", "people_lines", "vp_tags_lines")
 
 
-def read_windows(db: str | Path, modalities: Sequence[str], window_ids: Sequence[str] | None = None) -> WindowFeatures:
-    """The features (and evidence lines, in ``rows``) of the index's windows, or of ``window_ids``.
+def read_windows(db: str | Path, modalities: Sequence[str], window_ids: Sequence[str] | None = None,
+                 absent_ok: bool = False) -> WindowFeatures:
+    """The features (and evidence lines, in ``rows``) of the index's windows, or of ``window_ids``
+    (``absent_ok``: see :func:`features_from_rows`).
 
     Raises:
         FeatureError: no index at ``db``, or unusable features (see :func:`features_from_rows`).
@@ -249,4 +258,4 @@ def read_windows(db: str | Path, modalities: Sequence[str], window_ids: Sequence
     if window_ids is not None:
         order = {w: i for i, w in enumerate(window_ids)}
         rows.sort(key=lambda r: order.get(r["window_id"], len(order)))
-    return features_from_rows(rows, modalities, f"the index at {db}")
+    return features_from_rows(rows, modalities, f"the index at {db}", absent_ok)

@@ -53,6 +53,13 @@ def add_adapt_parser(sub: Any, verbose_option) -> None:
                            help="mlp soft tokens (default), a resampler, or gated cross-attention")
             a.add_argument("--tokens", type=int, default=8, help="soft tokens per modality (default 8)")
             a.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 0.001)")
+            a.add_argument("--balance", action=argparse.BooleanOptionalAction, default=False,
+                           help="draw batches evenly over question kind, then answer, so a majority answer is "
+                           "not learnt as a prior (default off)")
+            a.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                           help="learning-rate schedule: constant (default), or warm-up then cosine decay")
+            a.add_argument("--minutes", type=float, default=0.0,
+                           help="stop training after this many minutes even if --steps are not done (default: no limit)")
             a.set_defaults(func=cmd_adapt_train)
         else:
             a.add_argument("--limit", type=int, default=None, help="score only the first N held-out questions")
@@ -131,6 +138,8 @@ def cmd_adapt_train(args: argparse.Namespace) -> int:
         modalities = parse_modalities(args.modality)
         if args.steps < 1:
             raise CliError(f"--steps must be at least 1, not {args.steps}")
+        if args.minutes < 0:
+            raise CliError(f"--minutes must be 0 (no limit) or more, not {args.minutes}")
         ds = _dataset(args, modalities)
         out = _out(args, modalities)
         summary = ds.summary()
@@ -138,7 +147,8 @@ def cmd_adapt_train(args: argparse.Namespace) -> int:
              f"loading the decoder ...")
         decoder = load_decoder(args.decoder, args.device)
         training = train_on(ds, decoder, out, steps=args.steps, kind=args.kind, k_tokens=args.tokens, lr=args.lr,
-                            seed=args.seed, progress=_StepBar(not args.quiet))
+                            seed=args.seed, progress=_StepBar(not args.quiet), balance=args.balance,
+                            schedule=args.schedule, max_seconds=args.minutes * 60)
     except _errors() as exc:
         raise CliError(str(exc)) from None
     result = {**training.summary(), "dataset": summary, "loss_plot": str(out / "loss.png")}
@@ -152,7 +162,7 @@ def cmd_adapt_train(args: argparse.Namespace) -> int:
 
 
 def cmd_adapt_eval(args: argparse.Namespace) -> int:
-    from vqa_pipeline.adapters.ask_route import devset_comparison
+    from vqa_pipeline.adapters.ask_route import check_index_features, devset_comparison
     from vqa_pipeline.adapters.checkpoint import read_meta
     from vqa_pipeline.adapters.evaluate import markdown_table
     from vqa_pipeline.adapters.route import REPORT_FILE, adapter_path, check_dataset_fits, evaluate_on, load_trained
@@ -169,12 +179,17 @@ def cmd_adapt_eval(args: argparse.Namespace) -> int:
             raise CliError(f"the adapter {path} reads {', '.join(modalities)}, not {', '.join(wanted)}")
         ds = _dataset(args, modalities)
         check_dataset_fits(ds, [FeatureSpec.from_dict(s) for s in meta["specs"]])  # before a decoder loads
+        devset_db = args.devset_db or args.adapt_db or default_db_dir()
+        if args.devset is not None:  # the dev set and its index too: before minutes of answering
+            from vqa_pipeline.tuning.devset import load_devset
+
+            load_devset(args.devset)
+            check_index_features(devset_db, [FeatureSpec.from_dict(s) for s in meta["specs"]])
         _say(args, f"loading the decoder and {path} ...")
         decoder, bridge, specs, _ = load_trained(path, args.decoder, args.device)
         report = evaluate_on(ds, decoder, bridge, specs, progress=_phase(args), limit=args.limit)
         if args.devset is not None:
-            report["devset"] = devset_comparison(args.devset_db or args.adapt_db or default_db_dir(), args.devset, decoder, bridge, specs,
-                                                 progress=_phase(args))
+            report["devset"] = devset_comparison(devset_db, args.devset, decoder, bridge, specs, progress=_phase(args))
     except _errors() as exc:
         raise CliError(str(exc)) from None
     report["adapter"] = str(path)

@@ -103,3 +103,48 @@ def test_bad_inputs_are_one_line_errors(trained, tiny_decoder_dir, tmp_path) -> 
     one_line_error(vqa("adapt", "train", "--db", db, "--truth", truth, "--steps", 0, "--out", out, home=home),
                    "--steps")
     assert (out / "adapter.safetensors").read_bytes() == before  # nothing overwritten
+
+
+def _devset(path: Path, db: Path) -> Path:
+    rows = lancedb.connect(str(db)).open_table("windows").search().select(["source"]).limit(None).to_list()
+    video = Path(sorted({r["source"] for r in rows})[0]).name
+    questions = ["What are the dominant colours?", "Is there noise or silence?"]
+    path.write_text("".join(json.dumps({"id": f"q{i}", "video": video, "question": q, "answer_any": ["orange"],
+                                        "relevant": [[0.0, 2.0]]}) + "\n" for i, q in enumerate(questions)))
+    return path
+
+
+def test_devset_masks_windows_missing_a_modality(trained, tiny_decoder_dir, tmp_path) -> None:
+    """Like the sample's audio-only voicemail.wav: windows without visual features are masked,
+    not refused; only an index where NO window has them is refused, before any answering."""
+    from vqa_pipeline.adapters.ask_route import check_index_features, window_features_for
+    from vqa_pipeline.adapters.checkpoint import load_adapter
+    from vqa_pipeline.adapters.window_features import FeatureError
+
+    db, truth, home, out, _ = trained
+    dev = _devset(tmp_path / "dev.jsonl", db)
+    specs = load_adapter(out / "adapter.safetensors")[1]
+    some = tmp_path / "some"  # one window keeps its colours, all others lose them
+    shutil.copytree(db, some)
+    table = lancedb.connect(str(some)).open_table("windows")
+    keep = table.search().select(["window_id"]).limit(1).to_list()[0]["window_id"]
+    table.update(where=f"window_id != '{keep}'", values_sql={"visual_colors": "NULL"})
+    check_index_features(some, specs)  # some window has them: fine
+    feats = window_features_for("What are the dominant colours?", some, specs, k=20, n_windows=3)
+    assert len(feats) == 3
+    assert sum(f["visual"] is None for f in feats) >= 2  # masked, not an error
+    res = vqa("adapt", "eval", "--db", db, "--truth", truth, "--decoder", tiny_decoder_dir, "--out", out, "--device",
+              "cpu", "--limit", 1, "--devset", dev, "--devset-db", some, "--json", "-q", home=home)
+    assert res.returncode == 0, res.stderr
+    d = json.loads(res.stdout)["devset"]
+    assert d["n"] == 2 and set(d) >= {"text_only", "with_soft_tokens", "delta"}
+
+    none = tmp_path / "none"  # no window has colours: one line, before the decoder loads
+    shutil.copytree(db, none)
+    lancedb.connect(str(none)).open_table("windows").update(where="true", values_sql={"visual_colors": "NULL"})
+    with pytest.raises(FeatureError, match="no visual features"):
+        check_index_features(none, specs)
+    res = vqa("adapt", "eval", "--db", db, "--truth", truth, "--decoder", tiny_decoder_dir, "--out", out, "--device",
+              "cpu", "--devset", dev, "--devset-db", none, home=home)
+    assert "loading the decoder" not in res.stderr
+    one_line_error(res, str(none), "no visual features", "visual_colors")

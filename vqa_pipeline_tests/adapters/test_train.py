@@ -111,3 +111,34 @@ def test_checkpoint_resumes_at_the_same_step_with_the_same_next_loss(decoder, sp
     # a finished run asked again does nothing more
     again = train_adapter(decoder, specs, examples, TrainConfig(steps=4, **cfg), tmp_path / "b")
     assert again.start_step == 4 and again.losses == resumed.losses
+
+
+def test_balanced_batches_draw_evenly_over_kind_then_answer():
+    from collections import Counter
+
+    from vqa_pipeline.adapters.train import balanced_sampler
+
+    groups = [("sound", "none")] * 18 + [("sound", "beep")] * 2 + [("scene", "no")] * 55 + [("scene", "yes")] * 13
+    draws = balanced_sampler(groups, torch.Generator().manual_seed(0))(4000)
+    seen = Counter(groups[i] for i in draws)
+    assert set(seen) == set(groups)
+    # uniform over the two kinds, then over each kind's answers: about 1,000 each, not 18:2:55:13
+    assert all(850 < n < 1150 for n in seen.values()), seen
+    again = balanced_sampler(groups, torch.Generator().manual_seed(0))(4000)
+    assert again == draws  # seeded
+
+
+def test_cosine_schedule_and_time_limit(decoder, specs, tmp_path):
+    from vqa_pipeline.adapters import TrainConfig, load_adapter, train_adapter
+    from vqa_pipeline.adapters.train import lr_at
+
+    cfg = TrainConfig(steps=100, lr=1e-3, schedule="cosine", warmup=0.1)
+    lrs = [lr_at(cfg, s) for s in range(100)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)  # warm-up, 10 steps
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])) and lrs[-1] == pytest.approx(1e-4, rel=0.01)
+    assert lr_at(TrainConfig(lr=1e-3), 57) == 1e-3
+    # a time limit ends the run early, with the steps done saved as a usable adapter
+    res = train_adapter(decoder, specs, _examples(), TrainConfig(steps=10_000, max_seconds=0.5, balance=True,
+                                                                 schedule="cosine"), tmp_path)
+    assert 1 <= res.steps < 10_000 and len(res.losses) == res.steps
+    assert load_adapter(res.adapter_path)[2]["steps"] == res.steps
