@@ -11,14 +11,14 @@ The rule (no model, no per-question list):
   ``credits``, ...): "in **the bikes street video**" gives ``bikes street video``; the initials of
   its capitalized words count too ("Big Buck Bunny" -> ``bbb``). Ordinals and generic adjectives
   ("the first clip", "the short video", "the new video") are no name words, and a phrase needs at
-  least one name word. A media word that can be a verb is not one after an auxiliary when nothing
+  least one name word, or a distinctive media word (``DISTINCT_MEDIA_WORDS``: "the trailer"). A media word that can be a verb is not one after an auxiliary when nothing
   but a stopword follows it ("What is the woman **reading**?", "Did the man **call** the police?");
 - a file name's words are its parts split at ``_ - .``, at lower-to-upper case changes and at
   digits (``psychopy_jwpIntro.mp4`` -> ``psychopy jwp intro``), plurals folded; both sides are
   NFC-normalised (a macOS file name "Café" is decomposed);
 - the video whose file name shares the most words with the question's video phrases, at least one
-  of them not a media word ("the end credits" alone names no file), is the one named, when exactly
-  one has the most; a tie ("the phone call" against three ``..._call`` files and one
+  of them not a media word, is the one named, when exactly one has the most (or, for a distinctive
+  media word alone, "the trailer", "the end credits", the one file that carries it); a tie ("the phone call" against three ``..._call`` files and one
   ``..._phone_...``) or no shared name word names none, and the question searches everything.
 """
 
@@ -51,6 +51,13 @@ NOT_NAME_WORDS = frozenset((
 """Ordinals and generic adjectives: "the first clip" names no ``first_day.mp4``."""
 VERB_MEDIA_WORDS = frozenset(("reading", "call", "film", "recording", "broadcast", "interview", "lecture"))
 """Media words that are often verbs ("is the woman reading?", "did he call the police?")."""
+DISTINCT_MEDIA_WORDS = frozenset((
+    "trailer", "time-lapse", "timelapse", "audiobook", "slides", "presentation", "credits", "narration", "podcast",
+    "tutorial", "commercial", "advert",
+))
+"""Media words that say which recording is meant on their own ("the trailer"), when exactly one file
+name carries them; "video", "clip", "call", "film", "intro" and the like do not (every recording is
+one, or the word is as often a verb or a part of any video)."""
 AUXILIARIES = frozenset(("is", "are", "was", "were", "am", "do", "does", "did", "will", "would", "can", "could",
                          "should", "shall", "may", "might", "must", "has", "have", "had"))
 
@@ -67,6 +74,7 @@ def _fold(word: str) -> str:
 
 
 _MEDIA_FOLDED = frozenset(_fold(w) for w in MEDIA_WORDS)
+_DISTINCT_FOLDED = frozenset(_fold(w) for w in DISTINCT_MEDIA_WORDS)
 
 
 def _is_media(word: str) -> bool:
@@ -102,7 +110,7 @@ def _phrases(question: str) -> list[tuple[set[str], set[str]]]:
                 break
             if prev.casefold() not in NOT_NAME_WORDS:
                 names.insert(0, prev)
-        if det is None or not names or _as_verb(words, i, det):
+        if det is None or _as_verb(words, i, det) or (not names and _fold(w) not in _DISTINCT_FOLDED):
             continue
         folded = {_fold(p) for p in names}
         caps = [p for p in names if p[:1].isupper()]
@@ -141,5 +149,9 @@ def named_video(question: str, catalog: Mapping[str, str]) -> str | None:
     if not hits or (len(hits) > 1 and hits[1][0] == hits[0][0]):
         return None
     best = hits[0][1]
-    # the closing media word alone names no file: "the earnings call" is not any "*_call" file
-    return best if shared[best] & names else None
+    # the closing media word alone names no file ("the earnings call" is not any "*_call" file),
+    # unless it is a distinctive one that only this file carries ("the trailer")
+    if shared[best] & names:
+        return best
+    distinct = shared[best] & _DISTINCT_FOLDED
+    return best if distinct and not any(distinct & w for vid, w in shared.items() if vid != best) else None

@@ -39,7 +39,8 @@ def test_video_phrases_are_a_determiner_name_words_and_a_media_word():
     assert video_phrases("Does a human appear in the Big Buck Bunny trailer?") == [
         {"big", "buck", "bunny", "trailer", "bbb"}]
     # a media word needs a name word after a determiner
-    assert video_phrases("Who presents the film, according to the trailer's opening title?") == []
+    assert video_phrases("Who presents the film, according to the trailer's opening title?") == [{"trailer"}]
+    assert video_phrases("Who directed the film?") == []  # "film" alone is no distinctive media word
     assert video_phrases("Which city are both women originally from?") == []
 
 
@@ -51,6 +52,10 @@ def test_video_phrases_are_a_determiner_name_words_and_a_media_word():
     ("Are there any people in the city time-lapse?", "kivy_cityCC0.mpg"),
     ("What colour are the clouds at the start of the Big Buck Bunny trailer?", "moviepy_trailer_bbb.mp4"),
     ("Who directed the Hollow Pine Pictures film in the credits?", "hollow_pine_credits.mp4"),
+    # a distinctive media word alone names the one file that carries it
+    ("Who is credited as editor in the end credits?", "hollow_pine_credits.mp4"),
+    ("How does the trailer describe the bird?", "moviepy_trailer_bbb.mp4"),
+    ("Who presents the film, according to the trailer's opening title?", "moviepy_trailer_bbb.mp4"),
     ("At what time will the Northwind call end?", "northwind_earnings_call.flac"),  # 2 words beat 1
 ])
 def test_the_one_video_a_question_names(question, name):
@@ -63,9 +68,10 @@ def test_the_one_video_a_question_names(question, name):
     "How many people are visible at the rocket launch pad?",
     "Is there a car in the rocket video?",  # no file-name word
     "What is the name of the man talking to the camera?",
-    # a media word alone names no file, nor does it as a verb ("is the woman reading?")
-    "Who is credited as editor in the end credits?",
-    "How does the trailer describe the bird?",
+    # a plain media word alone names no file, nor does it as a verb ("is the woman reading?")
+    "What is said in the intro?",
+    "What happens in the video?",
+    "Who directed the film?",
     "What is the woman reading?",
     "What book is the narrator reading from?",
 ])
@@ -125,3 +131,11 @@ def test_the_catalog_is_read_once_per_table_version(tmp_path):
     assert video_catalog(table) == {"a": "/m/a.mp4"}
     table.add([{"video_id": "b", "source": "/m/b_street.mp4"}])  # a new version is read again
     assert video_catalog(table) == {"a": "/m/a.mp4", "b": "/m/b_street.mp4"}
+
+
+def test_a_distinctive_media_word_alone_names_a_file_only_when_one_carries_it():
+    one = {"a": "/m/moviepy_trailer_bbb.mp4", "b": "/m/lecture_notes.mp4"}
+    two = {**one, "c": "/m/dune_trailer.mp4"}
+    assert named_video("How does the trailer describe the bird?", one) == "a"
+    assert named_video("How does the trailer describe the bird?", two) is None  # which trailer?
+    assert named_video("How does the Big Buck Bunny trailer describe the bird?", two) == "a"
