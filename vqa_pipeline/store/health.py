@@ -43,9 +43,9 @@ log = logging.getLogger(__name__)
 
 DAMAGED_SUFFIX = ".damaged-"
 ORPHAN_GRACE_S = STALE_AFTER_S
-"""On an object store, window rows with no video record are deleted only once they have been there
-this long: until then another writer may be about to write their record (as long as a writer on
-another host is trusted to be alive)."""
+"""On an object store, a video's window rows with no record are deleted only once all of them have
+been there, unrecorded, this long (see :func:`_abandoned`): until then another writer may be about
+to write their record (as long as a writer on another host is trusted to be alive)."""
 
 
 @dataclass(slots=True)
