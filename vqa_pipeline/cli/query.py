@@ -173,6 +173,7 @@ def health_lines(health) -> list[str]:
         out.append(f"  table {t.name:12s} {state}")
     out.append(f"  full-text index    {'ok' if health.full_text_index else 'missing'}")
     out += [f"  problem: {p}" for p in health.all_problems()]
+    out += [f"  note: {n}" for n in health.notes]
     if health.ok:
         out.append("  no problem found")
     return out

@@ -19,7 +19,9 @@ them again.
 Window rows with no record are also what a writer at work leaves for a moment (it writes a video's
 rows, then its record). A local folder's writer lock keeps other writers out while `vqa index`
 repairs; an object store has no such lock (``s3+ddb://`` lets several writers in at once), so
-there only rows that have had no record for :data:`ORPHAN_GRACE_S` are taken for a stopped run's.
+there only a video's rows that were all already there :data:`ORPHAN_GRACE_S` ago, when it had no
+record either, are taken for a stopped run's (a problem, deleted by :func:`repair`); younger ones
+are only noted (``Health.notes``) and left to their writer.
 """
 
 from __future__ import annotations
@@ -41,9 +43,9 @@ log = logging.getLogger(__name__)
 
 DAMAGED_SUFFIX = ".damaged-"
 ORPHAN_GRACE_S = STALE_AFTER_S
-"""On an object store, window rows with no video record are deleted only once they have been there
-this long: until then another writer may be about to write their record (as long as a writer on
-another host is trusted to be alive)."""
+"""On an object store, a video's window rows with no record are deleted only once all of them have
+been there, unrecorded, this long (see :func:`_abandoned`): until then another writer may be about
+to write their record (as long as a writer on another host is trusted to be alive)."""
 
 
 @dataclass(slots=True)
@@ -80,7 +82,9 @@ class Health:
     needs_full_text: bool = False
     stale_videos: dict[str, str] = field(default_factory=dict)
     orphan_videos: list[str] = field(default_factory=list)  # window rows of videos with no record at all
+    unrecorded_videos: list[str] = field(default_factory=list)  # object store: such rows, maybe a writer's at work
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth saying, not a problem
 
     @property
     def ok(self) -> bool:
@@ -97,6 +101,7 @@ class Health:
             "full_text_index": self.full_text_index,
             "stale_videos": self.stale_videos,
             "problems": self.all_problems(),
+            "notes": self.notes,
         }
 
 
@@ -226,7 +231,10 @@ def check(db: str | Path, deep: bool = False) -> Health:
                 if not health.broken_indexes:
                     health.problems.append("the 'windows' table has no full-text index")
     if "videos" in opened:
-        _compare_windows(opened["videos"], counts.get("windows") or Counter(), health)
+        windows = counts.get("windows") or Counter()
+        _compare_windows(opened["videos"], windows, health)
+        on_store = root is None and "windows" in opened
+        _sort_orphans(opened.get("windows"), opened["videos"] if on_store else None, windows, health)
     return health
 
 
@@ -254,9 +262,23 @@ def _compare_windows(videos_table, windows: Counter, health: Health) -> None:
     # A long file stopped half-way (its record is written after its last segment) and then deleted
     # or changed leaves rows no later run would visit.
     health.orphan_videos = sorted(v for v in windows if v not in known)
+
+
+def _sort_orphans(windows_table, videos_table, windows: Counter, health: Health) -> None:
+    """Window rows of no recorded video are a problem, except on an object store those that may be
+    another writer's at work (see :data:`ORPHAN_GRACE_S`): those are a note."""
+    if videos_table is not None and health.orphan_videos:
+        old = set(_abandoned(windows_table, health.orphan_videos, ORPHAN_GRACE_S, videos_table))
+        health.unrecorded_videos = [v for v in health.orphan_videos if v not in old]
+        health.orphan_videos = [v for v in health.orphan_videos if v in old]
     orphans = sum(windows[v] for v in health.orphan_videos)
     if orphans:
         health.problems.append(f"{orphans} window rows belong to no recorded video")
+    young = sum(windows[v] for v in health.unrecorded_videos)
+    if young:
+        n = len(health.unrecorded_videos)
+        health.notes.append(f"{young} window rows of {n} video{'s' if n > 1 else ''} not recorded yet "
+                            "(a writer at work?)")
 
 
 def move_aside(db: str | Path, name: str) -> Path:
@@ -278,22 +300,54 @@ def _id_lists(video_ids: list[str], size: int = 500) -> list[str]:
     return [", ".join(ids[i:i + size]) for i in range(0, len(ids), size)]
 
 
-def _abandoned(table, video_ids: list[str], grace_s: float) -> list[str]:
-    """Those of ``video_ids`` that already had window rows ``grace_s`` ago (in the last version of
-    ``table`` committed by then); none when the table has no version that old."""
-    cutoff = datetime.now() - timedelta(seconds=grace_s)  # Lance's version times are local and naive
+def _version_at(table, cutoff: datetime) -> int | None:
+    """The last version of ``table`` committed by ``cutoff``; ``None`` when it has none that old."""
     old = [v["version"] for v in table.list_versions() if v["timestamp"] <= cutoff]
-    if not old:
-        return []
-    table.checkout(max(old))
+    return max(old) if old else None
+
+
+def _rows_of(table, video_ids: list[str], version: int | None = None) -> dict[str, set[int]]:
+    """``{video_id: row ids}`` of ``video_ids``'s rows in ``table`` (at ``version``, else its latest)."""
+    if version is not None:
+        table.checkout(version)
     try:
-        found: set[str] = set()
+        found: dict[str, set[int]] = {}
         for chunk in _id_lists(video_ids):
-            rows = table.search().where(f"video_id IN ({chunk})").select(["video_id"]).limit(None).to_arrow()
-            found.update(rows.column("video_id").to_pylist())
+            rows = (table.search().where(f"video_id IN ({chunk})").select(["video_id"]).with_row_id(True)
+                    .limit(None).to_arrow())
+            for vid, rid in zip(rows.column("video_id").to_pylist(), rows.column("_rowid").to_pylist()):
+                found.setdefault(vid, set()).add(rid)
+        return found
     finally:
-        table.checkout_latest()
-    return [v for v in video_ids if v in found]
+        if version is not None:
+            table.checkout_latest()
+
+
+def _abandoned(table, video_ids: list[str], grace_s: float, videos=None) -> list[str]:
+    """Those of ``video_ids`` whose window rows were all left by a stopped run ``grace_s`` ago or more.
+
+    A video's rows count as abandoned only when every row it has now was already there in the last
+    version of ``table`` committed ``grace_s`` ago (same row ids: rows deleted and written again
+    since are another writer's at work; a compaction changes row ids, which only delays their
+    deletion) and ``videos`` (when given) held no record of it then. None when either cannot be
+    told, e.g. a version went away under another writer's cleanup (logged).
+    """
+    cutoff = datetime.now() - timedelta(seconds=grace_s)  # Lance's version times are local and naive
+    try:
+        old = _version_at(table, cutoff)
+        if old is None:
+            return []
+        now = _rows_of(table, video_ids)
+        then = _rows_of(table, video_ids, old)
+        recorded: set[str] = set()
+        old_videos = _version_at(videos, cutoff) if videos is not None else None
+        if old_videos is not None:
+            recorded = set(_rows_of(videos, video_ids, old_videos))
+    except Exception as exc:  # noqa: BLE001 - e.g. another writer's cleanup removed that version meanwhile
+        log.info("could not tell whether window rows with no record are a stopped run's (%s): left",
+                 plain_reason(exc))
+        return []
+    return [v for v in video_ids if now.get(v) and now[v] <= then.get(v, set()) and v not in recorded]
 
 
 @dataclass(slots=True)
@@ -346,10 +400,10 @@ def repair(db: str | Path, deep: bool = False) -> Repairs:
         out.rebuild_indexes = True
     if health.orphan_videos and "windows" not in health.damaged and "videos" not in health.damaged:
         table = DbLocation.of(uri).connect().open_table("windows")
-        orphans = _abandoned(table, health.orphan_videos, ORPHAN_GRACE_S) if is_uri(uri) else health.orphan_videos
-        if len(orphans) < len(health.orphan_videos):
+        orphans = health.orphan_videos  # on an object store, check() left out those a writer may be at
+        if health.unrecorded_videos:
             log.info("%s: window rows of %d video(s) have no record yet (another writer may be at work): left",
-                     uri, len(health.orphan_videos) - len(orphans))
+                     uri, len(health.unrecorded_videos))
         for chunk in _id_lists(orphans):
             table.delete(f"video_id IN ({chunk})")
         if orphans:

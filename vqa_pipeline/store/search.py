@@ -97,18 +97,30 @@ def _connection(loc):
 
 
 def _folder_identity(loc) -> tuple[int, int, int] | None:
-    if not loc.is_local:
-        return None
+    """The ``windows`` table folder's identity on disk (``None`` on an object store, or none there)."""
+    return _path_identity(Path(loc.uri) / f"{TABLE_NAME}.lance") if loc.is_local else None
+
+
+def _path_identity(path: str | Path) -> tuple[int, int, int] | None:
     try:
-        st = os.stat(Path(loc.uri) / f"{TABLE_NAME}.lance")
+        st = os.stat(path)
     except OSError:
         return None
     return st.st_dev, st.st_ino, st.st_ctime_ns
 
 
-def table_key(table) -> tuple[str, int]:
-    """Identity of a table state (location and version), for caches of derived facts."""
-    return str(getattr(table, "uri", id(table))), int(table.version)
+def table_key(table) -> tuple:
+    """Identity of a table state (location, version, and a local table folder's identity on disk),
+    for caches of derived facts: a database deleted and built again under the same path (or a
+    ``windows`` table moved aside by a repair) starts again at version 1, and a long-running
+    ``vqa serve`` must not take its facts from the old one (e.g. "its BM25 index is ready")."""
+    from vqa_pipeline.store.location import is_uri
+
+    uri = getattr(table, "uri", None)
+    if uri is None:
+        return str(id(table)), int(table.version), None
+    uri = str(uri)
+    return uri, int(table.version), None if is_uri(uri) else _path_identity(uri)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +156,7 @@ def _in_list(ids: Iterable[str]) -> str:
 # What the table holds
 
 
-_catalog_cache: dict[tuple[str, int], dict[str, str]] = {}
+_catalog_cache: dict[tuple, dict[str, str]] = {}
 
 
 def video_catalog(table) -> dict[str, str]:

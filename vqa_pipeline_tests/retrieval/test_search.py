@@ -228,6 +228,25 @@ def test_a_database_deleted_and_built_again_under_the_same_name_is_read_afresh(s
     assert not fetch_windows(table, old)
 
 
+def test_a_database_built_again_under_the_same_name_gets_its_own_bm25_index(sample_rows, sample, tmp_path):
+    # A long-running `vqa serve` remembers which table versions have an up-to-date BM25 index; a
+    # database built again under the same path starts again at version 1 and is not the old one.
+    import lancedb
+
+    db = tmp_path / "db"
+    sample.build_windows_table(db, rows=sample_rows[:4])
+    assert fts_search(open_index(db), "bread", 5)  # builds its index: version 2, remembered as ready
+    assert open_index(db).version == 2
+    shutil.rmtree(db)
+    sample.build_windows_table(db, rows=sample_rows[4:-1])
+    lancedb.connect(str(db)).open_table("windows").add(pa.Table.from_pylist([sample_rows[-1]],
+                                                                            schema=open_index(db).schema))
+    table = open_index(db)
+    assert table.version == 2 and not [i for i in table.list_indices() if i.columns == ["evidence_text"]]
+    assert fts_search(table, "platform", 5)
+    assert [i for i in open_index(db).list_indices() if i.columns == ["evidence_text"]]
+
+
 def test_embedding_the_question_while_bm25_runs_gives_the_lists_of_a_plain_search(sample, sample_table):
     question = "what temperature is the oven set to?"
     vectors, lists = encode_and_search(sample_table, question, k=10)
