@@ -104,9 +104,15 @@ def lr_at(cfg: TrainConfig, step: int, progress: float | None = None) -> float:
     if cfg.schedule == "constant":
         return cfg.lr
     warm = max(1, round(cfg.warmup * cfg.steps))
-    if step < warm:
+    if progress is not None:  # a time limit: warm-up and decay both follow the share of the run done
+        p = min(1.0, max(0.0, progress))
+        if p < cfg.warmup:
+            return cfg.lr * max(p / cfg.warmup, 1.0 / warm)
+        frac = (p - cfg.warmup) / max(1e-9, 1.0 - cfg.warmup)
+    elif step < warm:
         return cfg.lr * (step + 1) / warm
-    frac = progress if progress is not None else (step - warm) / max(1, cfg.steps - warm)
+    else:
+        frac = (step - warm) / max(1, cfg.steps - warm)
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, max(0.0, frac)))))
 
 

@@ -52,7 +52,7 @@ NOT_NAME_WORDS = frozenset((
 VERB_MEDIA_WORDS = frozenset(("reading", "call", "film", "recording", "broadcast", "interview", "lecture"))
 """Media words that are often verbs ("is the woman reading?", "did he call the police?")."""
 DISTINCT_MEDIA_WORDS = frozenset((
-    "trailer", "time-lapse", "timelapse", "audiobook", "slides", "presentation", "credits", "narration", "podcast",
+    "trailer", "timelapse", "audiobook", "slides", "presentation", "credits", "narration", "podcast",
     "tutorial", "commercial", "advert",
 ))
 """Media words that say which recording is meant on their own ("the trailer"), when exactly one file

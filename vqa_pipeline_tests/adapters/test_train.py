@@ -137,6 +137,11 @@ def test_cosine_schedule_and_time_limit(decoder, specs, tmp_path):
     assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)  # warm-up, 10 steps
     assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])) and lrs[-1] == pytest.approx(1e-4, rel=0.01)
     assert lr_at(TrainConfig(lr=1e-3), 57) == 1e-3
+    # under a time limit the run's share done drives warm-up and decay, whatever --steps says
+    long = TrainConfig(steps=100_000, lr=1e-3, schedule="cosine", warmup=0.05)
+    assert lr_at(long, 10, 0.025) == pytest.approx(0.5e-3)  # half-way through the warm-up
+    assert lr_at(long, 300, 0.05) == pytest.approx(1e-3)  # warm-up over at 5 % of the time
+    assert lr_at(long, 600, 1.0) == pytest.approx(1e-4)  # the end of the time: a tenth
     # a time limit ends the run early, with the steps done saved as a usable adapter
     res = train_adapter(decoder, specs, _examples(), TrainConfig(steps=10_000, max_seconds=0.5, balance=True,
                                                                  schedule="cosine"), tmp_path)
