@@ -328,8 +328,8 @@ def _abandoned(table, video_ids: list[str], grace_s: float, videos=None) -> list
 
     A video's rows count as abandoned only when every row it has now was already there in the last
     version of ``table`` committed ``grace_s`` ago (same row ids: rows deleted and written again
-    since are another writer's at work; a compaction changes row ids, which only delays their
-    deletion) and ``videos`` (when given) held no record of it then. None when either cannot be
+    since are another writer's at work; a compaction changes row ids, so rows of a table compacted
+    every day may never qualify: a known limit, safe but untidy) and ``videos`` (when given) held no record of it then. None when either cannot be
     told, e.g. a version went away under another writer's cleanup (logged).
     """
     cutoff = datetime.now() - timedelta(seconds=grace_s)  # Lance's version times are local and naive
