@@ -252,9 +252,12 @@ def train_adapter(decoder: Decoder, specs: list[FeatureSpec], examples: Sequence
     if use_amp:
         torch.cuda.reset_peak_memory_stats(dev)
     start_step = step
+    saved_at = step
     t0 = time.perf_counter()
 
     def save_checkpoint() -> None:
+        nonlocal saved_at
+        saved_at = step
         state = {"format": _CKPT_FORMAT, "fingerprint": fingerprint, "step": step, "losses": losses,
                  "bridge": {k: v.detach().cpu() for k, v in bridge.state_dict().items()},
                  "lora": decoder.lora_state(), "optim": opt.state_dict(), "gen": gen.get_state(),
@@ -295,6 +298,8 @@ def train_adapter(decoder: Decoder, specs: list[FeatureSpec], examples: Sequence
             save_checkpoint()
         if progress is not None:
             progress(step, cfg.steps, total)
+    if step != saved_at:  # the time ran out between two checks: the checkpoint matches the adapter
+        save_checkpoint()
     seconds = time.perf_counter() - t0
     bridge.eval()
     bridge.lora_rank = cfg.lora_rank

@@ -147,3 +147,4 @@ def test_cosine_schedule_and_time_limit(decoder, specs, tmp_path):
                                                                  schedule="cosine"), tmp_path)
     assert 1 <= res.steps < 10_000 and len(res.losses) == res.steps
     assert load_adapter(res.adapter_path)[2]["steps"] == res.steps
+    assert torch.load(str(tmp_path / "checkpoint.pt"), weights_only=False)["step"] == res.steps
