@@ -77,8 +77,9 @@ def check_index_features(db: str | Path, specs: Sequence) -> None:
     """Raise unless some window of the index has each modality the adapter reads, from the same model.
 
     Windows missing a modality (an audio-only file has no colours) are fine: they are masked when
-    answered; only an index where NO window has it cannot feed the adapter. Cheap (one column read),
-    so callers run it before any answering.
+    answered; only an index where NO window has it cannot feed the adapter. It reads the adapter's
+    columns of every window (seconds, against the minutes of answering), so callers run it once,
+    before any answering.
 
     Raises:
         FeatureError: no window has a modality (naming the index and the column); no index.
@@ -121,8 +122,11 @@ def ask_with_adapter(question: str, db: str | Path, decoder: Any, bridge: Any, s
 
 def devset_comparison(db: str | Path, devset: str | Path | Sequence[str | Path], decoder: Any, bridge: Any,
                       specs: Sequence, progress: Callable[[str, dict], None] | None = None,
-                      limit: int | None = None) -> dict:
+                      limit: int | None = None, checked: bool = False) -> dict:
     """Answer accuracy on a dev set with text evidence alone and with text evidence + soft tokens.
+
+    ``checked``: the caller already ran :func:`check_index_features` on ``db`` (it reads every
+    window's features, so it is not run twice).
 
     Returns:
         ``{"n", "text_only": {AnswerScores, "model_answers"}, "with_soft_tokens": {...}, "delta"}``,
@@ -137,7 +141,8 @@ def devset_comparison(db: str | Path, devset: str | Path | Sequence[str | Path],
     from vqa_pipeline.tuning.devset import load_devset
 
     questions = load_devset(devset)[:limit] if limit else load_devset(devset)
-    check_index_features(db, specs)  # before any answering: a wrong index fails in seconds, not minutes
+    if not checked:  # before any answering: a wrong index fails in seconds, not minutes
+        check_index_features(db, specs)
     t0 = time.perf_counter()
     scores: dict[str, list] = {"text_only": [], "with_soft_tokens": []}
     from_model = {name: 0 for name in scores}

@@ -189,7 +189,8 @@ def cmd_adapt_eval(args: argparse.Namespace) -> int:
         decoder, bridge, specs, _ = load_trained(path, args.decoder, args.device)
         report = evaluate_on(ds, decoder, bridge, specs, progress=_phase(args), limit=args.limit)
         if args.devset is not None:
-            report["devset"] = devset_comparison(devset_db, args.devset, decoder, bridge, specs, progress=_phase(args))
+            report["devset"] = devset_comparison(devset_db, args.devset, decoder, bridge, specs, progress=_phase(args),
+                                                 checked=True)
     except _errors() as exc:
         raise CliError(str(exc)) from None
     report["adapter"] = str(path)
